@@ -1,0 +1,31 @@
+"""PyTorch implementations of the formulas of :mod:`reference`: same modules, names and parameters.
+
+Batched, device- and dtype-generic (the result follows the inputs), autograd-friendly, with no host
+synchronisation inside hot loops. Data-reading input checks can be disabled with
+:func:`value_checks` for production loops.
+"""
+
+import importlib
+
+try:
+    import torch  # noqa: F401
+except ImportError as err:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "the 'accelerated' package needs PyTorch: install the extra with "
+        "`pip install 'dgm-formulas[torch]'` (for a CPU-only machine, `pip install torch==2.13.0` first "
+        "or use the CPU wheel index)"
+    ) from err
+
+from ._checks import set_value_checks, value_checks
+
+TOPICS = ("divergences", "gan")
+
+
+def __getattr__(name: str):
+    """Import topic modules on first use (``reference.gan`` works without an explicit import)."""
+    if name in TOPICS:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["TOPICS", *TOPICS, "set_value_checks", "value_checks"]

@@ -1,0 +1,23 @@
+"""Property-based proof that ``accelerated`` agrees with ``reference``, slide-theorem checks, the report.
+
+Public API for users testing their own code against the reference:
+
+* :func:`assert_agree` and :class:`Twin` (from :mod:`crosscheck.agree`);
+* :mod:`crosscheck.strategies`, hypothesis strategies for the input domains;
+* :mod:`crosscheck.tolerances`, the dtype-keyed tolerance table;
+* ``python -m crosscheck``, the report (see ``python -m crosscheck --help``).
+"""
+
+try:
+    import hypothesis  # noqa: F401
+    import torch  # noqa: F401
+except ImportError as err:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "the 'crosscheck' package needs PyTorch and hypothesis: install the extra with "
+        "`pip install 'dgm-formulas[test]'` (for a CPU-only machine, `pip install torch==2.13.0` first)"
+    ) from err
+
+from . import strategies, tolerances
+from .agree import AgreeResult, Case, Twin, assert_agree, run_both
+
+__all__ = ["AgreeResult", "Case", "Twin", "assert_agree", "run_both", "strategies", "tolerances"]

@@ -1,0 +1,222 @@
+"""The crosscheck report: every pair on drawn inputs, every slide theorem, name parity; one table.
+
+Run ``python -m crosscheck --help`` for the options. The report is printed and written as
+``report.md`` (with any figures) into the output folder; the exit status is non-zero on any failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy
+import torch
+
+from .parity import parity_problems
+from .profiles import load_profile
+from .registry import TOPICS, Side, load_all
+from .runner import PairOutcome, TheoremOutcome, check_pair, check_theorem
+
+DEFAULT_EXAMPLES = 60
+QUICK_EXAMPLES = 12
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    default_device = "cuda" if torch.cuda.is_available() else "cpu"
+    parser = argparse.ArgumentParser(
+        prog="python -m crosscheck",
+        description="Check that accelerated/ agrees with reference/ and that the slide theorems hold.",
+    )
+    parser.add_argument(
+        "--examples",
+        type=int,
+        default=None,
+        help=f"inputs drawn per formula and dtype (default {DEFAULT_EXAMPLES}, {QUICK_EXAMPLES} with --quick)",
+    )
+    parser.add_argument("--device", default=default_device, help=f"torch device (default {default_device})")
+    parser.add_argument(
+        "--dtype",
+        choices=["float64", "float32", "all"],
+        default="all",
+        help="dtype(s) for the accelerated side (default all)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("crosscheck-report"),
+        help="folder for report.md and figures (default ./crosscheck-report)",
+    )
+    parser.add_argument("--filter", default="", help="only formulas/theorems whose name contains this text")
+    parser.add_argument("--quick", action="store_true", help="few examples and small theorem sizes (CI)")
+    parser.add_argument(
+        "--random",
+        action="store_true",
+        help="draw fresh random inputs instead of the reproducible derandomised ones",
+    )
+    parser.add_argument("--list", action="store_true", help="list the registered formulas and theorems")
+    return parser.parse_args(argv)
+
+
+def _fmt(x: float) -> str:
+    return "0" if x == 0 else f"{x:.1e}"
+
+
+def _pair_rows(outcomes: list[PairOutcome], dtypes: list[str]) -> tuple[list[str], list[list[str]]]:
+    header = ["formula", "slide"]
+    for d in dtypes:
+        header += [f"{d} abs", f"{d} rel"]
+    header += ["ref ms", "acc ms", "status"]
+    by_name: dict[str, dict[str, PairOutcome]] = {}
+    for o in outcomes:
+        by_name.setdefault(o.pair.name, {})[o.dtype] = o
+    rows = []
+    for name, per in by_name.items():
+        any_o = next(iter(per.values()))
+        row = [name, any_o.pair.slide]
+        for d in dtypes:
+            o = per.get(d)
+            row += ["-", "-"] if o is None or o.error else [_fmt(o.max_abs), _fmt(o.max_rel)]
+        n = sum(o.examples for o in per.values()) or 1
+        row += [
+            f"{1e3 * sum(o.time_reference for o in per.values()) / n:.2f}",
+            f"{1e3 * sum(o.time_accelerated for o in per.values()) / n:.2f}",
+            "ok" if all(o.passed for o in per.values()) else "FAIL",
+        ]
+        rows.append(row)
+    return header, rows
+
+
+def _theorem_rows(outcomes: list[TheoremOutcome]) -> tuple[list[str], list[list[str]]]:
+    header = ["theorem", "slide", "side", "measured", "bound", "s", "status"]
+    rows = []
+    for o in outcomes:
+        ev = o.evidence
+        rows.append(
+            [
+                o.theorem.name,
+                o.theorem.slide,
+                o.side,
+                _fmt(ev.measured) if ev else "-",
+                _fmt(ev.bound) if ev else "-",
+                f"{o.seconds:.2f}",
+                "ok" if o.passed else "FAIL",
+            ]
+        )
+    return header, rows
+
+
+def _text_table(header: list[str], rows: list[list[str]], max_width: int = 48) -> str:
+    cut = [[c if len(c) <= max_width else c[: max_width - 1] + "~" for c in r] for r in [header, *rows]]
+    widths = [max(len(r[i]) for r in cut) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cut]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    esc = [[c.replace("|", "\\|") for c in r] for r in [header, *rows]]
+    out = ["| " + " | ".join(esc[0]) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in esc[1:]]
+    return "\n".join(out)
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    load_profile("ci")
+    pairs, theorems = load_all()
+    pairs = [p for p in pairs if args.filter in p.name]
+    theorems = [t for t in theorems if args.filter in t.name]
+    if args.list:
+        for p in pairs:
+            print(f"pair     {p.name:45s} {p.slide}")
+        for t in theorems:
+            print(f"theorem  {t.name:45s} {t.slide}")
+        return 0
+    examples = args.examples or (QUICK_EXAMPLES if args.quick else DEFAULT_EXAMPLES)
+    dtypes = ["float64", "float32"] if args.dtype == "all" else [args.dtype]
+    out_dir: Path = args.out
+    out_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+
+    pair_outcomes = []
+    for pair in pairs:
+        for dtype in [d for d in dtypes if d in pair.dtypes]:
+            pair_outcomes.append(
+                check_pair(pair, dtype, device=args.device, max_examples=examples, derandomize=not args.random)
+            )
+    theorem_outcomes = []
+    for thm in theorems:
+        for side_name in thm.sides:
+            side = Side(side_name, device=args.device, out_dir=out_dir, quick=args.quick)
+            theorem_outcomes.append(check_theorem(thm, side))
+    parity = {topic: parity_problems(topic) for topic in TOPICS}
+    elapsed = time.perf_counter() - start
+
+    failures = [o for o in pair_outcomes if not o.passed] + [o for o in theorem_outcomes if not o.passed]
+    parity_failures = {k: v for k, v in parity.items() if v}
+    ok = not failures and not parity_failures
+
+    ph, pr = _pair_rows(pair_outcomes, dtypes)
+    th, tr = _theorem_rows(theorem_outcomes)
+    env = (
+        f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
+        f"torch {torch.__version__}, device {args.device}"
+        + (f" ({torch.cuda.get_device_name()})" if args.device.startswith("cuda") else "")
+    )
+    summary = (
+        f"{len(pair_outcomes)} formula checks ({examples} inputs each), {len(theorem_outcomes)} theorem checks, "
+        f"parity of {len(TOPICS)} modules: {'ALL PASSED' if ok else 'FAILURES'} in {elapsed:.1f} s"
+    )
+    print("Formulas: accelerated vs reference (max abs / max rel difference over all inputs)\n")
+    print(_text_table(ph, pr))
+    print("\nSlide theorems (measured discrepancy vs the bound it must stay within)\n")
+    print(_text_table(th, tr))
+    print("\nName parity: " + ("ok" if not parity_failures else str(parity_failures)))
+    details = []
+    for o in failures:
+        label = o.pair.name + " " + o.dtype if isinstance(o, PairOutcome) else f"{o.theorem.name} [{o.side}]"
+        text = o.error if o.error else f"measured {o.evidence.measured!r} > bound {o.evidence.bound!r}"
+        details.append(f"### {label}\n\n```\n{text}\n```")
+        print(f"\nFAILED {label}:\n{text}")
+    print("\n" + summary)
+
+    figures = sorted({f for o in theorem_outcomes if o.evidence for f in o.evidence.figures})
+    md = [
+        "# crosscheck report",
+        "",
+        f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC}; {env}; "
+        f"command: `python -m crosscheck {' '.join(argv if argv is not None else sys.argv[1:])}`",
+        "",
+        f"**{summary}**",
+        "",
+        "## Formulas",
+        "",
+        "abs = max |accelerated - reference|; rel = the same divided by max(|reference|, atol/rtol) "
+        "(tolerances in `crosscheck/tolerances.py`); ms = mean time per input on each side.",
+        "",
+        _md_table(ph, pr),
+        "",
+        "## Slide theorems",
+        "",
+        _md_table(th, tr),
+        "",
+        "Details:",
+        "",
+        *[f"- **{o.theorem.name}** [{o.side}]: {o.evidence.detail}" for o in theorem_outcomes if o.evidence],
+        "",
+        "## Name parity",
+        "",
+        "ok" if not parity_failures else "\n".join(f"- {p}" for v in parity_failures.values() for p in v),
+    ]
+    if figures:
+        md += ["", "## Figures", ""] + [f"![{Path(f).stem}]({Path(f).name})" for f in figures]
+    if details:
+        md += ["", "## Failures", "", *details]
+    (out_dir / "report.md").write_text("\n".join(md) + "\n")
+    print(f"report written to {out_dir / 'report.md'}")
+    return 0 if ok else 1
