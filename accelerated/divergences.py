@@ -2,7 +2,8 @@
 
 Same formulas, names and parameters as :mod:`reference.divergences` (see it for the slides:
 Isachenko DGM Lecture 7 recap 'Informal theoretical results'; Advanced Course on DGM Lecture 8,
-'For an Optimal Discriminator' and 'Jensen-Shannon Divergence').
+'For an Optimal Discriminator' and 'Jensen-Shannon Divergence'; Isachenko DGM Lecture 13, recap
+'ELBO of gaussian diffusion model' for the Gaussian KL).
 
 Precision: results follow the input dtype and device. ``kl_gaussian`` does its covariance algebra
 (Cholesky, triangular solves, log-determinants) in float64 and casts the result back, because in

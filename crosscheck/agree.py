@@ -77,7 +77,8 @@ class AgreeResult:
 
 def _round(value: np.ndarray, dtype: str) -> np.ndarray:
     """Round a float array to ``dtype`` and return it in float64 (what both sides then see)."""
-    t = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float64)).to(TORCH_DTYPES[dtype])
+    t = torch.from_numpy(np.array(value, dtype=np.float64, order="C"))  # np.array keeps 0-d arrays 0-d
+    t = t.to(TORCH_DTYPES[dtype])
     return t.to(torch.float64).numpy()
 
 
@@ -97,7 +98,7 @@ def _to_accelerated(value: Any, dtype: str, device: str) -> Any:
     if isinstance(value, np.ndarray):
         if value.dtype.kind == "f":
             return torch.from_numpy(_round(value, dtype)).to(device=device, dtype=TORCH_DTYPES[dtype])
-        return torch.from_numpy(np.ascontiguousarray(value)).to(device)
+        return torch.from_numpy(np.array(value, order="C")).to(device)
     if isinstance(value, (list, tuple)):
         return type(value)(_to_accelerated(v, dtype, device) for v in value)
     return value

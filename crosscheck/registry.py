@@ -76,7 +76,7 @@ class Side:
         x = np.asarray(x)
         if self.name == "reference":
             return x.astype(np.float64) if x.dtype.kind == "f" else x
-        t = torch.from_numpy(np.ascontiguousarray(x))
+        t = torch.from_numpy(np.array(x, order="C"))
         return t.to(self.device, torch.float64) if x.dtype.kind == "f" else t.to(self.device)
 
     def numpy(self, y: Any) -> np.ndarray:

@@ -22,7 +22,7 @@ from .profiles import load_profile
 from .registry import TOPICS, Side, load_all
 from .runner import PairOutcome, TheoremOutcome, check_pair, check_theorem
 
-DEFAULT_EXAMPLES = 60
+DEFAULT_EXAMPLES = 200
 QUICK_EXAMPLES = 12
 
 
@@ -193,6 +193,10 @@ def run(argv: list[str] | None = None) -> int:
         f"command: `python -m crosscheck {' '.join(argv if argv is not None else sys.argv[1:])}`",
         "",
         f"**{summary}**",
+        "",
+        "Slides: L7 = Isachenko, DGM Lecture 7; L8 = Advanced Course on DGM, Lecture 8 (GANs, Samples, "
+        "Energy/Score-based models); L13, L14 = Isachenko, DGM Lectures 13 and 14; Beigy = Score-Based "
+        "Generative Models.",
         "",
         "## Formulas",
         "",

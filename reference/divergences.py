@@ -7,6 +7,8 @@ Slides implemented
 * Advanced Course on DGM, Lecture 8: GANs, Samples, Energy/Score-based models, slides
   'For an Optimal Discriminator' and 'Jensen-Shannon Divergence'
   (JSD[p, q] = 1/2 (KL[p, (p+q)/2] + KL[q, (p+q)/2])).
+* Isachenko, Deep Generative Models, Lecture 13, recap slide 'ELBO of gaussian diffusion model'
+  (the KL between Gaussians that its terms are made of).
 
 Conventions: natural logarithm (nats); ``0 log 0 = 0``; discrete distributions lie along the last
 axis and leading axes are batch axes that broadcast. ``js_divergence`` is the *divergence*, in
@@ -152,8 +154,9 @@ def kl_gaussian(mu_p: np.ndarray, cov_p: np.ndarray, mu_q: np.ndarray, cov_q: np
 
     References
     ----------
-    The Gaussian identity used throughout the decks (e.g. the DDPM L_t terms, Isachenko, DGM
-    Lecture 13); Kullback, Information Theory and Statistics (1959).
+    Isachenko, DGM Lecture 13, recap slide 'ELBO of gaussian diffusion model' (the KL terms L_t and
+    KL(q(x_T | x_0) || p(x_T)) are KLs between Gaussians); Kullback, Information Theory and
+    Statistics (1959).
     """
     mu_p, mu_q = C.as_float64("mu_p", mu_p), C.as_float64("mu_q", mu_q)
     cov_p, cov_q = C.as_float64("cov_p", cov_p), C.as_float64("cov_q", cov_q)

@@ -249,3 +249,12 @@ def test_value_checks_can_be_disabled_for_hot_loops():
     assert torch.isfinite(out)
     with pytest.raises(ValueError):
         acc.kl_divergence(bad, t([0.5, 0.5]))
+
+
+def test_mismatched_devices_are_refused():
+    # The 'meta' device stands in for a second device on a CPU-only machine: metadata checks see it.
+    p = t([0.5, 0.5])
+    with pytest.raises(ValueError, match="expected tensors on one device"):
+        acc.js_divergence(p, p.to("meta"))
+    with pytest.raises(ValueError, match="expected tensors on one device"):
+        acc.kl_gaussian(t([0.0]), t([[1.0]]), t([0.0]).to("meta"), t([[1.0]]))

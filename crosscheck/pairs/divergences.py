@@ -10,8 +10,8 @@ from .. import strategies as cs
 from ..agree import Case
 from ..registry import register_pair
 
-L7_DISJOINT = "Isachenko DGM Lecture 7, recap 'Informal theoretical results'"
-L8_JSD = "Lecture 8 (GANs, Samples, EBMs), 'Jensen-Shannon Divergence'"
+L7_DISJOINT = "L7, recap 'Informal theoretical results'"
+L8_JSD = "L8, 'Jensen-Shannon Divergence'"
 
 
 def _pq_cases(dtype: str) -> st.SearchStrategy:
@@ -45,5 +45,10 @@ def _mc_cases(draw: st.DrawFn, dtype: str) -> Case:
 
 register_pair("divergences", "kl_divergence", slide=L7_DISJOINT, cases=_pq_cases)
 register_pair("divergences", "js_divergence", slide=L8_JSD, cases=_pq_cases)
-register_pair("divergences", "kl_gaussian", slide="KL of Gaussians (Lecture 13 L_t terms)", cases=_gaussian_cases)
+register_pair(
+    "divergences",
+    "kl_gaussian",
+    slide="L13, recap 'ELBO of gaussian diffusion model' (its KL terms)",
+    cases=_gaussian_cases,
+)
 register_pair("divergences", "js_divergence_mc", slide=L8_JSD + " (Monte-Carlo form)", cases=_mc_cases)

@@ -15,8 +15,8 @@ from scipy import integrate, stats
 
 from ..registry import Evidence, Side, theorem
 
-L7 = "Isachenko DGM Lecture 7, recap 'Informal theoretical results'"
-L8 = "Lecture 8 (GANs, Samples, EBMs), 'Jensen-Shannon Divergence'"
+L7 = "L7, recap 'Informal theoretical results'"
+L8 = "L8, 'Jensen-Shannon Divergence'"
 
 
 def _random_simplex(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -94,7 +94,10 @@ def jsd_definition(side: Side) -> Evidence:
     return Evidence(rel, 1e-12, "300 random pairs on 8 points: max relative difference between the two forms (float64)")
 
 
-@theorem("Gaussian KL: 1-D closed form and its Monte-Carlo value", slide="KL of Gaussians (Lecture 13 L_t)")
+@theorem(
+    "Gaussian KL = sum of 1-D closed forms for independent coordinates",
+    slide="L13, recap 'ELBO of gaussian diffusion model' (its KL terms)",
+)
 def gaussian_kl_closed_form(side: Side) -> Evidence:
     # KL(N(m1, s1^2) || N(m2, s2^2)) = log(s2/s1) + (s1^2 + (m1 - m2)^2) / (2 s2^2) - 1/2, elementwise
     # over a diagonal 3-D Gaussian (the KL of independent coordinates adds up).

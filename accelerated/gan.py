@@ -1,0 +1,842 @@
+"""GAN formulas in PyTorch: value function, optimal discriminator, losses, WGAN, truncation, C2ST.
+
+Same formulas, names and parameters as :mod:`reference.gan` (see it for the slides: Advanced Course
+on DGM Lecture 8, 'Two-Sample Tests', 'Discriminator Training Objective', 'Generator Training
+Objective', 'For an Optimal Discriminator'; Isachenko DGM Lecture 7, 'GAN optimality theorem',
+'Main problems of standard GAN', 'WGAN objective', 'Truncation trick').
+
+Precision and devices: results follow the inputs' dtype and device and are differentiable with
+autograd, except where said:
+
+* ``wasserstein_critic_objective`` accumulates its two means in float64 and casts the difference
+  back (the difference of two nearly equal float32 means loses the answer otherwise);
+* ``truncated_normal`` evaluates the inverse normal CDF in float64 for every input dtype and casts
+  the samples back: measured on float32 uniforms, the float32 evaluation is off by up to 1.3e-6
+  (3 ulp at |z| = 4..8) and keeps no relative precision for |z| < 1e-7, the float64 one by half an
+  ulp of the result (the final rounding); latents are small, so the cost does not matter;
+* ``classifier_two_sample_test`` runs its Newton solve and returns all its results in float64, on
+  the inputs' device, whatever their dtype; it reads the gradient norm on the host once per Newton
+  iteration (it is an evaluation procedure, not a training step);
+* ``clip_weights`` works *in place* on the given tensors (the reference returns copies).
+
+Logit-form losses use ``accelerated._numerics.softplus`` (``logaddexp(x, 0)``), exact to rounding
+for every input and with gradient sigmoid(x) everywhere; ``torch.nn.functional.softplus`` switches
+to the identity above 20, an error of 1e-9 that a float64 comparison sees.
+
+One-sided names: none.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from . import _checks as C
+from ._numerics import softplus
+
+__all__ = [
+    "C2STResult",
+    "TanhCritic",
+    "classifier_two_sample_test",
+    "clip_weights",
+    "discriminator_loss",
+    "gan_value",
+    "generator_loss",
+    "gradient_penalty",
+    "gradient_penalty_from_gradients",
+    "interpolate",
+    "optimal_discriminator",
+    "optimal_discriminator_logit",
+    "truncate_latent",
+    "truncated_normal",
+    "wasserstein_critic_objective",
+]
+
+GENERATOR_LOSS_KINDS = ("minimax", "non_saturating")
+
+# C2ST Newton solve: squared Newton decrement below which the full step is taken (as in reference.gan).
+_FULL_STEP_DECREMENT = 1e-10
+
+
+def _samples(name: str, x: object) -> torch.Tensor:
+    """A floating tensor of samples along the last axis (at least one), without NaN."""
+    x = C.as_float_tensor(name, x)
+    C.check_ndim(name, x, 1)
+    if x.shape[-1] == 0:
+        raise ValueError(f"{name}: expected at least one sample along the last axis, got shape {tuple(x.shape)}")
+    C.check_not_nan(name, x)
+    return x
+
+
+def _batch(name: str, x: object) -> torch.Tensor:
+    """A floating tensor of shape (n, ...) with n >= 1 samples along the first axis."""
+    x = C.as_float_tensor(name, x)
+    C.check_ndim(name, x, 1)
+    if x.shape[0] == 0:
+        raise ValueError(f"{name}: expected at least one sample along the first axis, got shape {tuple(x.shape)}")
+    return x
+
+
+def _pair_of_samples(names: tuple[str, str], a: object, b: object) -> tuple[torch.Tensor, torch.Tensor]:
+    a = _samples(names[0], a)
+    b = _samples(names[1], b)
+    C.check_same_device_dtype(names, (a, b))
+    C.broadcast_batch(names, (a.shape[:-1], b.shape[:-1]))
+    return a, b
+
+
+# --------------------------------------------------------------------------- value and discriminator
+
+
+def gan_value(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    r"""GAN value function V(G, D) from discriminator outputs (see :func:`reference.gan.gan_value`).
+
+    .. math::
+
+        V(G, D) \approx \frac1{n_r} \sum_i \log D(x_i) + \frac1{n_f} \sum_j \log\bigl(1 - D(\tilde x_j)\bigr).
+
+    Parameters
+    ----------
+    d_real : (..., n_r) Tensor
+        D(x) on real samples, in [0, 1].
+    d_fake : (..., n_f) Tensor
+        D(G(z)) on generated samples, in [0, 1]; same dtype and device; batch axes broadcast.
+
+    Returns
+    -------
+    (...) Tensor
+        V(G, D) <= 0; ``-inf`` where D = 0 on a real or D = 1 on a generated sample.
+
+    References
+    ----------
+    Advanced Course on DGM, Lecture 8, slide 'Discriminator Training Objective';
+    Goodfellow et al., Generative Adversarial Networks, NeurIPS 2014, eq. (1).
+    """
+    d_real, d_fake = _pair_of_samples(("d_real", "d_fake"), d_real, d_fake)
+    C.check_in_interval("d_real", d_real, 0.0, 1.0)
+    C.check_in_interval("d_fake", d_fake, 0.0, 1.0)
+    return torch.log(d_real).mean(dim=-1) + torch.log1p(-d_fake).mean(dim=-1)
+
+
+def _density(name: str, p: object) -> torch.Tensor:
+    p = C.as_float_tensor(name, p)
+    C.check_finite(name, p)
+    if C.value_checks_active() and p.numel() and bool((p < 0).any()):
+        raise ValueError(f"{name}: expected non-negative density values, got min {float(p.min())!r}")
+    return p
+
+
+def optimal_discriminator(p_data: torch.Tensor, p_model: torch.Tensor) -> torch.Tensor:
+    r"""Optimal discriminator D* = p_data / (p_data + p_G); 1/2 where both densities vanish.
+
+    .. math::
+
+        D^*_G(x) = \frac{p_{\text{data}}(x)}{p_{\text{data}}(x) + p_G(x)}.
+
+    See :func:`reference.gan.optimal_discriminator` for why 1/2 off both supports.
+
+    Parameters
+    ----------
+    p_data, p_model : (...) Tensor
+        Density values, finite and non-negative, same dtype and device; broadcast. Their sum must
+        not overflow the dtype.
+
+    Returns
+    -------
+    (...) Tensor
+        D*(x) in [0, 1].
+
+    References
+    ----------
+    Advanced Course on DGM, Lecture 8, slide 'Discriminator Training Objective';
+    Goodfellow et al., NeurIPS 2014, Proposition 1.
+    """
+    p_data = _density("p_data", p_data)
+    p_model = _density("p_model", p_model)
+    C.check_same_device_dtype(("p_data", "p_model"), (p_data, p_model))
+    C.broadcast_batch(("p_data", "p_model"), (p_data.shape, p_model.shape))
+    total = p_data + p_model
+    positive = total > 0
+    D_star = p_data / torch.where(positive, total, torch.ones_like(total))
+    return torch.where(positive, D_star, torch.full_like(D_star, 0.5))
+
+
+def _log_density(name: str, log_p: object) -> torch.Tensor:
+    log_p = C.as_float_tensor(name, log_p)
+    C.check_not_nan(name, log_p)
+    if C.value_checks_active() and bool(torch.isposinf(log_p).any()):
+        raise ValueError(f"{name}: expected log-densities < +inf (-inf allowed), got +inf")
+    return log_p
+
+
+def optimal_discriminator_logit(log_p_data: torch.Tensor, log_p_model: torch.Tensor) -> torch.Tensor:
+    r"""Logit of the optimal discriminator, log p_data - log p_G; 0 where both densities vanish.
+
+    .. math::
+
+        \operatorname{logit} D^*_G(x) = \log p_{\text{data}}(x) - \log p_G(x).
+
+    Parameters
+    ----------
+    log_p_data, log_p_model : (...) Tensor
+        Log-densities; ``-inf`` allowed, ``+inf`` and NaN rejected; same dtype and device; broadcast.
+
+    Returns
+    -------
+    (...) Tensor
+        The log density ratio, possibly +-inf.
+
+    References
+    ----------
+    Advanced Course on DGM, Lecture 8, slide 'Discriminator Training Objective';
+    Goodfellow et al., NeurIPS 2014, Proposition 1.
+    """
+    log_p_data = _log_density("log_p_data", log_p_data)
+    log_p_model = _log_density("log_p_model", log_p_model)
+    C.check_same_device_dtype(("log_p_data", "log_p_model"), (log_p_data, log_p_model))
+    C.broadcast_batch(("log_p_data", "log_p_model"), (log_p_data.shape, log_p_model.shape))
+    both_zero = torch.isneginf(log_p_data) & torch.isneginf(log_p_model)
+    logit = log_p_data - log_p_model
+    return torch.where(both_zero, torch.zeros_like(logit), logit)
+
+
+# --------------------------------------------------------------------------- losses in logit form
+
+
+def discriminator_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
+    r"""Discriminator's binary cross-entropy -V(G, D) in stable logit form.
+
+    .. math::
+
+        \mathcal{L}_D = \frac1{n_r}\sum_i \operatorname{softplus}(-l_i)
+                      + \frac1{n_f}\sum_j \operatorname{softplus}(\tilde l_j).
+
+    Equals ``binary_cross_entropy_with_logits`` with labels 1 on real and 0 on generated samples,
+    averaged within each set and summed.
+
+    Parameters
+    ----------
+    logits_real : (..., n_r) Tensor
+        Logits on real samples; +-inf allowed, NaN rejected.
+    logits_fake : (..., n_f) Tensor
+        Logits on generated samples; same dtype and device; batch axes broadcast.
+
+    Returns
+    -------
+    (...) Tensor
+        The loss, >= 0.
+
+    References
+    ----------
+    Advanced Course on DGM, Lecture 8, slide 'Discriminator Training Objective';
+    Goodfellow et al., NeurIPS 2014, eq. (1).
+    """
+    l_real, l_fake = _pair_of_samples(("logits_real", "logits_fake"), logits_real, logits_fake)
+    return softplus(-l_real).mean(dim=-1) + softplus(l_fake).mean(dim=-1)
+
+
+def generator_loss(logits_fake: torch.Tensor, *, kind: str) -> torch.Tensor:
+    r"""Generator loss in logit form: ``kind='minimax'`` (saturating) or ``'non_saturating'``.
+
+    .. math::
+
+        \text{minimax: } -\frac1n \sum_j \operatorname{softplus}(l_j) = \frac1n\sum_j \log(1 - D_j),
+        \qquad
+        \text{non\_saturating: } \frac1n \sum_j \operatorname{softplus}(-l_j) = -\frac1n\sum_j \log D_j.
+
+    Parameters
+    ----------
+    logits_fake : (..., n) Tensor
+        Logits on generated samples; +-inf allowed, NaN rejected.
+    kind : {'minimax', 'non_saturating'}
+        Required; no default.
+
+    Returns
+    -------
+    (...) Tensor
+        The loss the generator minimises.
+
+    References
+    ----------
+    Advanced Course on DGM, Lecture 8, slide 'Generator Training Objective';
+    Isachenko, DGM Lecture 7, recap slide 'Main problems of standard GAN';
+    Goodfellow et al., NeurIPS 2014, Section 3.
+    """
+    if kind not in GENERATOR_LOSS_KINDS:
+        raise ValueError(f"kind: expected one of {GENERATOR_LOSS_KINDS}, got {kind!r}")
+    l = _samples("logits_fake", logits_fake)
+    if kind == "minimax":
+        return -softplus(l).mean(dim=-1)
+    return softplus(-l).mean(dim=-1)
+
+
+# --------------------------------------------------------------------------- Wasserstein GAN
+
+
+def wasserstein_critic_objective(f_real: torch.Tensor, f_fake: torch.Tensor) -> torch.Tensor:
+    r"""WGAN critic objective, mean f(real) - mean f(fake); the critic maximises it.
+
+    .. math::
+
+        \frac1{n_r}\sum_i f(x_i) - \frac1{n_f}\sum_j f(G(z_j)).
+
+    Both means are accumulated in float64 and the difference is cast back to the input dtype.
+
+    Parameters
+    ----------
+    f_real : (..., n_r) Tensor
+        Critic values on real samples, finite.
+    f_fake : (..., n_f) Tensor
+        Critic values on generated samples, finite; same dtype and device; batch axes broadcast.
+
+    Returns
+    -------
+    (...) Tensor
+        The objective.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 7, slide 'WGAN objective'; Arjovsky, Chintala, Bottou, Wasserstein GAN,
+    ICML 2017, eq. (3).
+    """
+    f_real, f_fake = _pair_of_samples(("f_real", "f_fake"), f_real, f_fake)
+    C.check_finite("f_real", f_real)
+    C.check_finite("f_fake", f_fake)
+    objective = f_real.mean(dim=-1, dtype=torch.float64) - f_fake.mean(dim=-1, dtype=torch.float64)
+    return objective.to(f_real.dtype)
+
+
+def clip_weights(parameters: Iterable[torch.Tensor] | nn.Module | torch.Tensor, c: float) -> list[torch.Tensor]:
+    r"""WGAN weight clipping *in place*: every parameter entry clamped to [-c, c].
+
+    .. math::
+
+        w \leftarrow \operatorname{clip}(w, -c, c).
+
+    Works under ``torch.no_grad`` on the tensors themselves (as a training loop wants) with the
+    fused ``torch._foreach_clamp_min_`` / ``_foreach_clamp_max_`` per (device, dtype) group, and
+    returns the same tensor objects; ``reference.gan.clip_weights`` returns copies instead.
+
+    Parameters
+    ----------
+    parameters : nn.Module, iterable of Tensor, or one Tensor
+        The critic (its ``parameters()`` are clipped) or the tensors / ``nn.Parameter`` s to clip.
+    c : float
+        Clipping bound, finite and > 0.
+
+    Returns
+    -------
+    list of Tensor
+        The clipped tensors (the inputs, modified in place), in order.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 7, slide 'WGAN objective'; Arjovsky, Chintala, Bottou, Wasserstein GAN,
+    ICML 2017, Algorithm 1.
+    """
+    c = C.check_positive_scalar("c", c)
+    if isinstance(parameters, nn.Module):
+        parameters = parameters.parameters()
+    elif isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    if isinstance(parameters, (str, bytes)) or not isinstance(parameters, Iterable):
+        raise TypeError(f"parameters: expected an nn.Module or tensors, got {C.describe(parameters)}")
+    weights = [C.as_float_tensor(f"parameters[{i}]", w) for i, w in enumerate(parameters)]
+    groups: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
+    for w in weights:
+        groups.setdefault((w.device, w.dtype), []).append(w)
+    with torch.no_grad():
+        for group in groups.values():
+            if hasattr(torch, "_foreach_clamp_min_") and hasattr(torch, "_foreach_clamp_max_"):
+                torch._foreach_clamp_min_(group, -c)
+                torch._foreach_clamp_max_(group, c)
+            else:  # pragma: no cover - older PyTorch
+                for w in group:
+                    w.clamp_(-c, c)
+    return weights
+
+
+def interpolate(x_real: torch.Tensor, x_fake: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    r"""WGAN-GP interpolates, one coefficient per sample broadcast over the feature axes.
+
+    .. math::
+
+        \hat x_i = u_i\, x_i + (1 - u_i)\, \tilde x_i.
+
+    Parameters
+    ----------
+    x_real, x_fake : (n, ...) Tensor
+        Real and generated samples, same shape, dtype and device, finite.
+    noise : (n,) Tensor
+        The coefficients u_i in [0, 1], same dtype and device.
+
+    Returns
+    -------
+    (n, ...) Tensor
+        The interpolates (differentiable in all three inputs).
+
+    References
+    ----------
+    Gulrajani et al., Improved Training of Wasserstein GANs, NeurIPS 2017, Algorithm 1.
+    """
+    x_real = _batch("x_real", x_real)
+    x_fake = C.as_float_tensor("x_fake", x_fake)
+    u = C.as_float_tensor("noise", noise)
+    C.check_same_device_dtype(("x_real", "x_fake", "noise"), (x_real, x_fake, u))
+    C.check_shape("x_fake", x_fake, x_real.shape)
+    C.check_shape("noise", u, x_real.shape[:1])
+    C.check_finite("x_real", x_real)
+    C.check_finite("x_fake", x_fake)
+    C.check_in_interval("noise", u, 0.0, 1.0)
+    u = u.reshape((-1,) + (1,) * (x_real.ndim - 1))
+    return u * x_real + (1.0 - u) * x_fake
+
+
+def gradient_penalty_from_gradients(gradients: torch.Tensor, *, weight: float = 10.0) -> torch.Tensor:
+    r"""WGAN-GP penalty lambda mean_i (||g_i||_2 - 1)^2, the norm over all feature axes.
+
+    .. math::
+
+        \lambda \, \frac1n \sum_i \bigl(\lVert g_i \rVert_2 - 1\bigr)^2.
+
+    The norm is ``torch.linalg.vector_norm`` of each flattened sample (its gradient at g_i = 0 is 0).
+
+    Parameters
+    ----------
+    gradients : (n, ...) Tensor
+        Critic input gradients at the interpolates, finite.
+    weight : float
+        The penalty weight lambda > 0.
+
+    Returns
+    -------
+    () Tensor
+        The penalty.
+
+    References
+    ----------
+    Gulrajani et al., Improved Training of Wasserstein GANs, NeurIPS 2017, eq. (3).
+    """
+    lam = C.check_positive_scalar("weight", weight)
+    g = _batch("gradients", gradients)
+    C.check_finite("gradients", g)
+    norm = torch.linalg.vector_norm(g.reshape(g.shape[0], math.prod(g.shape[1:])), dim=1)
+    return lam * ((norm - 1.0) ** 2).mean()
+
+
+class TanhCritic(nn.Module):
+    r"""One-hidden-layer tanh critic f(x) = a^T tanh(W^T vec(x) + b), as an ``nn.Module``.
+
+    .. math::
+
+        f(x) = a^\top \tanh(W^\top \operatorname{vec}(x) + b), \qquad
+        \nabla_x f(x) = W\bigl((1 - h^2) \odot a\bigr).
+
+    The twin of :class:`reference.gan.TanhCritic`: ``W``, ``b``, ``a`` become ``nn.Parameter`` s
+    (copies of the given tensors, same dtype and device). :meth:`grad` gives the analytic input
+    gradient; :func:`gradient_penalty` does not need it (it uses autograd).
+
+    Parameters
+    ----------
+    W : (D, H) Tensor
+        Input weights.
+    b : (H,) Tensor
+        Hidden biases.
+    a : (H,) Tensor
+        Output weights.
+
+    References
+    ----------
+    Gulrajani et al., Improved Training of Wasserstein GANs, NeurIPS 2017;
+    Isachenko, DGM Lecture 7, slide 'WGAN objective'.
+    """
+
+    def __init__(self, W: torch.Tensor, b: torch.Tensor, a: torch.Tensor) -> None:
+        super().__init__()
+        W = C.as_float_tensor("W", W)
+        b = C.as_float_tensor("b", b)
+        a = C.as_float_tensor("a", a)
+        C.check_same_device_dtype(("W", "b", "a"), (W, b, a))
+        if W.ndim != 2:
+            raise ValueError(f"W: expected a matrix of shape (D, H), got shape {tuple(W.shape)}")
+        C.check_shape("b", b, W.shape[1:])
+        C.check_shape("a", a, W.shape[1:])
+        for name, p in (("W", W), ("b", b), ("a", a)):
+            C.check_finite(name, p)
+        self.W = nn.Parameter(W.detach().clone())
+        self.b = nn.Parameter(b.detach().clone())
+        self.a = nn.Parameter(a.detach().clone())
+
+    def _hidden(self, x: torch.Tensor) -> torch.Tensor:
+        x = _batch("x", x)
+        flat = x.reshape(x.shape[0], math.prod(x.shape[1:]))
+        if flat.shape[1] != self.W.shape[0]:
+            raise ValueError(
+                f"x: expected samples with {self.W.shape[0]} features in all (W has shape "
+                f"{tuple(self.W.shape)}), got shape {tuple(x.shape)}"
+            )
+        return torch.tanh(flat @ self.W + self.b)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Critic values f(x_i), shape (n,), for samples x of shape (n, ...)."""
+        return self._hidden(x) @ self.a
+
+    def grad(self, x: torch.Tensor) -> torch.Tensor:
+        """Analytic gradient of sum_i f(x_i) with respect to x, shape like x."""
+        h = self._hidden(x)
+        return (((1.0 - h**2) * self.a) @ self.W.T).reshape(x.shape)
+
+
+def gradient_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor],
+    x_real: torch.Tensor,
+    x_fake: torch.Tensor,
+    *,
+    weight: float = 10.0,
+    noise: torch.Tensor | None = None,
+    rng: torch.Generator | None = None,
+) -> torch.Tensor:
+    r"""WGAN-GP gradient penalty with autograd, differentiable in the critic's parameters.
+
+    .. math::
+
+        \lambda\, \frac1n \sum_i \bigl(\lVert \nabla_{\hat x} f(\hat x_i) \rVert_2 - 1\bigr)^2,
+        \qquad \hat x_i = u_i\, x_i + (1 - u_i)\, \tilde x_i.
+
+    Following common practice, x-hat is built from *detached* ``x_real`` and ``x_fake`` (the
+    penalty trains the critic, not the generator) and made a leaf with ``requires_grad``; the input
+    gradient is taken with ``create_graph=True``, so ``penalty.backward()`` reaches the critic's
+    parameters. Autograd is enabled inside even if the caller is under ``torch.no_grad``.
+
+    Parameters
+    ----------
+    critic : callable
+        Maps (n, ...) to critic values (n,) or (n, 1) (e.g. an ``nn.Module``); rows independent.
+    x_real, x_fake : (n, ...) Tensor
+        Real and generated samples, same shape, dtype and device.
+    weight : float
+        The penalty weight lambda > 0.
+    noise : (n,) Tensor, optional
+        Coefficients u in [0, 1]. Exactly one of ``noise`` and ``rng``.
+    rng : torch.Generator, optional
+        Draws u with ``torch.rand`` on the generator's device in the dtype of ``x_real``, then moves
+        them to ``x_real``'s device.
+
+    Returns
+    -------
+    () Tensor
+        The penalty.
+
+    References
+    ----------
+    Gulrajani et al., Improved Training of Wasserstein GANs, NeurIPS 2017, eq. (3), Algorithm 1;
+    Isachenko, DGM Lecture 7, slide 'WGAN objective'.
+    """
+    if not callable(critic):
+        raise TypeError(f"critic: expected a callable (e.g. an nn.Module), got {C.describe(critic)}")
+    C.check_noise_or_rng(noise, rng)
+    x_real = _batch("x_real", x_real)
+    if noise is None:
+        u = torch.rand(x_real.shape[0], generator=rng, device=rng.device, dtype=x_real.dtype)
+        u = u.to(x_real.device)
+    else:
+        u = noise
+    x_fake = C.as_float_tensor("x_fake", x_fake)
+    x_hat = interpolate(x_real.detach(), x_fake.detach(), u).detach().requires_grad_(True)
+    with torch.enable_grad():
+        f = critic(x_hat)
+        (g,) = torch.autograd.grad(f.sum(), x_hat, create_graph=True)
+    return gradient_penalty_from_gradients(g, weight=weight)
+
+
+# --------------------------------------------------------------------------- truncation trick
+
+
+def _shape_tuple(shape: object) -> tuple[int, ...]:
+    if isinstance(shape, int) and not isinstance(shape, bool):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)) or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape
+    ):
+        raise TypeError(f"shape: expected a tuple of non-negative ints, got {C.describe(shape)}")
+    return tuple(shape)
+
+
+def truncated_normal(
+    psi: float,
+    *,
+    shape: tuple[int, ...] | None = None,
+    noise: torch.Tensor | None = None,
+    rng: torch.Generator | None = None,
+) -> torch.Tensor:
+    r"""BigGAN truncation trick: N(0, 1) truncated to [-psi, psi], by the inverse CDF of uniforms.
+
+    .. math::
+
+        z = \Phi^{-1}\bigl(\Phi(-\psi) + u\,(\Phi(\psi) - \Phi(-\psi))\bigr)
+        \quad (u \le 1/2), \qquad
+        z = -\Phi^{-1}\bigl(\Phi(-\psi) + (1 - u)(\Phi(\psi) - \Phi(-\psi))\bigr) \quad (u > 1/2),
+
+    clamped to [-psi, psi] (rounding only). Two-sided truncation, equal in law to BigGAN's
+    resampling of out-of-range elements; see :func:`reference.gan.truncated_normal`. The inverse CDF
+    (``torch.special.ndtri``) is evaluated in float64 and the samples are cast to the dtype of
+    ``noise`` (of the drawn uniforms with ``rng``): a float32 evaluation is off by up to 1.3e-6
+    (measured; 3 ulp in the tails), the float64 one only by the final rounding.
+
+    Parameters
+    ----------
+    psi : float
+        Truncation threshold, finite and > 0.
+    shape : tuple of int, optional
+        Output shape; required with ``rng``; must equal ``noise.shape`` if given with ``noise``.
+    noise : (...) Tensor, optional
+        Uniforms u in [0, 1]. Exactly one of ``noise`` and ``rng``.
+    rng : torch.Generator, optional
+        Draws u with ``torch.rand(shape)`` on the generator's device in ``torch.get_default_dtype()``.
+
+    Returns
+    -------
+    (...) Tensor
+        Samples in [-psi, psi], dtype and device of the uniforms.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 7, slide 'Truncation trick'; Brock, Donahue, Simonyan, Large Scale GAN
+    Training for High Fidelity Natural Image Synthesis, ICLR 2019, Section 3.1.
+    """
+    psi = C.check_positive_scalar("psi", psi)
+    C.check_noise_or_rng(noise, rng)
+    if shape is not None:
+        shape = _shape_tuple(shape)
+    if noise is None:
+        if shape is None:
+            raise ValueError("shape: required with rng= (the number of latents to draw), got None")
+        u = torch.rand(shape, generator=rng, device=rng.device, dtype=torch.get_default_dtype())
+    else:
+        u = C.as_float_tensor("noise", noise)
+        if shape is not None:
+            C.check_shape("noise", u, shape)
+        C.check_in_interval("noise", u, 0.0, 1.0)
+    Phi_minus_psi = 0.5 * math.erfc(psi / math.sqrt(2.0))  # Phi(-psi), exact in the tail
+    mass = math.erf(psi / math.sqrt(2.0))  # Phi(psi) - Phi(-psi)
+    u64 = u.to(torch.float64)
+    lower = torch.special.ndtri(Phi_minus_psi + u64 * mass)
+    upper = -torch.special.ndtri(Phi_minus_psi + (1.0 - u64) * mass)
+    z = torch.where(u64 <= 0.5, lower, upper).clamp(-psi, psi)
+    return z.to(u.dtype)
+
+
+def truncate_latent(z: torch.Tensor, z_mean: torch.Tensor, psi: float) -> torch.Tensor:
+    r"""StyleGAN truncation z' = z_mean + psi (z - z_mean).
+
+    .. math::
+
+        z' = \hat z + \psi\,(z - \hat z), \qquad \hat z = \mathbb{E}_z\, z.
+
+    Parameters
+    ----------
+    z : (..., d) Tensor
+        Latents, finite.
+    z_mean : (..., d) Tensor
+        Their mean; same dtype and device; batch axes broadcast with ``z``'s.
+    psi : float
+        Truncation factor, finite.
+
+    Returns
+    -------
+    (..., d) Tensor
+        Truncated latents.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 7, slide 'Truncation trick'; Karras, Laine, Aila, A Style-Based Generator
+    Architecture for Generative Adversarial Networks, CVPR 2019, Section 4.
+    """
+    psi = C.check_real_scalar("psi", psi)
+    z = C.as_float_tensor("z", z)
+    z_hat = C.as_float_tensor("z_mean", z_mean)
+    C.check_same_device_dtype(("z", "z_mean"), (z, z_hat))
+    C.check_ndim("z", z, 1)
+    C.check_ndim("z_mean", z_hat, 1)
+    C.check_same_last_dim(("z", "z_mean"), (z, z_hat))
+    C.broadcast_batch(("z", "z_mean"), (z.shape[:-1], z_hat.shape[:-1]))
+    C.check_finite("z", z)
+    C.check_finite("z_mean", z_hat)
+    return z_hat + psi * (z - z_hat)
+
+
+# --------------------------------------------------------------------------- classifier two-sample test
+
+
+class C2STResult(NamedTuple):
+    """Result of :func:`classifier_two_sample_test` (float64 tensors on the inputs' device)."""
+
+    accuracy: torch.Tensor
+    """() held-out accuracy (threshold logit > 0)."""
+    p_value: torch.Tensor
+    """() P(Binom(n_test, p0) >= correct), p0 the larger class fraction of the test set."""
+    n_test: int
+    """Number of held-out points."""
+    weights: torch.Tensor
+    """(d,) fitted weights."""
+    bias: torch.Tensor
+    """() fitted bias."""
+
+
+def _split_sizes(n_x: int, n_y: int, test_fraction: float) -> tuple[int, int]:
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction: expected a number in (0, 1), got {test_fraction!r}")
+    m_x, m_y = round(test_fraction * n_x), round(test_fraction * n_y)
+    for name, n, m in (("x", n_x, m_x), ("y", n_y, m_y)):
+        if not 0 < m < n:
+            raise ValueError(
+                f"{name} / test_fraction: expected at least one training and one held-out point from {name}, "
+                f"got {n} samples and test_fraction {test_fraction} ({m} held out)"
+            )
+    return m_x, m_y
+
+
+def _logistic_newton(X: torch.Tensor, y: torch.Tensor, weight_decay: float, max_iter: int, tol: float) -> torch.Tensor:
+    """Damped Newton (IRLS) for L2-penalised logistic regression: the reference's iteration, in float64.
+
+    See ``reference.gan._logistic_newton`` for the step rule and why the converged iteration still
+    takes its step. Reads two scalars on the host per iteration (the stopping test and the Armijo test).
+    """
+    m, d = X.shape
+    A = torch.cat([X, torch.ones(m, 1, dtype=X.dtype, device=X.device)], dim=1)
+    penalty = torch.full((d + 1,), weight_decay, dtype=X.dtype, device=X.device)
+    penalty[d] = 0.0
+
+    def objective(theta: torch.Tensor) -> float:
+        s = A @ theta
+        return float((softplus(s) - y * s).mean() + 0.5 * (penalty * theta**2).sum())
+
+    theta = torch.zeros(d + 1, dtype=X.dtype, device=X.device)
+    L = objective(theta)
+    for _ in range(max_iter):
+        s = A @ theta
+        sigma = torch.sigmoid(s)
+        gradient = A.T @ (sigma - y) / m + penalty * theta
+        converged = float(gradient.abs().max()) < tol
+        H = (A.T * (sigma * (1.0 - sigma))) @ A / m + torch.diag(penalty)
+        step = torch.linalg.solve(H, -gradient)
+        decrease = float(gradient @ step)
+        t = 1.0
+        if -decrease > _FULL_STEP_DECREMENT * (1.0 + abs(L)):
+            while objective(theta + t * step) > L + 1e-4 * t * decrease and t > 2.0**-40:
+                t *= 0.5
+        theta = theta + t * step
+        L = objective(theta)
+        if converged:
+            break
+    return theta
+
+
+def _binomial_upper_tail(correct: torch.Tensor, n: int, p0: float) -> torch.Tensor:
+    """P(Binom(n, p0) >= correct) as exp(logsumexp of log pmf over k >= correct), no host read."""
+    k = torch.arange(n + 1, dtype=torch.float64, device=correct.device)
+    log_pmf = (
+        math.lgamma(n + 1)
+        - torch.lgamma(k + 1.0)
+        - torch.lgamma(n - k + 1.0)
+        + k * math.log(p0)
+        + (n - k) * math.log1p(-p0)
+    )
+    log_pmf = torch.where(k >= correct, log_pmf, torch.full_like(log_pmf, -math.inf))
+    return torch.logsumexp(log_pmf, dim=0).exp().clamp(max=1.0)
+
+
+def classifier_two_sample_test(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    test_fraction: float = 0.5,
+    weight_decay: float = 1e-2,
+    noise: torch.Tensor | None = None,
+    rng: torch.Generator | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-10,
+) -> C2STResult:
+    r"""Classifier two-sample test with logistic regression (see :func:`reference.gan.classifier_two_sample_test`).
+
+    .. math::
+
+        \hat t = \frac1{n_{te}} \sum_{i \in te} \bigl[\, [w^\top x_i + b > 0] = \ell_i \,\bigr],
+        \qquad p = \Pr\bigl(\operatorname{Binom}(n_{te}, p_0) \ge n_{te} \hat t\bigr).
+
+    Same split, the same damped Newton iteration and the same exact binomial p-value as the
+    reference; the solve runs in float64 whatever the input dtype, and the p-value is the
+    log-space sum ``logsumexp_k log pmf(k)`` with ``lgamma``.
+
+    Parameters
+    ----------
+    x : (n_x, d) Tensor
+        Samples from P (label 1), finite.
+    y : (n_y, d) Tensor
+        Samples from Q (label 0), finite; same d, dtype and device.
+    test_fraction : float
+        Fraction of each set held out, in (0, 1).
+    weight_decay : float
+        L2 penalty on w, > 0.
+    noise : (n_x + n_y,) Tensor, optional
+        Uniforms in [0, 1] defining the split. Exactly one of ``noise`` and ``rng``.
+    rng : torch.Generator, optional
+        Draws the uniforms (float64) on the generator's device.
+    max_iter : int
+        Newton iteration limit (> 0).
+    tol : float
+        Gradient max-abs stopping tolerance (> 0).
+
+    Returns
+    -------
+    C2STResult
+        ``(accuracy, p_value, n_test, weights, bias)``, float64 tensors on the inputs' device
+        (``n_test`` an int).
+
+    References
+    ----------
+    Advanced Course on DGM, Lecture 8, slides 'Two-Sample Tests' and the log-odds slide after them;
+    Lopez-Paz, Oquab, Revisiting Classifier Two-Sample Tests, ICLR 2017.
+    """
+    x = C.as_float_tensor("x", x)
+    y = C.as_float_tensor("y", y)
+    C.check_same_device_dtype(("x", "y"), (x, y))
+    for name, s in (("x", x), ("y", y)):
+        if s.ndim != 2:
+            raise ValueError(f"{name}: expected a matrix of shape (n, d), got shape {tuple(s.shape)}")
+        C.check_finite(name, s)
+    C.check_same_last_dim(("x", "y"), (x, y))
+    test_fraction = C.check_positive_scalar("test_fraction", test_fraction)
+    weight_decay = C.check_positive_scalar("weight_decay", weight_decay)
+    tol = C.check_positive_scalar("tol", tol)
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"max_iter: expected a positive int, got {C.describe(max_iter)}")
+    n_x, n_y = x.shape[0], y.shape[0]
+    m_x, m_y = _split_sizes(n_x, n_y, test_fraction)
+    C.check_noise_or_rng(noise, rng)
+    if noise is None:
+        noise = torch.rand(n_x + n_y, generator=rng, device=rng.device, dtype=torch.float64)
+    u = C.as_float_tensor("noise", noise)
+    C.check_shape("noise", u, (n_x + n_y,))
+    C.check_in_interval("noise", u, 0.0, 1.0)
+    u = u.to(device=x.device, dtype=torch.float64)
+
+    x = x.detach().to(torch.float64)[torch.argsort(u[:n_x], stable=True)]
+    y = y.detach().to(torch.float64)[torch.argsort(u[n_x:], stable=True)]
+    X_test = torch.cat([x[:m_x], y[:m_y]])
+    label_test = torch.cat([x.new_ones(m_x), y.new_zeros(m_y)])
+    X_train = torch.cat([x[m_x:], y[m_y:]])
+    label_train = torch.cat([x.new_ones(n_x - m_x), y.new_zeros(n_y - m_y)])
+
+    theta = _logistic_newton(X_train, label_train, weight_decay, max_iter, tol)
+    w, b = theta[:-1], theta[-1]
+    predicted = (X_test @ w + b > 0).to(torch.float64)
+    n_test = m_x + m_y
+    correct = (predicted == label_test).sum().to(torch.float64)
+    p0 = max(m_x, m_y) / n_test
+    p_value = _binomial_upper_tail(correct, n_test, p0)
+    return C2STResult(correct / n_test, p_value, n_test, w, b)
