@@ -24,6 +24,17 @@ from . import _checks as C
 __all__ = ["js_divergence", "js_divergence_mc", "kl_divergence", "kl_gaussian"]
 
 
+def _check_pq(p: object, q: object) -> tuple[np.ndarray, np.ndarray]:
+    """Two arrays of probability rows along the last axis, same size, broadcasting batch axes."""
+    p = C.as_float64("p", p)
+    q = C.as_float64("q", q)
+    C.check_simplex("p", p)
+    C.check_simplex("q", q)
+    C.check_same_last_dim(("p", "q"), (p, q))
+    C.broadcast_batch(("p", "q"), (p.shape[:-1], q.shape[:-1]))
+    return p, q
+
+
 def _log_ratio(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """log(p / q) for p, q > 0; the difference of logs where the ratio over- or underflows."""
     with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
@@ -59,12 +70,7 @@ def kl_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     ----------
     Isachenko, DGM Lecture 7, recap slide 'Informal theoretical results'.
     """
-    p = C.as_float64("p", p)
-    q = C.as_float64("q", q)
-    C.check_simplex("p", p)
-    C.check_simplex("q", q)
-    C.check_same_last_dim(("p", "q"), (p, q))
-    C.broadcast_batch(("p", "q"), (p.shape[:-1], q.shape[:-1]))
+    p, q = _check_pq(p, q)
     log_ratio = _log_ratio(np.where(p > 0, p, 1.0), q)  # the value at p = 0 is masked below
     with np.errstate(invalid="ignore"):  # 0 * inf at masked entries
         terms = np.where(p > 0, p * log_ratio, 0.0)
@@ -114,12 +120,7 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     Advanced Course on DGM, Lecture 8, slide 'Jensen-Shannon Divergence';
     Lin, Divergence measures based on the Shannon entropy, IEEE Trans. Inf. Theory 37 (1991).
     """
-    p = C.as_float64("p", p)
-    q = C.as_float64("q", q)
-    C.check_simplex("p", p)
-    C.check_simplex("q", q)
-    C.check_same_last_dim(("p", "q"), (p, q))
-    C.broadcast_batch(("p", "q"), (p.shape[:-1], q.shape[:-1]))
+    p, q = _check_pq(p, q)
     m = 0.5 * (p + q)
     s = p + q
     d = np.where(s > 0, (p - q) / np.where(s > 0, s, 1.0), 0.0)
