@@ -4,9 +4,10 @@ Shape, dtype and device checks are free (they read metadata) and always run. Val
 on the simplex, positive definite) read the data and therefore synchronise a GPU with the host; they
 run at public entry points only, never inside per-step loops, and can be switched off for a training
 loop with :func:`accelerated.value_checks` (``with value_checks(False): ...``). They are skipped
-automatically while ``torch.compile`` traces or a CUDA graph is being captured, where a host read is
-impossible. Every failure raises ``ValueError`` or ``TypeError`` naming the argument, what was received
-and what was expected; no check changes a value.
+automatically while ``torch.compile`` traces, a CUDA graph is being captured, or a ``torch.func``
+transform (vmap, grad, jacrev) runs, where a host read is impossible. Every failure raises
+``ValueError`` or ``TypeError`` naming the argument, what was received and what was expected; no
+check changes a value.
 """
 
 from __future__ import annotations
@@ -40,10 +41,17 @@ def value_checks(enabled: bool) -> Iterator[None]:
         _state["value_checks"] = previous
 
 
+def _inside_functorch_transform() -> bool:
+    """True inside ``torch.func`` transforms (vmap, grad, jacrev, ...), where tensors cannot be read."""
+    level = getattr(torch._C._functorch, "maybe_current_level", None)
+    return level is not None and level() is not None
+
+
 def value_checks_active() -> bool:
+    """Whether data-reading checks run now: enabled, and not tracing, capturing or inside torch.func."""
     if not _state["value_checks"]:
         return False
-    if torch.compiler.is_compiling():
+    if torch.compiler.is_compiling() or _inside_functorch_transform():
         return False
     return not (torch.cuda.is_available() and torch.cuda.is_current_stream_capturing())
 

@@ -105,7 +105,13 @@ def _to_accelerated(value: Any, dtype: str, device: str) -> Any:
 
 
 def flatten_output(out: Any, prefix: str = "out") -> list[tuple[str, np.ndarray]]:
-    """Flatten arrays, tensors, scalars, tuples, named tuples and dataclasses into labelled arrays."""
+    """Flatten arrays, tensors, scalars, tuples, named tuples and dataclasses into labelled arrays.
+
+    ``None`` (an output not requested) becomes an empty array labelled ``<name>=None``, so both sides
+    must agree on which outputs are absent.
+    """
+    if out is None:
+        return [(f"{prefix}=None", np.empty(0))]
     if isinstance(out, torch.Tensor):
         return [(prefix, out.detach().to("cpu", torch.float64).numpy())]
     if isinstance(out, (np.ndarray, np.generic, float, int, bool)):

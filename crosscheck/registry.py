@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-TOPICS = ("divergences", "gan")
+TOPICS = ("divergences", "gan", "transport", "distributions", "models", "energy", "langevin", "diffusion")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,191 @@
+"""Tiny parametric score models as ``nn.Module`` s, twins of :mod:`reference.models`.
+
+:class:`LinearScore` (s(x) = x W + b, the linear-Gaussian family) and :class:`MLPScore`
+(s(x, c) = tanh([x, c] W1 + b1) W2 + b2, optional conditioning c such as log sigma or a time
+embedding) are built from given tensors, which become ``nn.Parameter`` s (copies, same dtype and
+device). See the reference module for the slides (Isachenko DGM Lecture 7, 'Score matching' and
+'Denoising score matching'; Beigy, 'Score Matching (SM)').
+
+Both have analytic :meth:`jacobian` and :meth:`divergence` methods with the reference's formulas.
+They exist for checking: the functions of :mod:`accelerated.score_matching` take *any*
+``nn.Module`` and get Jacobians and traces by autograd / ``torch.func``, and the tests check that
+those agree with the analytic ones here.
+
+``forward`` does shape, dtype and device checks only (metadata, no host read), so the models work
+inside training loops, ``torch.compile`` and ``torch.func.vmap`` / ``jacrev`` (a single point
+``x`` of shape ``(d,)`` is a valid input).
+
+Parameters are made once in NumPy (``reference.models.init_mlp_params``) and loaded into both sides.
+
+One-sided names: none.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import _checks as C
+
+__all__ = ["LinearScore", "MLPScore"]
+
+
+def _param(name: str, value: object, ndim: int) -> torch.Tensor:
+    p = C.as_float_tensor(name, value)
+    if p.ndim != ndim:
+        raise ValueError(f"{name}: expected a tensor with {ndim} dimension(s), got shape {tuple(p.shape)}")
+    return p
+
+
+def _inputs(name: str, x: object, like: torch.Tensor, size: int, what: str) -> torch.Tensor:
+    x = C.as_float_tensor(name, x)
+    C.check_same_device_dtype((name, "model parameters"), (x, like))
+    if x.ndim < 1 or x.shape[-1] != size:
+        raise ValueError(f"{name}: expected shape (..., {size}) ({what}), got shape {tuple(x.shape)}")
+    return x
+
+
+class LinearScore(nn.Module):
+    r"""Linear score model s(x) = x W + b as an ``nn.Module``.
+
+    .. math::
+
+        s(x) = x W + b, \qquad J_{ij} = W_{ji}, \qquad \operatorname{div} s = \operatorname{tr} W.
+
+    Parameters
+    ----------
+    W : (d, d) Tensor
+        Weight matrix.
+    b : (d,) Tensor
+        Bias; same dtype and device as ``W``.
+
+    References
+    ----------
+    Beigy, Score-Based Generative Models, slide 'Score function (One-dimensional Gaussian distribution)';
+    Hyvarinen, JMLR 2005, Section 3.
+    """
+
+    def __init__(self, W: torch.Tensor, b: torch.Tensor) -> None:
+        super().__init__()
+        W = _param("W", W, 2)
+        b = _param("b", b, 1)
+        C.check_same_device_dtype(("W", "b"), (W, b))
+        C.check_finite("W", W)
+        C.check_finite("b", b)
+        d = b.shape[0]
+        if tuple(W.shape) != (d, d):
+            raise ValueError(f"W: expected shape ({d}, {d}) (d = {d} from b), got shape {tuple(W.shape)}")
+        self.W = nn.Parameter(W.detach().clone())
+        self.b = nn.Parameter(b.detach().clone())
+
+    @property
+    def dim(self) -> int:
+        return self.b.shape[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """s(x) = x W + b for x of shape (..., d); returns (..., d)."""
+        x = _inputs("x", x, self.W, self.dim, f"d = {self.dim} from b")
+        return x @ self.W + self.b
+
+    def jacobian(self, x: torch.Tensor) -> torch.Tensor:
+        """J[..., i, j] = W[j, i] for every point; x (..., d) -> (..., d, d)."""
+        x = _inputs("x", x, self.W, self.dim, f"d = {self.dim} from b")
+        return self.W.mT.expand(*x.shape[:-1], self.dim, self.dim)
+
+    def divergence(self, x: torch.Tensor) -> torch.Tensor:
+        """tr W for every point; x (..., d) -> (...)."""
+        x = _inputs("x", x, self.W, self.dim, f"d = {self.dim} from b")
+        return torch.diagonal(self.W).sum().expand(x.shape[:-1])
+
+
+class MLPScore(nn.Module):
+    r"""One-hidden-layer tanh score model s(x, c) = tanh([x, c] W1 + b1) W2 + b2 as an ``nn.Module``.
+
+    .. math::
+
+        J_{ij} = \sum_h (W_2)_{hi} (1 - h_h^2) (W_1)_{jh}, \qquad
+        \operatorname{tr} J = \sum_h (1 - h_h^2) \sum_{i \le d} (W_1)_{ih} (W_2)_{hi}.
+
+    Parameters
+    ----------
+    W1 : (d + k, H) Tensor
+        Input weights (first d rows act on x, last k on c).
+    b1 : (H,) Tensor
+        Hidden biases.
+    W2 : (H, d) Tensor
+        Output weights.
+    b2 : (d,) Tensor
+        Output bias. All four of one dtype and device.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 7, slides 'Score matching' and 'Denoising score matching';
+    Song and Ermon, NeurIPS 2019.
+    """
+
+    def __init__(self, W1: torch.Tensor, b1: torch.Tensor, W2: torch.Tensor, b2: torch.Tensor) -> None:
+        super().__init__()
+        W1 = _param("W1", W1, 2)
+        b1 = _param("b1", b1, 1)
+        W2 = _param("W2", W2, 2)
+        b2 = _param("b2", b2, 1)
+        C.check_same_device_dtype(("W1", "b1", "W2", "b2"), (W1, b1, W2, b2))
+        for name, p in (("W1", W1), ("b1", b1), ("W2", W2), ("b2", b2)):
+            C.check_finite(name, p)
+        H, d = W2.shape
+        if tuple(b2.shape) != (d,):
+            raise ValueError(f"b2: expected shape ({d},) (d from W2 of shape {tuple(W2.shape)}), got {tuple(b2.shape)}")
+        if tuple(b1.shape) != (H,):
+            raise ValueError(f"b1: expected shape ({H},) (H from W2 of shape {tuple(W2.shape)}), got {tuple(b1.shape)}")
+        if W1.shape[1] != H or W1.shape[0] < d:
+            raise ValueError(
+                f"W1: expected shape (d + k, {H}) with d = {d}, k >= 0 (from W2), got shape {tuple(W1.shape)}"
+            )
+        self.W1 = nn.Parameter(W1.detach().clone())
+        self.b1 = nn.Parameter(b1.detach().clone())
+        self.W2 = nn.Parameter(W2.detach().clone())
+        self.b2 = nn.Parameter(b2.detach().clone())
+
+    @property
+    def dim(self) -> int:
+        """The data dimension d."""
+        return self.W2.shape[1]
+
+    @property
+    def cond_dim(self) -> int:
+        """The conditioning dimension k (0: unconditional)."""
+        return self.W1.shape[0] - self.dim
+
+    def _hidden(self, x: object, c: object) -> tuple[torch.Tensor, torch.Tensor]:
+        x = _inputs("x", x, self.W1, self.dim, f"d = {self.dim} from W2")
+        k = self.cond_dim
+        if k == 0:
+            if c is not None:
+                raise ValueError(
+                    f"c: this model has no conditioning input (W1 has {self.dim} = d rows), got {C.describe(c)}"
+                )
+            z = x
+        else:
+            if c is None:
+                raise ValueError(f"c: required, this model has a conditioning input of size k = {k} (W1 rows - d)")
+            c = _inputs("c", c, self.W1, k, f"k = {k} from W1")
+            batch = C.broadcast_batch(("x", "c"), (x.shape[:-1], c.shape[:-1]))
+            x = x.expand(*batch, self.dim)
+            z = torch.cat([x, c.expand(*batch, k)], dim=-1)
+        return x, torch.tanh(z @ self.W1 + self.b1)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """s(x, c) for x (..., d) and c (..., k) (batch axes broadcast; None when k = 0); returns (..., d)."""
+        _, h = self._hidden(x, c)
+        return h @ self.W2 + self.b2
+
+    def jacobian(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """Analytic J[..., i, j] = d s_i / d x_j; returns (..., d, d)."""
+        _, h = self._hidden(x, c)
+        return torch.einsum("hi,...h,jh->...ij", self.W2, 1.0 - h**2, self.W1[: self.dim])
+
+    def divergence(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """Analytic tr J without forming J; returns (...)."""
+        _, h = self._hidden(x, c)
+        v = (self.W1[: self.dim] * self.W2.mT).sum(dim=0)
+        return (1.0 - h**2) @ v

@@ -1,0 +1,275 @@
+"""Agreement cases for :mod:`reference.langevin` and :mod:`accelerated.langevin`.
+
+The samplers take callables (``score_fn(x)``, ``score_fn(x, sigma)``, ``log_prob_fn(x)``), which
+:func:`crosscheck.agree.assert_agree` cannot convert. The cases pass them as :class:`Method` and
+:class:`NoisyScore`, subclasses of :class:`~crosscheck.agree.Twin`: the Twin builds a
+``distributions.Gaussian`` or ``distributions.GaussianMixture`` on each side from the same arrays
+(rounded to the tested dtype), and the subclass hands the sampler that object's bound method
+(``score``, ``log_prob``) or the noise-conditional score ``x, sigma -> p.convolve(sigma).score(x)``.
+The libraries' own API stays plain callables. (The reproducing snippet that a failure prints shows
+the underlying Twin, i.e. the distribution; wrap it as here to rerun.)
+
+Targets: a Gaussian or a mixture of up to three Gaussians in d = 1..3 with covariance eigenvalues in
+[0.3, 6]; step sizes are drawn relative to the smallest eigenvalue lambda_min (eta <= lambda_min,
+where the per-component update contracts), so chains stay in a bounded region and the float32 runs
+do not amplify rounding more than a few steps' worth. Edge cases drawn on purpose: n_steps = 0,
+empty and full ``record_steps``, one noise level, ``denoise`` on and off, uniforms near 0 and 1,
+log-densities of -inf in the acceptance ratio.
+
+MALA's accept test ``log u < r`` is discontinuous: a uniform within float32 rounding of the threshold
+could flip a decision between the sides. The MALA cases therefore replay the chain with the
+reference (on the inputs rounded to the tested dtype) and move any uniform that falls within a
+margin of its threshold (1e-6 at float64, 0.02 at float32 in log u) to safely accept; the moved
+uniform is just another valid draw.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from crosscheck import strategies as cs
+from crosscheck.agree import TORCH_DTYPES, Case, Twin
+from crosscheck.registry import register_pair
+
+L7 = "L7"
+L13 = "L13"
+L14 = "L14"
+BEIGY = "Beigy"
+
+# Margins (in log u) around MALA's accept threshold, per tested dtype; see the module docstring.
+ACCEPT_MARGIN = {"float64": 1e-6, "float32": 0.02}
+
+
+class Method(Twin):
+    """The bound method ``method`` of an object built on each side by ``twin`` (e.g. its ``score``)."""
+
+    def __init__(self, twin: Twin, method: str) -> None:
+        super().__init__(twin.qualname, **twin.params)
+        object.__setattr__(self, "method", method)
+
+    def build(self, side: str, dtype: str, device: str) -> Any:
+        return getattr(super().build(side, dtype, device), self.method)
+
+
+class _ConvolvedScore:
+    """s(x, sigma) = grad log (p * N(0, sigma^2 I))(x), one convolved law per sigma, built once."""
+
+    def __init__(self, p: Any) -> None:
+        self.p = p
+        self.levels: dict[float, Any] = {}
+
+    def __call__(self, x: Any, sigma: float) -> Any:
+        if sigma not in self.levels:
+            self.levels[sigma] = self.p.convolve(sigma)
+        return self.levels[sigma].score(x)
+
+
+class NoisyScore(Twin):
+    """The noise-conditional score of the distribution built on each side: ``x, sigma -> p_sigma.score(x)``."""
+
+    def __init__(self, twin: Twin) -> None:
+        super().__init__(twin.qualname, **twin.params)
+
+    def build(self, side: str, dtype: str, device: str) -> Any:
+        return _ConvolvedScore(super().build(side, dtype, device))
+
+
+def _rounded(a: np.ndarray, dtype: str) -> np.ndarray:
+    """``a`` rounded to ``dtype`` and back to float64: what assert_agree hands the reference."""
+    return torch.from_numpy(np.array(a, dtype=np.float64)).to(TORCH_DTYPES[dtype]).to(torch.float64).numpy()
+
+
+# --------------------------------------------------------------------------- strategies
+
+
+@st.composite
+def targets(draw: st.DrawFn, d: int) -> tuple[Twin, float]:
+    """A Gaussian or a 1-3 component mixture in dimension d, and its smallest covariance eigenvalue."""
+    spd = cs.spd_matrices
+    if draw(st.booleans()):
+        mean = draw(cs.bounded_floats((d,), -2.0, 2.0))
+        cov = draw(spd(d, scale=(0.3, 2.0), max_condition=3.0))
+        return Twin("distributions.Gaussian", mean=mean, cov=cov), float(np.linalg.eigvalsh(cov).min())
+    K = draw(st.integers(1, 3))
+    weights = draw(cs.probability_vectors(K, (), allow_zeros=False, spread=1.5))
+    means = draw(cs.bounded_floats((K, d), -2.0, 2.0))
+    covs = draw(spd(d, (K,), scale=(0.3, 2.0), max_condition=3.0))
+    twin = Twin("distributions.GaussianMixture", weights=weights, means=means, covs=covs)
+    return twin, float(np.linalg.eigvalsh(covs).min())
+
+
+def normals(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
+    """Stand-ins for standard normals: values in [-4, 4] with 0 and +-4 drawn on purpose."""
+    elements = st.one_of(st.floats(-4.0, 4.0, width=64), st.sampled_from([0.0, -4.0, 4.0, 1.0]))
+    return hnp.arrays(np.float64, shape, elements=elements)
+
+
+def open_uniforms(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
+    """Uniforms in (0, 1] with values near 0 and exactly 1 drawn on purpose."""
+    elements = st.one_of(st.floats(0.0, 1.0, exclude_min=True, width=64), st.sampled_from([1e-30, 1e-3, 0.5, 1.0]))
+    return hnp.arrays(np.float64, shape, elements=elements)
+
+
+@st.composite
+def record_steps(draw: st.DrawFn, n_total: int) -> tuple[int, ...]:
+    """A strictly increasing subset of 0..n_total (empty and full included)."""
+    kind = draw(st.sampled_from(["none", "all", "some"]))
+    if kind == "none":
+        return ()
+    if kind == "all":
+        return tuple(range(n_total + 1))
+    return tuple(sorted(draw(st.sets(st.integers(0, n_total), max_size=n_total + 1))))
+
+
+@st.composite
+def _chain_setup(draw: st.DrawFn) -> tuple[Twin, float, np.ndarray]:
+    d = draw(st.integers(1, 3))
+    n = draw(st.integers(1, 6))
+    twin, lam_min = draw(targets(d))
+    x0 = draw(cs.bounded_floats((n, d), -4.0, 4.0))
+    return twin, lam_min, x0
+
+
+# --------------------------------------------------------------------------- cases
+
+
+@st.composite
+def _step_cases(draw: st.DrawFn) -> Case:
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=5))
+    x = draw(cs.bounded_floats(shape, -10.0, 10.0))
+    score = draw(cs.bounded_floats(shape, -100.0, 100.0))
+    noise = draw(normals(shape))
+    step_size = draw(st.one_of(st.floats(1e-6, 10.0), st.sampled_from([1e-2, 0.5, 1.0])))
+    return Case((x, score), {"step_size": step_size, "noise": noise})
+
+
+@st.composite
+def _sample_cases(draw: st.DrawFn) -> Case:
+    twin, lam_min, x0 = draw(_chain_setup())
+    K = draw(st.integers(0, 6))
+    kwargs = {
+        "step_size": lam_min * draw(st.floats(0.01, 1.0)),
+        "n_steps": K,
+        "noise": draw(normals((K, *x0.shape))),
+        "record_steps": draw(record_steps(K)),
+    }
+    return Case((Method(twin, "score"), x0), kwargs)
+
+
+@st.composite
+def _annealed_cases(draw: st.DrawFn) -> Case:
+    twin, lam_min, x0 = draw(_chain_setup())
+    L = draw(st.integers(1, 4))
+    sigma_1 = draw(st.floats(0.2, 5.0))
+    ratio = draw(st.floats(1.2, 3.0))
+    sigmas = sigma_1 / ratio ** np.arange(L)
+    T = draw(st.integers(0, 3))
+    # alpha_i = eta (sigma_i / sigma_L)^2 <= (lambda_min + sigma_i^2): each level's update contracts.
+    limit = min((lam_min + s**2) * (sigmas[-1] / s) ** 2 for s in sigmas)
+    kwargs = {
+        "step_size": limit * draw(st.floats(0.01, 1.0)),
+        "n_steps_each": T,
+        "noise": draw(normals((L, T, *x0.shape))),
+        "denoise": draw(st.booleans()),
+        "record_steps": draw(record_steps(L * T)),
+    }
+    return Case((NoisyScore(twin), x0, sigmas), kwargs)
+
+
+def _safe_uniforms(
+    twin: Twin, x0: np.ndarray, eta: float, noise: np.ndarray, uniforms: np.ndarray, dtype: str
+) -> np.ndarray:
+    """Replay the reference chain on the rounded inputs; move uniforms within the margin of their threshold."""
+    from reference import langevin as R
+
+    p = twin.build("reference", dtype, "cpu")
+    margin = ACCEPT_MARGIN[dtype]
+    x, noise, u = _rounded(x0, dtype), _rounded(noise, dtype), uniforms.copy()
+    log_p, s = p.log_prob(x), p.score(x)
+    for k in range(noise.shape[0]):
+        x_prop = R.langevin_step(x, s, step_size=eta, noise=noise[k])
+        log_p_prop, s_prop = p.log_prob(x_prop), p.score(x_prop)
+        r = R.mala_log_acceptance_ratio(x, x_prop, log_p, log_p_prop, s, s_prop, step_size=eta)
+        with np.errstate(divide="ignore", over="ignore", under="ignore"):
+            log_u = np.log(_rounded(u[k], dtype))
+            close = np.isfinite(r) & (np.abs(log_u - r) < margin)
+            u[k] = np.where(close, np.exp(np.minimum(r - 2.0 * margin, 0.0)), u[k])
+            accept = np.log(_rounded(u[k], dtype)) < r
+        x = np.where(accept[:, None], x_prop, x)
+        log_p = np.where(accept, log_p_prop, log_p)
+        s = np.where(accept[:, None], s_prop, s)
+    return u
+
+
+@st.composite
+def _mala_cases(draw: st.DrawFn, dtype: str) -> Case:
+    twin, lam_min, x0 = draw(_chain_setup())
+    K = draw(st.integers(0, 6))
+    eta = lam_min * draw(st.floats(0.01, 2.0))
+    noise = draw(normals((K, *x0.shape)))
+    uniforms = _safe_uniforms(twin, x0, eta, noise, draw(open_uniforms((K, x0.shape[0]))), dtype)
+    kwargs = {
+        "step_size": eta,
+        "n_steps": K,
+        "noise": noise,
+        "uniforms": uniforms,
+        "record_steps": draw(record_steps(K)),
+    }
+    return Case((Method(twin, "log_prob"), Method(twin, "score"), x0), kwargs)
+
+
+@st.composite
+def _log_ratio_cases(draw: st.DrawFn) -> Case:
+    d = draw(st.integers(1, 4))
+    n = draw(st.integers(1, 6))
+    eta = draw(st.one_of(st.floats(1e-4, 4.0), st.sampled_from([1e-2, 1.0])))
+    x = draw(cs.bounded_floats((n, d), -5.0, 5.0))
+    if draw(st.booleans()):  # a genuine Langevin proposal: the two q terms nearly cancel
+        score_x = draw(cs.bounded_floats((n, d), -10.0, 10.0))
+        x_prop = x + 0.5 * eta * score_x + math.sqrt(eta) * draw(normals((n, d)))
+    else:
+        score_x = draw(cs.bounded_floats((n, d), -10.0, 10.0))
+        x_prop = draw(cs.bounded_floats((n, d), -5.0, 5.0))
+    score_prop = draw(cs.bounded_floats((n, d), -10.0, 10.0))
+    log_elements = st.one_of(st.floats(-50.0, 5.0, width=64), st.just(-np.inf))
+    log_p = draw(hnp.arrays(np.float64, (n,), elements=log_elements))
+    log_p_prop = draw(hnp.arrays(np.float64, (n,), elements=log_elements))
+    return Case((x, x_prop, log_p, log_p_prop, score_x, score_prop), {"step_size": eta})
+
+
+register_pair(
+    "langevin",
+    "langevin_step",
+    slide=f"{L7}, 'Langevin dynamic'; {BEIGY}, 'Score-based generative models' (eta = eps^2)",
+    cases=lambda dtype: _step_cases(),
+)
+register_pair(
+    "langevin",
+    "langevin_sample",
+    slide=f"{L7}, 'Langevin dynamic'; {L13}, 'Langevin dynamics'",
+    cases=lambda dtype: _sample_cases(),
+)
+register_pair(
+    "langevin",
+    "annealed_langevin_sample",
+    slide=f"{L13}, 'Sampling (annealed Langevin dynamics)'; {L14}, 'NCSN sampling (annealed Langevin dynamics)'",
+    cases=lambda dtype: _annealed_cases(),
+)
+register_pair(
+    "langevin",
+    "mala_log_acceptance_ratio",
+    slide=f"{L7}, 'Langevin dynamic' (proposal; MALA: Roberts & Tweedie 1996)",
+    cases=lambda dtype: _log_ratio_cases(),
+)
+register_pair(
+    "langevin",
+    "mala_sample",
+    slide=f"{L7}, 'Langevin dynamic' (proposal; MALA: Roberts & Tweedie 1996)",
+    cases=_mala_cases,
+)

@@ -1,0 +1,212 @@
+"""Agreement pairs for ``transport`` (slides: see :mod:`reference.transport`).
+
+Edge cases drawn on purpose: single points, ties between samples (values on a coarse grid), zero
+weights, identical and shifted clouds, p = 1 (non-smooth cost) and non-integer p, batch axes that
+broadcast, singular-looking covariances up to the condition bound, identical Gaussians (W_2^2 = 0).
+
+Sinkhorn is compared as an algorithm, not only as an answer: both sides run the same iteration, so
+at float64 they must agree on the iteration count, the convergence flag, the plan and the
+potentials, with a tolerance of 1e-12 on the marginals. At float32 the cases ask for a fixed number
+of iterations (``tol=0``): a float32 marginal error stalls near 1e-7, so a stopping test would decide
+the iteration count by rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import assume
+from hypothesis import strategies as st
+
+from reference.transport import gaussian_w2 as reference_gaussian_w2
+
+from .. import strategies as cs
+from ..agree import Case
+from ..registry import register_pair
+
+L7_METRIC = "L7, 'Wasserstein metric'"
+L7_DISTANCE = "L7, recap 'Wasserstein distance'"
+
+
+# --------------------------------------------------------------------------- transport-specific strategies
+
+
+def orders() -> st.SearchStrategy[float]:
+    """Orders p of W_p: the common integers and a non-integer one."""
+    return st.sampled_from([1.0, 2.0, 1.5, 3.0])
+
+
+@st.composite
+def samples_1d(draw: st.DrawFn, shape: tuple[int, ...]) -> np.ndarray:
+    """1-D samples in [-5, 5]; half the time on a grid of step 1/2, so that ties occur."""
+    values = draw(cs.bounded_floats(shape, -5.0, 5.0))
+    if draw(st.booleans()):
+        values = np.round(2.0 * values) / 2.0
+    return values
+
+
+@st.composite
+def weights_or_none(draw: st.DrawFn, n: int, batch: tuple[int, ...] = ()) -> np.ndarray | None:
+    """None (uniform) or probability vectors of length n, exact zeros included."""
+    if draw(st.booleans()):
+        return None
+    return draw(cs.probability_vectors(n, batch, spread=5.0))
+
+
+@st.composite
+def cloud_pairs(draw: st.DrawFn, max_n: int = 8, max_d: int = 3, bound: float = 3.0):
+    """Two point clouds (n, d) and (m, d): independent, identical, or a small shift of one another."""
+    d = draw(st.integers(1, max_d))
+    n = draw(st.integers(1, max_n))
+    x = draw(cs.point_clouds(n, d, bound=bound))
+    kind = draw(st.sampled_from(["independent", "independent", "shifted", "identical"]))
+    if kind == "identical":
+        return x, x.copy()
+    if kind == "shifted":
+        return x, x + draw(cs.bounded_floats((n, d), -0.5, 0.5))
+    m = draw(st.integers(1, max_n))
+    return x, draw(cs.point_clouds(m, d, bound=bound))
+
+
+def _max_cost(x: np.ndarray, y: np.ndarray, p: float) -> float:
+    diff = x[:, None, :] - y[None, :, :]
+    return float(np.max(np.sqrt(np.sum(diff * diff, axis=-1)) ** p))
+
+
+# --------------------------------------------------------------------------- cases
+
+
+@st.composite
+def _wasserstein_1d_cases(draw: st.DrawFn, dtype: str) -> Case:
+    n, m = draw(st.integers(1, 10)), draw(st.integers(1, 10))
+    batch = draw(cs.batch_shapes(max_dims=2))
+    v_batch = batch[draw(st.integers(0, len(batch))) :]  # v drops leading axes: broadcasting
+    u = draw(samples_1d((*batch, n)))
+    v = draw(samples_1d((*v_batch, m)))
+    kwargs = {"p": draw(orders())}
+    u_w = draw(weights_or_none(n, batch))
+    v_w = draw(weights_or_none(m, ()))
+    if u_w is not None:
+        kwargs["u_weights"] = u_w
+    if v_w is not None:
+        kwargs["v_weights"] = v_w
+    return Case((u, v), kwargs)
+
+
+@st.composite
+def _wasserstein_cases(draw: st.DrawFn, dtype: str) -> Case:
+    x, y = draw(cloud_pairs())
+    kwargs = {"p": draw(orders())}
+    if draw(st.booleans()):
+        kwargs["a"] = draw(cs.probability_vectors(x.shape[0], (), spread=5.0))
+        kwargs["b"] = draw(cs.probability_vectors(y.shape[0], (), spread=5.0))
+    return Case((x, y), kwargs)
+
+
+@st.composite
+def _sinkhorn_kwargs(draw: st.DrawFn, x: np.ndarray, y: np.ndarray, dtype: str) -> dict:
+    """Options for sinkhorn: epsilon relative to the largest cost, converged or fixed-iteration runs.
+
+    Converged runs (float64, tol 1e-12) take epsilon in [0.25, 5] x max C, where every kernel entry is
+    at least e^-4 and Sinkhorn converges in at most a few thousand iterations; smaller ratios on a few
+    clustered points (blocks coupled by e^(-C/eps)) crawl: measured, 2e-6 after 2e4 iterations at 0.1.
+    Sharp plans, epsilon in [0.005, 0.25] x max C, are compared after a fixed number of iterations
+    (tol = 0), which exercises the log-domain and stabilised-kernel numerics without waiting for
+    convergence. At float32 every run is fixed-iteration with epsilon in [0.05, 1] x max C: float32
+    exp turns the rounding of an exponent C/eps into a relative error of about 6e-8 C/eps (measured
+    2.4e-5 at C/eps = 43), and a potential's absolute rounding grows like 1e-7 epsilon.
+    """
+    p = draw(st.sampled_from([1.0, 2.0, 1.5]))
+    scale = max(_max_cost(x, y, p), 1e-2)
+    sharp = draw(st.booleans())
+    if dtype == "float64" and not sharp:
+        ratio, tol, max_iter = draw(st.floats(0.25, 5.0)), 1e-12, 20_000
+    elif dtype == "float64":
+        ratio, tol, max_iter = draw(st.floats(0.005, 0.25)), 0.0, draw(st.integers(1, 60))
+    else:
+        ratio, tol, max_iter = draw(st.floats(0.05, 1.0)), 0.0, draw(st.integers(1, 60))
+    kwargs = {"epsilon": float(scale * ratio), "p": p, "tol": tol, "max_iter": max_iter}
+    if draw(st.booleans()):
+        kwargs["a"] = draw(cs.probability_vectors(x.shape[0], (), spread=3.0))
+        kwargs["b"] = draw(cs.probability_vectors(y.shape[0], (), spread=3.0))
+    kwargs["epsilon_scaling"] = draw(st.sampled_from([0.5, 0.7, None]))
+    # Far from convergence, over-relaxation amplifies float32 rounding of the potentials (measured, relative
+    # to the cost scale: 1.0e-6 at omega = 1, 4.5e-6 at 1.5, 2.5e-5 at 1.8): float32 runs use omega = 1.
+    kwargs["overrelaxation"] = draw(st.sampled_from([1.0, 1.5, 1.8])) if dtype == "float64" else 1.0
+    return kwargs
+
+
+def _sinkhorn_clouds(dtype: str) -> st.SearchStrategy:
+    """Clouds in [-3, 3]^d at float64; in [-1/4, 1/4]^d at float32, so that max C <= 1.
+
+    A float32 kernel exp((f + g - C)/eps) has entries with relative rounding ~ 6e-8 |exponent|, which
+    the potentials inherit as an absolute error of about 1e-6 max C (measured 2.06e-6 at max C = 1.73
+    on a potential whose value is 0, against atol 2e-6): choosing units with max C <= 1 keeps it below.
+    """
+    return cloud_pairs(bound=3.0 if dtype == "float64" else 0.25)
+
+
+@st.composite
+def _sinkhorn_cases(draw: st.DrawFn, dtype: str) -> Case:
+    x, y = draw(_sinkhorn_clouds(dtype))
+    kwargs = draw(_sinkhorn_kwargs(x, y, dtype))
+    # Always ask for plan and potentials: they are compared too (and None fields cannot be).
+    kwargs["return_plan"] = True
+    kwargs["return_potentials"] = True
+    return Case((x, y), kwargs)
+
+
+@st.composite
+def _divergence_cases(draw: st.DrawFn, dtype: str) -> Case:
+    x, y = draw(_sinkhorn_clouds(dtype))
+    kwargs = draw(_sinkhorn_kwargs(x, y, dtype))
+    if kwargs.get("a") is not None and draw(st.booleans()) and x.shape == y.shape:
+        kwargs["b"] = kwargs["a"].copy()
+    return Case((x, y), kwargs)
+
+
+@st.composite
+def _sliced_cases(draw: st.DrawFn, dtype: str) -> Case:
+    x, y = draw(cloud_pairs(max_n=10, max_d=4))
+    L = draw(st.integers(1, 12))
+    projections = draw(cs.bounded_floats((x.shape[1], L), -3.0, 3.0))
+    # no direction that is zero, or rounds to zero in float32
+    projections[0] = np.where(np.max(np.abs(projections), axis=0) < 1e-3, 1.0, projections[0])
+    kwargs = {"p": draw(orders()), "projections": projections}
+    if draw(st.booleans()):
+        kwargs["a"] = draw(cs.probability_vectors(x.shape[0], (), spread=5.0))
+    return Case((x, y), kwargs)
+
+
+@st.composite
+def _gaussian_cases(draw: st.DrawFn, dtype: str) -> Case:
+    d = draw(st.integers(1, 5))
+    batch = draw(cs.batch_shapes(max_dims=1))
+    mu1 = draw(cs.bounded_floats((*batch, d), -5.0, 5.0))
+    if draw(st.booleans()):
+        # Identical Gaussians: W_2^2 = 0 up to rounding, compared squared (the root of a rounding error
+        # has no reference value to agree with). The rounding is absolute, about d eps kappa lambda_max
+        # (see reference.transport.gaussian_w2), so these covariances keep lambda_max <= 10 and
+        # kappa <= 100, where it stays below the float64 atol of 1e-12.
+        cov = draw(cs.spd_matrices(d, batch, max_condition=1e2, scale=(1e-2, 1e-1)))
+        return Case((mu1, cov, mu1.copy(), cov.copy()), {"squared": True})
+    cov1 = draw(cs.spd_matrices(d, batch, max_condition=1e3, scale=(1e-2, 1e1)))
+    mu2 = draw(cs.bounded_floats((d,), -5.0, 5.0))
+    cov2 = draw(cs.spd_matrices(d, (), max_condition=1e3, scale=(1e-2, 1e1)))
+    squared = draw(st.booleans())
+    if not squared:
+        # The root amplifies the rounding of W_2^2 (about 1e-16 (tr cov1 + tr cov2)) by 1 / (2 W_2): a
+        # root is comparable at rtol 1e-10 only where W_2^2 >= 1e-4 (1 + traces).
+        w2 = reference_gaussian_w2(mu1, cov1, mu2, cov2, squared=True)
+        traces = np.trace(cov1, axis1=-2, axis2=-1) + np.trace(cov2)
+        assume(bool(np.all(w2 >= 1e-4 * (1.0 + traces))))
+    return Case((mu1, cov1, mu2, cov2), {"squared": squared})
+
+
+register_pair("transport", "wasserstein_1d", slide=L7_METRIC, cases=_wasserstein_1d_cases)
+register_pair("transport", "wasserstein", slide=L7_METRIC, cases=_wasserstein_cases)
+register_pair("transport", "sinkhorn", slide=L7_DISTANCE + " (entropic plans)", cases=_sinkhorn_cases)
+register_pair(
+    "transport", "sinkhorn_divergence", slide=L7_METRIC + " (debiased entropic W_p^p)", cases=_divergence_cases
+)
+register_pair("transport", "sliced_wasserstein", slide=L7_METRIC + " (sliced)", cases=_sliced_cases)
+register_pair("transport", "gaussian_w2", slide=L7_METRIC + " (theorem, Gaussian W_2)", cases=_gaussian_cases)

@@ -1,0 +1,240 @@
+"""Tiny parametric score models, defined on both sides from the same parameter arrays.
+
+A score model s_theta(x) approximates grad_x log p(x). The two families here are small enough to
+have analytic Jacobians, so that score-matching losses (which need the trace of the Jacobian) and
+samplers can be crosschecked end to end between :mod:`reference` and :mod:`accelerated`:
+
+* :class:`LinearScore`, s(x) = x W + b: the linear-Gaussian family. N(m, S) has the score
+  s(x) = -(x - m) S^{-1}, i.e. W = -S^{-1} and b = m S^{-1}; the model family contains every Gaussian.
+* :class:`MLPScore`, s(x, c) = tanh([x, c] W1 + b1) W2 + b2: one tanh hidden layer with an optional
+  conditioning input c (a noise level log sigma or a time embedding, as in NCSN and DDPM score
+  networks), concatenated to x.
+
+Parameters are created once in NumPy (:func:`init_mlp_params`, or by hand) and loaded into both
+sides: ``reference.models.MLPScore(**params)`` and
+``accelerated.models.MLPScore(**{k: torch.as_tensor(v) for k, v in params.items()})``.
+
+Slides implemented
+------------------
+* Isachenko, DGM Lecture 7, slide 'Score matching' (a score model s_theta(x) trained to match
+  grad log p) and 'Denoising score matching' (s_{theta, sigma} parametrised by sigma: the
+  conditioning input c).
+* Beigy, Score-Based Generative Models, slide 'Score Matching (SM)' (implicit score matching needs
+  tr(grad_x s_theta(x)): :meth:`MLPScore.divergence`).
+
+One-sided names: ``init_mlp_params`` (parameters are created once in NumPy from a
+numpy.random.Generator and loaded into both sides, so only the reference side makes them).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks as C
+
+__all__ = ["LinearScore", "MLPScore", "init_mlp_params"]
+
+
+def _finite_param(name: str, value: object, ndim: int) -> np.ndarray:
+    p = C.as_float64(name, value)
+    if p.ndim != ndim:
+        raise ValueError(f"{name}: expected an array with {ndim} dimension(s), got shape {p.shape}")
+    C.check_finite(name, p)
+    return p
+
+
+def _inputs(name: str, x: object, size: int, what: str) -> np.ndarray:
+    x = C.as_float64(name, x)
+    if x.ndim < 1 or x.shape[-1] != size:
+        raise ValueError(f"{name}: expected shape (..., {size}) ({what}), got shape {x.shape}")
+    C.check_finite(name, x)
+    return x
+
+
+class LinearScore:
+    r"""Linear score model :math:`s(x) = x W + b` (the linear-Gaussian score family).
+
+    .. math::
+
+        s(x) = x W + b, \qquad J_{ij}(x) = \frac{\partial s_i}{\partial x_j} = W_{ji}, \qquad
+        \operatorname{div} s(x) = \operatorname{tr} W.
+
+    The Gaussian N(m, S) has :math:`s(x) = -(x - m) S^{-1}`: W = -S^{-1}, b = m S^{-1}.
+
+    Parameters
+    ----------
+    W : (d, d) array_like
+        Weight matrix, finite.
+    b : (d,) array_like
+        Bias, finite.
+
+    References
+    ----------
+    Beigy, Score-Based Generative Models, slide 'Score function (One-dimensional Gaussian
+    distribution)' (the score of a Gaussian is linear in x); Hyvarinen, Estimation of
+    Non-Normalized Statistical Models by Score Matching, JMLR 2005, Section 3 (the Gaussian case).
+    """
+
+    def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
+        W = _finite_param("W", W, 2)
+        b = _finite_param("b", b, 1)
+        d = b.shape[0]
+        if W.shape != (d, d):
+            raise ValueError(f"W: expected shape ({d}, {d}) (d = {d} from b), got shape {W.shape}")
+        self.W, self.b = W, b
+
+    @property
+    def dim(self) -> int:
+        return self.b.shape[0]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """s(x) = x W + b for x of shape (..., d); returns (..., d)."""
+        x = _inputs("x", x, self.dim, f"d = {self.dim} from b")
+        return x @ self.W + self.b
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Same as calling the model (the name ``nn.Module`` uses on the accelerated side)."""
+        return self(x)
+
+    def jacobian(self, x: np.ndarray) -> np.ndarray:
+        """J[..., i, j] = d s_i / d x_j = W[j, i], the same for every point; x (..., d) -> (..., d, d)."""
+        x = _inputs("x", x, self.dim, f"d = {self.dim} from b")
+        return np.broadcast_to(self.W.T, (*x.shape[:-1], self.dim, self.dim)).copy()
+
+    def divergence(self, x: np.ndarray) -> np.ndarray:
+        """tr J = tr W for every point; x (..., d) -> (...)."""
+        x = _inputs("x", x, self.dim, f"d = {self.dim} from b")
+        return np.full(x.shape[:-1], np.trace(self.W))
+
+
+class MLPScore:
+    r"""One-hidden-layer tanh score model with optional conditioning and analytic Jacobian.
+
+    .. math::
+
+        h = \tanh([x, c]\, W_1 + b_1), \qquad s(x, c) = h W_2 + b_2,
+
+        J_{ij} = \frac{\partial s_i}{\partial x_j} = \sum_h (W_2)_{hi}\, (1 - h_h^2)\, (W_1)_{jh},
+        \qquad
+        \operatorname{div}_x s = \operatorname{tr} J = \sum_h (1 - h_h^2) \sum_{i \le d} (W_1)_{ih} (W_2)_{hi}.
+
+    The divergence is computed without forming J (O(H d) per point instead of O(H d^2)). Derivatives
+    are with respect to x only; c is held fixed.
+
+    Parameters
+    ----------
+    W1 : (d + k, H) array_like
+        Input weights; the first d rows act on x, the last k on the conditioning c.
+    b1 : (H,) array_like
+        Hidden biases.
+    W2 : (H, d) array_like
+        Output weights (d is read from here).
+    b2 : (d,) array_like
+        Output bias.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 7, slides 'Score matching' and 'Denoising score matching'
+    (s_{theta, sigma}); Song and Ermon, Generative Modeling by Estimating Gradients of the Data
+    Distribution, NeurIPS 2019 (noise-conditional score networks).
+    """
+
+    def __init__(self, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray) -> None:
+        W1 = _finite_param("W1", W1, 2)
+        b1 = _finite_param("b1", b1, 1)
+        W2 = _finite_param("W2", W2, 2)
+        b2 = _finite_param("b2", b2, 1)
+        H, d = W2.shape
+        if b2.shape != (d,):
+            raise ValueError(f"b2: expected shape ({d},) (d from W2 of shape {W2.shape}), got shape {b2.shape}")
+        if b1.shape != (H,):
+            raise ValueError(f"b1: expected shape ({H},) (H from W2 of shape {W2.shape}), got shape {b1.shape}")
+        if W1.shape[1] != H or W1.shape[0] < d:
+            raise ValueError(f"W1: expected shape (d + k, {H}) with d = {d}, k >= 0 (from W2), got shape {W1.shape}")
+        self.W1, self.b1, self.W2, self.b2 = W1, b1, W2, b2
+
+    @property
+    def dim(self) -> int:
+        """The data dimension d."""
+        return self.W2.shape[1]
+
+    @property
+    def cond_dim(self) -> int:
+        """The conditioning dimension k (0: unconditional)."""
+        return self.W1.shape[0] - self.dim
+
+    def _hidden(self, x: object, c: object) -> tuple[np.ndarray, np.ndarray]:
+        x = _inputs("x", x, self.dim, f"d = {self.dim} from W2")
+        k = self.cond_dim
+        if k == 0:
+            if c is not None:
+                raise ValueError(
+                    f"c: this model has no conditioning input (W1 has {self.dim} = d rows), got {C.describe(c)}"
+                )
+            z = x
+        else:
+            if c is None:
+                raise ValueError(f"c: required, this model has a conditioning input of size k = {k} (W1 rows - d)")
+            c = _inputs("c", c, k, f"k = {k} from W1")
+            batch = C.broadcast_batch(("x", "c"), (x.shape[:-1], c.shape[:-1]))
+            x = np.broadcast_to(x, (*batch, self.dim))
+            z = np.concatenate([x, np.broadcast_to(c, (*batch, k))], axis=-1)
+        return x, np.tanh(z @ self.W1 + self.b1)
+
+    def __call__(self, x: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
+        """s(x, c) for x (..., d) and c (..., k) (batch axes broadcast; None when k = 0); returns (..., d)."""
+        _, h = self._hidden(x, c)
+        return h @ self.W2 + self.b2
+
+    def forward(self, x: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
+        """Same as calling the model."""
+        return self(x, c)
+
+    def jacobian(self, x: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
+        """J[..., i, j] = d s_i / d x_j = sum_h W2[h, i] (1 - h^2)_h W1[j, h]; returns (..., d, d)."""
+        _, h = self._hidden(x, c)
+        return np.einsum("hi,...h,jh->...ij", self.W2, 1.0 - h**2, self.W1[: self.dim])
+
+    def divergence(self, x: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
+        """tr J = sum_h (1 - h^2)_h sum_i W1[i, h] W2[h, i], without forming J; returns (...)."""
+        _, h = self._hidden(x, c)
+        v = np.sum(self.W1[: self.dim] * self.W2.T, axis=0)  # (H,): sum_i W1[i, h] W2[h, i]
+        return (1.0 - h**2) @ v
+
+
+def init_mlp_params(d: int, hidden: int, *, cond_dim: int = 0, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    r"""Deterministic MLPScore parameters from a NumPy generator (LeCun-normal weights, zero biases).
+
+    .. math::
+
+        W_1 \sim \mathcal N(0, 1/(d + k)), \quad W_2 \sim \mathcal N(0, 1/H), \quad b_1 = 0, \quad b_2 = 0.
+
+    Parameters
+    ----------
+    d : int
+        Data dimension, >= 1.
+    hidden : int
+        Hidden width H, >= 1.
+    cond_dim : int
+        Conditioning dimension k, >= 0.
+    rng : numpy.random.Generator
+        Source of the weights (required: no global seeding).
+
+    Returns
+    -------
+    dict
+        ``{"W1": (d + k, H), "b1": (H,), "W2": (H, d), "b2": (d,)}`` float64 arrays, ready for
+        ``MLPScore(**params)`` on either side (convert to tensors for the accelerated side).
+    """
+    for name, value, low in (("d", d, 1), ("hidden", hidden, 1), ("cond_dim", cond_dim, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name}: expected an int >= {low}, got {C.describe(value)}")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng: expected a numpy.random.Generator, got {C.describe(rng)}")
+    n_in = d + cond_dim
+    return {
+        "W1": rng.standard_normal((n_in, hidden)) / np.sqrt(n_in),
+        "b1": np.zeros(hidden),
+        "W2": rng.standard_normal((hidden, d)) / np.sqrt(hidden),
+        "b2": np.zeros(d),
+    }

@@ -1,0 +1,400 @@
+"""transport: known values, SciPy and POT peers, small epsilon, gradients, float32 and bad input on both sides."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import linear_sum_assignment
+from scipy.stats import wasserstein_distance
+
+from accelerated import transport as acc
+from reference import transport as ref
+
+
+def t(x, dtype=torch.float64):
+    return torch.as_tensor(np.asarray(x, dtype=np.float64), dtype=dtype)
+
+
+# ---------------------------------------------------------------- known values (by hand)
+
+
+def test_wasserstein_1d_known_values():
+    # Point masses: W_p(delta_0, delta_1) = 1 for every p.
+    for p in (1, 2, 3.5):
+        assert ref.wasserstein_1d([0.0], [1.0], p=p) == pytest.approx(1.0, rel=1e-15)
+        assert float(acc.wasserstein_1d(t([0.0]), t([1.0]), p=p)) == pytest.approx(1.0, rel=1e-15)
+    # 1/4 delta_0 + 3/4 delta_1 against delta_0: mass 3/4 moves by 1, so W_1 = 3/4 and W_2 = sqrt(3/4).
+    kw = {"u_weights": [0.25, 0.75]}
+    assert ref.wasserstein_1d([0.0, 1.0], [0.0], p=1, **kw) == pytest.approx(0.75, rel=1e-15)
+    assert ref.wasserstein_1d([0.0, 1.0], [0.0], p=2, **kw) == pytest.approx(math.sqrt(0.75), rel=1e-15)
+    out = acc.wasserstein_1d(t([0.0, 1.0]), t([0.0]), p=2, u_weights=t([0.25, 0.75]))
+    assert float(out) == pytest.approx(math.sqrt(0.75), rel=1e-15)
+
+
+def test_wasserstein_known_values_both_solvers():
+    # Unit square: bottom corners to top corners, every point moves by 1: W_p = 1 (assignment path).
+    x, y = [[0.0, 0.0], [1.0, 0.0]], [[0.0, 1.0], [1.0, 1.0]]
+    assert ref.wasserstein(x, y, p=2) == pytest.approx(1.0, rel=1e-15)
+    assert float(acc.wasserstein(t(x), t(y), p=1)) == pytest.approx(1.0, rel=1e-15)
+    # LP path: 1/2 at 0 and 1/2 at 2 against all mass at 1 on the line: W_p = 1 for every p.
+    a, b = [0.5, 0.5], [1.0]
+    assert ref.wasserstein([[0.0], [2.0]], [[1.0]], p=3, a=a, b=b) == pytest.approx(1.0, rel=1e-12)
+    assert float(acc.wasserstein(t([[0.0], [2.0]]), t([[1.0]]), p=3, a=t(a), b=t(b))) == pytest.approx(1.0, rel=1e-12)
+
+
+def test_gaussian_w2_known_values_and_fallbacks():
+    # Commuting (diagonal) covariances: W_2^2 = |mu1 - mu2|^2 + sum (sqrt(l1) - sqrt(l2))^2 (by hand).
+    mu1, mu2 = np.array([0.0, 0.0]), np.array([3.0, 4.0])
+    cases = [
+        (np.diag([1.0, 4.0]), np.diag([9.0, 1.0]), 25.0 + 4.0 + 1.0),  # both SPD: Cholesky of cov1
+        (np.diag([1.0, 0.0]), np.diag([4.0, 9.0]), 25.0 + 1.0 + 9.0),  # cov1 singular: roles swapped
+        (np.diag([1.0, 0.0]), np.diag([0.0, 4.0]), 25.0 + 1.0 + 4.0),  # both singular: eigh square root
+    ]
+    for cov1, cov2, expected in cases:
+        assert ref.gaussian_w2(mu1, cov1, mu2, cov2, squared=True) == pytest.approx(expected, rel=1e-14)
+        out = acc.gaussian_w2(t(mu1), t(cov1), t(mu2), t(cov2), squared=True)
+        assert float(out) == pytest.approx(expected, rel=1e-14)
+        assert ref.gaussian_w2(mu1, cov1, mu2, cov2) == pytest.approx(math.sqrt(expected), rel=1e-14)
+    # Identical inputs: exactly 0 after the clamp, never NaN.
+    cov = np.array([[2.0, 0.3], [0.3, 0.5]])
+    assert ref.gaussian_w2(mu1, cov, mu1, cov) >= 0.0
+    assert float(acc.gaussian_w2(t(mu1), t(cov), t(mu1), t(cov))) < 1e-7
+
+
+def test_gaussian_w2_singular_covariance_from_few_samples():
+    # FID with fewer samples than dimensions: cov1 has rank 3 in d = 6. Compare with the commuting
+    # case reached by rotating a diagonal pair (W_2 is invariant under the same rotation of both).
+    rng = np.random.default_rng(3)
+    Q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    l1, l2 = np.array([2.0, 1.0, 0.5, 0.0, 0.0, 0.0]), rng.uniform(0.5, 2.0, 6)
+    cov1, cov2 = (Q * l1) @ Q.T, (Q * l2) @ Q.T
+    cov1, cov2 = 0.5 * (cov1 + cov1.T), 0.5 * (cov2 + cov2.T)
+    expected = float(np.sum((np.sqrt(l1) - np.sqrt(l2)) ** 2))
+    mu = np.zeros(6)
+    # The three null eigenvalues of cov1 come out as +-1e-16 after rounding; each square root can add
+    # sqrt(1e-16) = 1e-8 (the documented sqrt(delta) sensitivity), so 3 x 2 x 1e-8 absolute at most.
+    assert ref.gaussian_w2(mu, cov1, mu, cov2, squared=True) == pytest.approx(expected, abs=6e-8)
+    assert float(acc.gaussian_w2(t(mu), t(cov1), t(mu), t(cov2), squared=True)) == pytest.approx(expected, abs=6e-8)
+
+
+def test_gaussian_w2_batched_and_float32():
+    rng = np.random.default_rng(4)
+    A = rng.normal(size=(3, 4, 4))
+    covs = A @ np.swapaxes(A, -1, -2) + 0.1 * np.eye(4)
+    mus = rng.normal(size=(3, 4))
+    out = ref.gaussian_w2(mus, covs, mus[0], covs[0])
+    assert out.shape == (3,)
+    assert out[0] == pytest.approx(0.0, abs=1e-6)
+    np.testing.assert_allclose(out[1], ref.gaussian_w2(mus[1], covs[1], mus[0], covs[0]), rtol=1e-14)
+    out32 = acc.gaussian_w2(
+        t(mus, torch.float32), t(covs, torch.float32), t(mus[0], torch.float32), t(covs[0], torch.float32)
+    )
+    assert out32.dtype == torch.float32 and out32.shape == (3,)
+    expected = ref.gaussian_w2(
+        mus.astype(np.float32), covs.astype(np.float32), mus[0].astype(np.float32), covs[0].astype(np.float32)
+    )
+    np.testing.assert_allclose(out32[1:].numpy(), expected[1:], rtol=1e-6)
+
+
+def test_sliced_in_one_dimension_is_wasserstein_1d():
+    # In d = 1 every direction is +-1 and W_p is symmetric under reflection: SW_p = W_p exactly.
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(7, 1)), rng.normal(size=(9, 1))
+    directions = np.array([[1.0, -2.0, 0.5]])
+    expected = ref.wasserstein_1d(x[:, 0], y[:, 0], p=2)
+    assert ref.sliced_wasserstein(x, y, projections=directions) == pytest.approx(expected, rel=1e-14)
+    assert float(acc.sliced_wasserstein(t(x), t(y), projections=t(directions))) == pytest.approx(expected, rel=1e-14)
+
+
+def test_sliced_with_rng_on_both_sides():
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(30, 3)), rng.normal(size=(20, 3)) + 1.0
+    L = 400
+    sw_ref = ref.sliced_wasserstein(x, y, rng=np.random.default_rng(0), n_projections=L)
+    sw_acc = float(acc.sliced_wasserstein(t(x), t(y), rng=torch.Generator().manual_seed(0), n_projections=L))
+    # Two independent Monte-Carlo means of W_2^2(theta) over L directions: their difference has standard
+    # deviation sqrt(2) sd(W_2^2(theta)) / sqrt(L), the sd estimated from 2000 other directions.
+    theta = rng.normal(size=(3, 2000))
+    theta /= np.linalg.norm(theta, axis=0)
+    per_direction = ref.wasserstein_1d((x @ theta).T, (y @ theta).T, p=2) ** 2
+    se = math.sqrt(2.0) * per_direction.std(ddof=1) / math.sqrt(L)
+    assert abs(sw_ref**2 - sw_acc**2) < 5 * se
+    assert sw_ref <= ref.wasserstein(x, y, p=2) + 1e-12  # SW_p <= W_p
+
+
+# ---------------------------------------------------------------- peers: SciPy and POT
+
+
+def test_wasserstein_1d_matches_scipy_with_weights():
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        n, m = rng.integers(1, 12, size=2)
+        u, v = rng.normal(size=n), rng.normal(size=m)
+        wu, wv = rng.dirichlet(np.ones(n)), rng.dirichlet(np.ones(m))
+        expected = wasserstein_distance(u, v, wu, wv)
+        assert ref.wasserstein_1d(u, v, u_weights=wu, v_weights=wv) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+        out = acc.wasserstein_1d(t(u), t(v), u_weights=t(wu), v_weights=t(wv))
+        assert float(out) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_wasserstein_matches_assignment_and_pot():
+    ot = pytest.importorskip("ot")
+    rng = np.random.default_rng(8)
+    x, y = rng.normal(size=(8, 3)), rng.normal(size=(8, 3))
+    C = np.linalg.norm(x[:, None] - y[None], axis=-1) ** 2
+    rows, cols = linear_sum_assignment(C)
+    assert ref.wasserstein(x, y) ** 2 == pytest.approx(C[rows, cols].mean(), rel=1e-13)
+    a, b = rng.dirichlet(np.ones(8)), rng.dirichlet(np.ones(8))
+    expected = ot.emd2(a, b, np.linalg.norm(x[:, None] - y[None], axis=-1) ** 1.5)
+    assert ref.wasserstein(x, y, p=1.5, a=a, b=b) ** 1.5 == pytest.approx(expected, rel=1e-9)
+    assert float(acc.wasserstein(t(x), t(y), p=1.5, a=t(a), b=t(b))) ** 1.5 == pytest.approx(expected, rel=1e-9)
+
+
+def test_sinkhorn_matches_pot_log_domain():
+    ot = pytest.importorskip("ot")
+    rng = np.random.default_rng(9)
+    x, y = rng.random((12, 2)), rng.random((9, 2))
+    a, b = rng.dirichlet(np.ones(12)), rng.dirichlet(np.ones(9))
+    M = np.sum((x[:, None] - y[None]) ** 2, axis=-1)
+    plan = ot.sinkhorn(a, b, M, 0.05, method="sinkhorn_log", stopThr=1e-14, numItermax=100_000)
+    ours = ref.sinkhorn(x, y, epsilon=0.05, a=a, b=b, tol=1e-12, return_plan=True)
+    # POT minimises <P, M> - eps H(P); with KL(P | a b^T) the optimal plan is the same.
+    np.testing.assert_allclose(ours.plan, plan, atol=1e-10)
+    assert ours.cost == pytest.approx(float(np.sum(plan * M)), rel=1e-9)
+    out = acc.sinkhorn(t(x), t(y), epsilon=0.05, a=t(a), b=t(b), tol=1e-12)
+    assert float(out.cost) == pytest.approx(float(np.sum(plan * M)), rel=1e-9)
+    assert out.converged and float(out.marginal_error) <= 1e-12
+
+
+def test_sliced_and_bures_match_pot():
+    ot = pytest.importorskip("ot")
+    rng = np.random.default_rng(10)
+    x, y = rng.normal(size=(15, 3)), rng.normal(size=(11, 3))
+    theta = rng.normal(size=(3, 25))
+    unit = theta / np.linalg.norm(theta, axis=0)
+    expected = ot.sliced_wasserstein_distance(x, y, projections=unit, p=2)
+    assert ref.sliced_wasserstein(x, y, projections=theta) == pytest.approx(expected, rel=1e-12)
+    assert float(acc.sliced_wasserstein(t(x), t(y), projections=t(theta))) == pytest.approx(expected, rel=1e-12)
+    A, B = rng.normal(size=(3, 3)), rng.normal(size=(3, 3))
+    S1, S2 = A @ A.T + 0.1 * np.eye(3), B @ B.T + 0.1 * np.eye(3)
+    bures = float(ot.gaussian.bures_wasserstein_distance(x[0], y[0], S1, S2))
+    assert ref.gaussian_w2(x[0], S1, y[0], S2) == pytest.approx(bures, rel=1e-10)
+    assert float(acc.gaussian_w2(t(x[0]), t(S1), t(y[0]), t(S2))) == pytest.approx(bures, rel=1e-10)
+
+
+# ---------------------------------------------------------------- small epsilon, convergence report
+
+
+def test_small_epsilon_is_finite_and_correct():
+    # eps = 1e-3 on the unit square: C / eps reaches 2000, exp(-C/eps) underflows to 0 (a kernel-domain
+    # Sinkhorn returns NaN). Ours converges, and 0 <= <P, C> - W_2^2 <= eps log n at convergence.
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(200, 2, generator=g, dtype=torch.float64), torch.rand(200, 2, generator=g, dtype=torch.float64)
+    assert float(torch.exp(-((x[:, None] - y[None]) ** 2).sum(-1) / 1e-3).min()) == 0.0  # the naive kernel underflows
+    out = acc.sinkhorn(x, y, epsilon=1e-3, max_iter=5000)
+    exact = float(acc.wasserstein(x, y)) ** 2
+    assert out.converged and math.isfinite(float(out.cost)) and math.isfinite(float(out.entropic_cost))
+    assert 0.0 <= float(out.cost) - exact <= 1e-3 * math.log(200)
+    out32 = acc.sinkhorn(x.float(), y.float(), epsilon=1e-3, max_iter=5000)
+    assert out32.converged and out32.cost.dtype == torch.float32
+    assert float(out32.cost) == pytest.approx(float(out.cost), rel=1e-4)
+    # The reference on fewer points: finite at the same epsilon.
+    xs, ys = x[:40].numpy(), y[:40].numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ref.SinkhornConvergenceWarning)
+        small = ref.sinkhorn(xs, ys, epsilon=1e-3, max_iter=300)
+    assert math.isfinite(small.cost) and math.isfinite(small.entropic_cost)
+
+
+def test_not_converged_is_reported_and_warned():
+    rng = np.random.default_rng(11)
+    x, y = rng.random((10, 2)), rng.random((10, 2))
+    with pytest.warns(ref.SinkhornConvergenceWarning, match="not converged"):
+        out = ref.sinkhorn(x, y, epsilon=0.01, max_iter=3)
+    assert not out.converged and out.marginal_error > 1e-9 and out.n_iter > 3  # annealing iterations on top
+    with pytest.warns(acc.SinkhornConvergenceWarning, match="not converged"):
+        out_t = acc.sinkhorn(t(x), t(y), epsilon=0.01, max_iter=3)
+    assert not out_t.converged and out_t.n_iter == out.n_iter
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # tol = 0: a fixed budget was asked for, no warning
+        fixed = acc.sinkhorn(t(x), t(y), epsilon=0.01, max_iter=3, tol=0.0)
+    assert not fixed.converged and float(fixed.marginal_error) == pytest.approx(out.marginal_error, rel=1e-9)
+
+
+def test_sinkhorn_result_fields_and_float32_default_tolerance():
+    rng = np.random.default_rng(12)
+    x, y = rng.random((6, 2)), rng.random((5, 2))
+    out = ref.sinkhorn(x, y, epsilon=0.1, return_plan=True, return_potentials=True)
+    assert out.plan.shape == (6, 5) and out.f.shape == (6,) and out.g.shape == (5,)
+    np.testing.assert_allclose(out.plan.sum(axis=1), np.full(6, 1 / 6), atol=1e-9)
+    assert out.entropic_cost >= out.cost  # OT_eps = <P, C> + eps KL, KL >= 0
+    plain = ref.sinkhorn(x, y, epsilon=0.1)
+    assert plain.plan is None and plain.f is None and plain.g is None
+    out32 = acc.sinkhorn(t(x, torch.float32), t(y, torch.float32), epsilon=0.1)
+    assert out32.converged and float(out32.marginal_error) <= 1e-5  # tol=None is 1e-5 in float32
+    assert float(out32.cost) == pytest.approx(out.cost, rel=1e-5)
+
+
+def test_sinkhorn_divergence_zero_nonnegative_and_symmetric_terms():
+    rng = np.random.default_rng(13)
+    x, y = rng.normal(size=(8, 2)), rng.normal(size=(6, 2)) + 0.5
+    assert ref.sinkhorn_divergence(x, x, epsilon=0.1) == 0.0  # even where OT_eps(x, x) crawls
+    assert float(acc.sinkhorn_divergence(t(x), t(x), epsilon=0.1)) == 0.0
+    s = ref.sinkhorn_divergence(x, y, epsilon=0.5)
+    assert s > 0
+    assert float(acc.sinkhorn_divergence(t(x), t(y), epsilon=0.5)) == pytest.approx(s, rel=1e-9)
+    # As epsilon grows S_eps stays finite and positive; as it shrinks it tends to W_2^2.
+    w2 = ref.wasserstein(x, y) ** 2
+    assert abs(ref.sinkhorn_divergence(x, y, epsilon=0.02, max_iter=50_000) - w2) < 0.1 * w2
+
+
+# ---------------------------------------------------------------- gradients
+
+
+def test_sinkhorn_gradients_match_finite_differences():
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(5, 2, generator=g, dtype=torch.float64)
+    y = torch.rand(4, 2, generator=g, dtype=torch.float64)
+    kw = {"epsilon": 0.1, "p": 1.5, "tol": 1e-14}
+    xr = x.clone().requires_grad_()
+    out = acc.sinkhorn(xr, y, **kw)
+    (grad_cost,) = torch.autograd.grad(out.cost, xr, retain_graph=True)
+    (grad_entropic,) = torch.autograd.grad(out.entropic_cost, xr)
+    h = 1e-6
+    fd_cost, fd_entropic = torch.zeros_like(x), torch.zeros_like(x)
+    for i in range(5):
+        for j in range(2):
+            xp, xm = x.clone(), x.clone()
+            xp[i, j] += h
+            xm[i, j] -= h
+            up, dn = acc.sinkhorn(xp, y, **kw), acc.sinkhorn(xm, y, **kw)
+            fd_cost[i, j] = (up.cost - dn.cost) / (2 * h)
+            fd_entropic[i, j] = (up.entropic_cost - dn.entropic_cost) / (2 * h)
+    assert torch.isfinite(grad_cost).all() and torch.isfinite(grad_entropic).all()
+    torch.testing.assert_close(grad_cost, fd_cost, rtol=1e-6, atol=1e-8)
+    torch.testing.assert_close(grad_entropic, fd_entropic, rtol=1e-6, atol=1e-8)
+
+
+def test_other_gradients_are_finite():
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(6, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    y = torch.rand(6, 2, generator=g, dtype=torch.float64)
+    for value in (
+        acc.wasserstein(x, y, p=1),
+        acc.wasserstein(x, x.detach()),  # W = 0: the root's gradient is 0, not NaN
+        acc.sliced_wasserstein(x, y, projections=torch.randn(2, 8, generator=g, dtype=torch.float64)),
+        acc.sinkhorn_divergence(x, y, epsilon=0.2),
+    ):
+        (grad,) = torch.autograd.grad(value, x)
+        assert torch.isfinite(grad).all()
+    # Exact OT, envelope theorem: with a unique optimal plan the gradient of W_2^2 in x_i is 2 (x_i - y_sigma(i))/n.
+    w = acc.wasserstein(x, y) ** 2
+    (grad,) = torch.autograd.grad(w, x)
+    C = ((x.detach()[:, None] - y[None]) ** 2).sum(-1).numpy()
+    _, cols = linear_sum_assignment(C)
+    np.testing.assert_allclose(grad.numpy(), 2 * (x.detach().numpy() - y.numpy()[cols]) / 6, rtol=1e-12)
+    mu = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    cov = torch.diag(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)).requires_grad_()
+    value = acc.gaussian_w2(mu, cov, torch.ones(3, dtype=torch.float64), torch.eye(3, dtype=torch.float64))
+    grads = torch.autograd.grad(value, [mu, cov])
+    assert all(torch.isfinite(gr).all() for gr in grads)
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_bad_orders_epsilons_and_options():
+    x, y = np.zeros((2, 2)), np.ones((3, 2))
+    for fn in (ref.wasserstein, ref.sliced_wasserstein):
+        with pytest.raises(ValueError, match="p: expected a finite real number >= 1"):
+            fn(x, y, p=0.5) if fn is ref.wasserstein else fn(x, y, p=0.5, projections=np.ones((2, 3)))
+    with pytest.raises(ValueError, match="p: expected a finite real number >= 1"):
+        acc.wasserstein_1d(t([0.0]), t([1.0]), p=0.9)
+    with pytest.raises(TypeError, match="p: expected a real number"):
+        ref.wasserstein_1d([0.0], [1.0], p="2")
+    for eps in (0.0, -1.0, math.inf, math.nan):
+        with pytest.raises(ValueError, match="epsilon: expected a finite positive number"):
+            ref.sinkhorn(x, y, epsilon=eps)
+        with pytest.raises(ValueError, match="epsilon: expected a finite positive number"):
+            acc.sinkhorn_divergence(t(x), t(y), epsilon=eps)
+    with pytest.raises(ValueError, match="overrelaxation: expected omega in"):
+        acc.sinkhorn(t(x), t(y), epsilon=0.1, overrelaxation=2.0)
+    with pytest.raises(ValueError, match="epsilon_scaling: expected a ratio"):
+        ref.sinkhorn(x, y, epsilon=0.1, epsilon_scaling=1.0)
+    with pytest.raises(ValueError, match="tol: expected a marginal-error tolerance >= 0"):
+        ref.sinkhorn(x, y, epsilon=0.1, tol=-1.0)
+    with pytest.raises(TypeError, match="max_iter: expected an integer"):
+        acc.sinkhorn(t(x), t(y), epsilon=0.1, max_iter=10.0)
+
+
+def test_bad_shapes_weights_and_values():
+    x, y = np.zeros((2, 2)), np.ones((3, 2))
+    with pytest.raises(ValueError, match="x and y: expected points of the same dimension"):
+        ref.wasserstein(x, np.ones((3, 3)))
+    with pytest.raises(ValueError, match=r"x: expected a point cloud of shape \(n, d\)"):
+        acc.sinkhorn(t([1.0, 2.0]), t(y), epsilon=0.1)
+    with pytest.raises(ValueError, match="a: expected probabilities summing to 1"):
+        ref.wasserstein(x, y, a=[0.5, 0.6])
+    with pytest.raises(ValueError, match="b: expected non-negative probabilities"):
+        acc.sinkhorn(t(x), t(y), epsilon=0.1, b=t([1.5, -0.25, -0.25]))
+    with pytest.raises(ValueError, match=r"a: expected shape \(2,\)"):
+        acc.wasserstein(t(x), t(y), a=t([1 / 3] * 3))
+    with pytest.raises(ValueError, match="u_weights: expected 3 weights"):
+        ref.wasserstein_1d([0.0, 1.0, 2.0], [0.0], u_weights=[0.5, 0.5])
+    with pytest.raises(ValueError, match="x: expected finite values"):
+        ref.sinkhorn(np.array([[np.nan, 0.0]]), y, epsilon=0.1)
+    with pytest.raises(ValueError, match="v: expected finite values"):
+        acc.wasserstein_1d(t([0.0]), t([np.inf]))
+    with pytest.raises(ValueError, match="do not broadcast"):
+        ref.wasserstein_1d(np.zeros((2, 3)), np.zeros((3, 3)))
+
+
+def test_bad_projections_and_rng():
+    x, y = np.zeros((2, 2)), np.ones((3, 2))
+    with pytest.raises(ValueError, match="pass exactly one of projections="):
+        ref.sliced_wasserstein(x, y)
+    with pytest.raises(ValueError, match="pass exactly one of projections="):
+        acc.sliced_wasserstein(t(x), t(y), projections=t(np.ones((2, 3))), rng=torch.Generator())
+    with pytest.raises(TypeError, match=r"rng: expected a torch\.Generator"):
+        acc.sliced_wasserstein(t(x), t(y), rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"projections: expected shape \(d, L\)"):
+        ref.sliced_wasserstein(x, y, projections=np.ones((3, 4)))
+    with pytest.raises(ValueError, match="projections: expected non-zero columns"):
+        acc.sliced_wasserstein(t(x), t(y), projections=t([[1.0, 0.0], [1.0, 0.0]]))
+    with pytest.raises(ValueError, match="n_projections: expected None or 4"):
+        ref.sliced_wasserstein(x, y, projections=np.ones((2, 4)), n_projections=5)
+
+
+def test_bad_covariances():
+    not_psd = np.array([[1.0, 2.0], [2.0, 1.0]])  # eigenvalues 3 and -1
+    not_sym = np.array([[1.0, 0.5], [0.0, 1.0]])
+    mu = np.zeros(2)
+    with pytest.raises(ValueError, match="cov2: expected a positive semi-definite covariance"):
+        ref.gaussian_w2(mu, np.eye(2), mu, not_psd)
+    with pytest.raises(ValueError, match="cov2: expected a positive semi-definite covariance"):
+        acc.gaussian_w2(t(mu), t(np.eye(2)), t(mu), t(not_psd))
+    with pytest.raises(ValueError, match="cov1: expected a positive semi-definite covariance"):
+        acc.gaussian_w2(t(mu), t(not_psd), t(mu), t(np.eye(2)))
+    with pytest.raises(ValueError, match="cov1: expected symmetric matrices"):
+        ref.gaussian_w2(mu, not_sym, mu, np.eye(2))
+    with pytest.raises(ValueError, match="mu2: expected dimension d = 2"):
+        acc.gaussian_w2(t(mu), t(np.eye(2)), t(np.zeros(3)), t(np.eye(2)))
+    with pytest.raises(TypeError, match="squared: expected a bool"):
+        ref.gaussian_w2(mu, np.eye(2), mu, np.eye(2), squared=1)
+
+
+def test_mismatched_dtypes_and_devices_are_refused():
+    x = t(np.zeros((2, 2)))
+    with pytest.raises(TypeError, match="one floating dtype"):
+        acc.sinkhorn(x, x.float(), epsilon=0.1)
+    with pytest.raises(TypeError, match=r"x: expected a torch\.Tensor"):
+        acc.wasserstein(np.zeros((2, 2)), x)
+    # The 'meta' device stands in for a second device on a CPU-only machine: metadata checks see it.
+    with pytest.raises(ValueError, match="expected tensors on one device"):
+        acc.wasserstein(x, x.to("meta"))
+    with pytest.raises(ValueError, match="expected tensors on one device"):
+        acc.gaussian_w2(t([0.0]), t([[1.0]]), t([0.0]).to("meta"), t([[1.0]]))
+    with pytest.raises(ValueError, match="expected tensors on one device"):
+        acc.sliced_wasserstein(x, x, projections=t(np.ones((2, 3))).to("meta"))
