@@ -32,8 +32,9 @@ Host synchronisation. Shape, dtype and device checks read metadata only. Value c
 finite data) are fused into one host read per call and are skipped inside ``torch.compile``, under CUDA
 graph capture and with :func:`accelerated.value_checks` off. :func:`ddpm_sample` validates once, builds its
 per-step coefficient tensors on the device before the loop, indexes them with a Python step counter and
-makes no host read inside the loop (no ``.item()``, no branch on device values), so the loop can be
-captured in a CUDA graph (with ``noise=``, or a generator registered with the graph) or compiled.
+makes no host read inside the loop (no ``.item()``, no branch on device values; this library's own
+value checks are off inside it, so an ``eps_fn`` built from its functions does not read either), so the
+loop can be captured in a CUDA graph (with ``noise=``, or a generator registered with the graph) or compiled.
 
 One-sided names: none.
 """
@@ -1179,23 +1180,24 @@ def ddpm_sample(
             coef[k] for k in ("neg_sqrt_one_minus_alpha_bar", "sqrt_alpha_bar", "coef_x0", "coef_xt")
         )
         low, high = clip
-    for k in steps:
-        t = T - 1 - k
-        eps = eps_fn(x, positions[t])
-        if k == 0 and (not isinstance(eps, torch.Tensor) or eps.shape != x.shape or eps.dtype != x.dtype):
-            raise ValueError(
-                f"eps_fn(x_t, t): expected a tensor of shape {shape} and dtype {dtype}, got {C.describe(eps)}"
-            )
-        if clip is None:
-            mean = torch.addcmul(x, eps, neg_k[t]).div_(sqrt_alpha[t])
-        else:
-            x0_hat = torch.addcmul(x, eps, neg_s[t]).div_(sqrt_ab[t]).clamp_(low, high)
-            mean = torch.addcmul(x0_hat.mul_(c0[t]), x, c1[t])
-        if t == 0:
-            x = mean
-        else:
-            z = noise[k + 1] if noise is not None else torch.randn(shape, generator=rng, device=device, dtype=dtype)
-            x = torch.addcmul(mean, z, sigma[t])
+    with C.value_checks(False):  # validated at entry: no host reads inside the loop
+        for k in steps:
+            t = T - 1 - k
+            eps = eps_fn(x, positions[t])
+            if k == 0 and (not isinstance(eps, torch.Tensor) or eps.shape != x.shape or eps.dtype != x.dtype):
+                raise ValueError(
+                    f"eps_fn(x_t, t): expected a tensor of shape {shape} and dtype {dtype}, got {C.describe(eps)}"
+                )
+            if clip is None:
+                mean = torch.addcmul(x, eps, neg_k[t]).div_(sqrt_alpha[t])
+            else:
+                x0_hat = torch.addcmul(x, eps, neg_s[t]).div_(sqrt_ab[t]).clamp_(low, high)
+                mean = torch.addcmul(x0_hat.mul_(c0[t]), x, c1[t])
+            if t == 0:
+                x = mean
+            else:
+                z = noise[k + 1] if noise is not None else torch.randn(shape, generator=rng, device=device, dtype=dtype)
+                x = torch.addcmul(mean, z, sigma[t])
     return x
 
 

@@ -12,9 +12,11 @@ on the host: no ``.item()``, no data-dependent Python branch; the MALA accept te
 ``torch.where`` and the acceptance count is accumulated on the device. The data-reading input
 checks (finite ``x0`` and ``noise``, uniforms in [0, 1]) run once, at entry, and can be switched off
 with :func:`accelerated.value_checks`. ``sigmas`` are read to the host once at entry (the step sizes
-alpha_i and the ``sigma`` passed to ``score_fn`` are Python floats). A ``score_fn`` or
-``log_prob_fn`` that itself synchronises (e.g. one that checks its input for NaN) is the caller's
-affair. A ``torch.Generator`` on another device than ``x0`` draws there and its draws are copied to
+alpha_i and the ``sigma`` passed to ``score_fn`` are Python floats). Inside the loops this library's
+own data-reading checks are off (``value_checks(False)`` for the duration of the loop), so a
+``score_fn`` built from :mod:`accelerated.distributions` or other functions of this library does not
+synchronise either; one that reads values itself is the caller's affair. A ``torch.Generator`` on
+another device than ``x0`` draws there and its draws are copied to
 ``x0``'s device each step; use a generator on ``x0``'s device.
 
 Memory traffic of the update x + (eta/2) s + sqrt(eta) z: the obvious expression makes three
@@ -442,10 +444,11 @@ def langevin_sample(
     record = _Recorder(_record_steps(record_steps, K), x)
     record(0, x)
     a, b = eta / 2.0, math.sqrt(eta)
-    for k in tqdm(range(K), disable=not progress, desc="Langevin", unit="step"):
-        eps = noise[k] if noise is not None else _standard_normals(rng, x)
-        x = _advance(x, _score(score_fn, x), eps, a, b)
-        record(k + 1, x)
+    with C.value_checks(False):  # validated at entry: no host reads inside the loop
+        for k in tqdm(range(K), disable=not progress, desc="Langevin", unit="step"):
+            eps = noise[k] if noise is not None else _standard_normals(rng, x)
+            x = _advance(x, _score(score_fn, x), eps, a, b)
+            record(k + 1, x)
     return LangevinResult(x, record.trajectory)
 
 
@@ -546,15 +549,16 @@ def annealed_langevin_sample(
         noise = _drawn("noise", noise, x, (L, T, *x.shape), "one standard normal per level, step and state")
     record = _Recorder(_record_steps(record_steps, L * T), x)
     record(0, x)
-    with tqdm(total=L * T, disable=not progress, desc="annealed Langevin", unit="step") as bar:
-        for i, sigma_i in enumerate(sigma):
-            alpha_i = eta * (sigma_i / sigma[-1]) ** 2
-            a, b = alpha_i / 2.0, math.sqrt(alpha_i)
-            for t in range(T):
-                eps = noise[i, t] if noise is not None else _standard_normals(rng, x)
-                x = _advance(x, _score(score_fn, x, sigma_i), eps, a, b)
-                record(i * T + t + 1, x)
-                bar.update(1)
+    with C.value_checks(False):  # validated at entry: no host reads inside the loop
+        with tqdm(total=L * T, disable=not progress, desc="annealed Langevin", unit="step") as bar:
+            for i, sigma_i in enumerate(sigma):
+                alpha_i = eta * (sigma_i / sigma[-1]) ** 2
+                a, b = alpha_i / 2.0, math.sqrt(alpha_i)
+                for t in range(T):
+                    eps = noise[i, t] if noise is not None else _standard_normals(rng, x)
+                    x = _advance(x, _score(score_fn, x, sigma_i), eps, a, b)
+                    record(i * T + t + 1, x)
+                    bar.update(1)
     if denoise:
         x = torch.add(x, _score(score_fn, x, sigma[-1]), alpha=sigma[-1] ** 2)
     return LangevinResult(x, record.trajectory)
@@ -719,18 +723,19 @@ def mala_sample(
     a, b = eta / 2.0, math.sqrt(eta)
     log_p, s = _log_prob(log_prob_fn, x), _score(score_fn, x)
     accepted = torch.zeros(x.shape[:-1], dtype=x.dtype, device=x.device)
-    for k in tqdm(range(K), disable=not progress, desc="MALA", unit="step"):
-        if noise is not None:
-            eps, u = noise[k], uniforms[k]
-        else:
-            eps = _standard_normals(rng, x)
-            u = torch.rand(x.shape[:-1], generator=rng, device=rng.device, dtype=x.dtype).to(x.device)
-        x_prop = _update(x, s, eps, a, b)
-        log_p_prop, s_prop = _log_prob(log_prob_fn, x_prop), _score(score_fn, x_prop)
-        accept = torch.log(u.to(F64)) < _log_ratio(x, x_prop, log_p, log_p_prop, s, s_prop, eta)
-        x = torch.where(accept[..., None], x_prop, x)
-        log_p = torch.where(accept, log_p_prop, log_p)
-        s = torch.where(accept[..., None], s_prop, s)
-        accepted += accept
-        record(k + 1, x)
+    with C.value_checks(False):  # validated at entry: no host reads inside the loop
+        for k in tqdm(range(K), disable=not progress, desc="MALA", unit="step"):
+            if noise is not None:
+                eps, u = noise[k], uniforms[k]
+            else:
+                eps = _standard_normals(rng, x)
+                u = torch.rand(x.shape[:-1], generator=rng, device=rng.device, dtype=x.dtype).to(x.device)
+            x_prop = _update(x, s, eps, a, b)
+            log_p_prop, s_prop = _log_prob(log_prob_fn, x_prop), _score(score_fn, x_prop)
+            accept = torch.log(u.to(F64)) < _log_ratio(x, x_prop, log_p, log_p_prop, s, s_prop, eta)
+            x = torch.where(accept[..., None], x_prop, x)
+            log_p = torch.where(accept, log_p_prop, log_p)
+            s = torch.where(accept[..., None], s_prop, s)
+            accepted += accept
+            record(k + 1, x)
     return MALAResult(x, record.trajectory, accepted / K if K > 0 else torch.full_like(accepted, math.nan))

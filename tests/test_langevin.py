@@ -373,3 +373,22 @@ def _theorem(text):
     assert theorems.ula_stationary_variance  # registered on import
     (thm,) = [th for th in THEOREMS if text in th.name]
     return thm
+
+
+def test_sampler_loops_switch_the_library_value_checks_off():
+    """Inside the loop, this library's data-reading checks (host syncs on a GPU) are off; after it, on."""
+    from accelerated import _checks
+    from accelerated import langevin as acc_langevin
+
+    seen = []
+
+    def score_fn(x):
+        seen.append(_checks.value_checks_active())
+        return -x
+
+    x0 = torch.zeros(4, 2, dtype=torch.float64)
+    acc_langevin.langevin_sample(
+        score_fn, x0, step_size=0.1, n_steps=3, noise=torch.zeros(3, 4, 2, dtype=torch.float64)
+    )
+    assert seen == [False, False, False]
+    assert _checks.value_checks_active()
