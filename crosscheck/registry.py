@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-TOPICS = ("divergences", "gan", "transport", "distributions", "models", "energy", "langevin", "diffusion")
+TOPICS = ("divergences", "gan", "transport", "distributions", "models", "energy", "langevin", "score_matching", "diffusion")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,821 @@
+"""Score matching in PyTorch: Fisher divergence, ESM with a KDE, implicit, sliced and denoising SM, NCSN, Tweedie.
+
+Same formulas, names, parameters and conventions as :mod:`reference.score_matching` (see it for the
+slides: Isachenko DGM Lecture 7 'Fisher divergence' and 'Denoising score matching'; Advanced Course on
+DGM Lecture 8 'Score Matching', 'Sliced Score Matching', "Tweedie's Formula", 'Denoising Score
+Matching'; Isachenko DGM Lecture 13 'Implicit score matching', 'Sliced score matching (Hutchinson's
+trace estimation)', 'Noise Conditioned Score Network (NCSN)'; Beigy 'Score Matching (SM)' and the DSM,
+NCSN and sliced-SM slides). Every objective carries the 1/2 of the Fisher divergence and is a mean
+over samples (and projections); see the reference module docstring for the factor conventions.
+
+Models
+------
+A model is any callable on tensors (typically an ``nn.Module``) mapping ``(n, d)`` to ``(n, d)``,
+with rows treated independently (no batch statistics: put ``BatchNorm`` in eval mode). Derivatives
+are vector-Jacobian products of one batched forward pass, never a Python loop over dimensions.
+
+* ``jacobian_trace`` / ``implicit_score_matching``: the d Jacobian rows e_i^T J at every sample are
+  d vjps (``torch.func.vjp``) of one forward pass, vectorised with ``torch.func.vmap`` over the basis
+  directions (``chunk_size`` of them at a time, to bound memory: about ``chunk_size * n`` times the
+  model's activations); only their diagonal entries are kept. The cost is that of d backward passes,
+  batched: the same arithmetic as the per-dimension autograd loop, in a few large kernels instead of
+  d small ones (``benchmarks/bench_score_matching.py`` measures both).
+* ``hutchinson_trace`` / ``sliced_score_matching`` / ``sliced_score_matching_vr``: the M probe
+  batches are stacked into one batch of M n rows, with one forward pass and one vjp
+  (``torch.autograd.grad`` with the probes as cotangents, ``create_graph`` under grad mode), so the
+  cost is O(1) model passes per projection whatever d: a training step is one forward and about
+  three backward-sized passes (measured 1.75-2.1x a DSM step on one CPU thread, d = 16..1024).
+
+Results are differentiable with respect to the model's parameters (and to ``x`` where it requires
+grad), so ``loss.backward()`` trains the model; under ``torch.no_grad`` only the value is computed
+(no graph is kept). Inputs are never copied between devices: ``noise``, ``levels`` and ``sigmas``
+must be on ``x``'s device (``sigmas`` may have any floating dtype and is cast to ``x``'s).
+
+Precision and host reads: results follow ``x``'s dtype and device. Value checks (finite inputs,
+Rademacher probes, level indices in range, decreasing sigmas) read data on the host at entry; turn
+them off in training loops with ``accelerated.value_checks(False)``. ``kde_score`` forms the
+differences x_k - x directly, in float64 and in row chunks of at most ``2**22`` (rows m d entries),
+never the cancellation-prone ``|x|^2 - 2 x.x_k + |x_k|^2``, and casts the score back to x's dtype.
+
+One-sided names: none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from . import _checks as C
+
+__all__ = [
+    "denoising_score_matching",
+    "explicit_score_matching",
+    "fisher_divergence",
+    "geometric_sigmas",
+    "hutchinson_trace",
+    "implicit_score_matching",
+    "jacobian_trace",
+    "kde_score",
+    "ncsn_loss",
+    "sliced_score_matching",
+    "sliced_score_matching_vr",
+    "tweedie_denoise",
+]
+
+PROBE_KINDS = ("gaussian", "rademacher")
+
+# kde_score: at most this many entries of the (rows, m, d) difference tensor at once.
+_KDE_CHUNK_ENTRIES = 2**22
+
+Model = Callable[..., torch.Tensor]
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def _samples(name: str, x: object) -> torch.Tensor:
+    """A floating tensor of samples (n, d), n >= 1, d >= 1, finite (value check)."""
+    x = C.as_float_tensor(name, x)
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"{name}: expected samples of shape (n, d) with n, d >= 1, got shape {tuple(x.shape)}")
+    C.check_finite(name, x)
+    return x
+
+
+def _check_callable(model: object) -> None:
+    if not callable(model):
+        raise TypeError(
+            f"model: expected a callable score model s(x) -> (n, d) (e.g. an nn.Module), got {C.describe(model)}"
+        )
+
+
+def _check_bool(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name}: expected a bool, got {C.describe(value)}")
+
+
+def _scores(model: Model, x: torch.Tensor, *cond: torch.Tensor) -> torch.Tensor:
+    """model(x[, cond]), checked to be a tensor of the shape of x."""
+    s = model(x, *cond)
+    if not isinstance(s, torch.Tensor) or s.shape != x.shape:
+        got = f"shape {tuple(s.shape)}" if isinstance(s, torch.Tensor) else C.describe(s)
+        raise ValueError(f"model: expected scores of the shape of x {tuple(x.shape)}, got {got}")
+    return s
+
+
+def _chunk_size(chunk_size: object) -> int | None:
+    if chunk_size is None:
+        return None
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size: expected None or a positive int, got {C.describe(chunk_size)}")
+    return chunk_size
+
+
+def _count(name: str, value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}: expected None or a positive int, got {C.describe(value)}")
+    return value
+
+
+def _draw_normals(rng: torch.Generator, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    """Standard normals drawn on the generator's device in ``like``'s dtype, then moved to ``like``'s device."""
+    return torch.randn(shape, generator=rng, device=rng.device, dtype=like.dtype).to(like.device)
+
+
+def _probes(x: torch.Tensor, count_name: str, count: object, kind: object, noise: object, rng: object) -> torch.Tensor:
+    """Probe vectors v of shape (M, n, d): the given ``noise`` (checked) or M draws of ``kind`` from ``rng``."""
+    if kind not in PROBE_KINDS:
+        raise ValueError(f"kind: expected one of {PROBE_KINDS}, got {kind!r}")
+    M = _count(count_name, count)
+    C.check_noise_or_rng(noise, rng)
+    n, d = x.shape
+    if noise is None:
+        shape = (1 if M is None else M, n, d)
+        if kind == "gaussian":
+            return _draw_normals(rng, shape, x)
+        signs = torch.randint(0, 2, shape, generator=rng, device=rng.device).to(device=x.device, dtype=x.dtype)
+        return 2.0 * signs - 1.0
+    v = C.as_float_tensor("noise", noise)
+    C.check_same_device_dtype(("x", "noise"), (x, v))
+    if v.ndim != 3 or tuple(v.shape[1:]) != (n, d) or v.shape[0] == 0 or (M is not None and v.shape[0] != M):
+        expected = f"({'M' if M is None else M}, {n}, {d})"
+        raise ValueError(
+            f"noise: expected probes of shape {expected} ({count_name} probes per sample, x has shape "
+            f"{tuple(x.shape)}), got shape {tuple(v.shape)}"
+        )
+    C.check_finite("noise", v)
+    if kind == "rademacher" and C.value_checks_active() and not bool((v.detach().abs() == 1.0).all()):
+        raise ValueError("noise: expected Rademacher probes (every entry -1 or +1) for kind='rademacher'")
+    return v
+
+
+def _standard_normals(name: str, noise: object, rng: object, like: torch.Tensor) -> torch.Tensor:
+    C.check_noise_or_rng(noise, rng)
+    if noise is None:
+        return _draw_normals(rng, tuple(like.shape), like)
+    eps = C.as_float_tensor(name, noise)
+    C.check_same_device_dtype(("x", name), (like, eps))
+    C.check_shape(name, eps, like.shape)
+    C.check_finite(name, eps)
+    return eps
+
+
+def _sigma_table(sigmas: object, x: torch.Tensor) -> torch.Tensor:
+    """NCSN levels sigma_1 > ... > sigma_L > 0 on x's device, cast to x's dtype."""
+    sigmas = C.as_float_tensor("sigmas", sigmas)
+    if sigmas.ndim != 1 or sigmas.shape[0] == 0:
+        raise ValueError(f"sigmas: expected a vector of noise levels of shape (L,), got shape {tuple(sigmas.shape)}")
+    if sigmas.device != x.device:
+        raise ValueError(
+            f"sigmas: expected the noise levels on x's device {x.device}, got {sigmas.device} "
+            "(move the table once with sigmas.to(device))"
+        )
+    C.check_finite("sigmas", sigmas)
+    if C.value_checks_active():
+        s = sigmas.detach()
+        if bool((s <= 0).any()):
+            raise ValueError(f"sigmas: expected positive noise levels, got min {float(s.min())!r}")
+        if s.shape[0] > 1 and bool((s[1:] >= s[:-1]).any()):
+            raise ValueError(
+                f"sigmas: expected strictly decreasing noise levels sigma_1 > ... > sigma_L (NCSN), got {s.tolist()}"
+            )
+    return sigmas.to(x.dtype)
+
+
+# --------------------------------------------------------------------------- vector-Jacobian products
+
+
+def _check_scores(s: object, shape: torch.Size) -> None:
+    if not isinstance(s, torch.Tensor) or s.shape != shape:
+        got = f"shape {tuple(s.shape)}" if isinstance(s, torch.Tensor) else C.describe(s)
+        raise ValueError(f"model: expected scores of the shape of x {tuple(shape)}, got {got}")
+
+
+def _basis_diagonal(model: Model, x: torch.Tensor, chunk_size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """s = model(x) (n, d) and the Jacobian diagonals J_i[j, j] as a (d, n) tensor, exactly.
+
+    One forward pass of the batch; ``torch.func.vjp`` gives the pullback u -> u^T J at every row, which
+    is vmapped over the d basis cotangents e_j (the same at every row; ``chunk_size`` of them at a
+    time), keeping only the entry (e_j^T J_i)_j of each. Differentiable in the model's parameters
+    (and in x): torch.func transforms compose with ordinary autograd outside them.
+    """
+    n, d = x.shape
+    s, pullback = torch.func.vjp(model, x)
+    _check_scores(s, x.shape)
+    basis = torch.eye(d, dtype=x.dtype, device=x.device).unsqueeze(1).expand(d, n, d)
+
+    def diagonal_entry(e: torch.Tensor) -> torch.Tensor:
+        (eJ,) = pullback(e)
+        return (eJ * e).sum(dim=-1)
+
+    return s, torch.func.vmap(diagonal_entry, chunk_size=chunk_size)(basis)
+
+
+def _probe_quadratic_forms(model: Model, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores (M, n, d) at the M copies of x and the quadratic forms v^T (grad_x s) v, (M, n).
+
+    The M probe batches are stacked into one batch of M n rows: one forward pass and one
+    vector-Jacobian product (``torch.autograd.grad`` with the probes as cotangents), whatever d.
+    The graph is kept (``create_graph``) only when the caller has grad mode on, so the result is
+    differentiable in the model's parameters (and in x when it requires grad) for training, and a
+    plain value under ``torch.no_grad``.
+    """
+    M, n, d = v.shape
+    create_graph = torch.is_grad_enabled()
+    with torch.enable_grad():
+        x_in = x if x.requires_grad else x.detach().requires_grad_(True)
+        rows = x_in if M == 1 else x_in.repeat(M, 1)
+        s = model(rows)
+        _check_scores(s, rows.shape)
+        v_rows = v.reshape(M * n, d)
+        vJ = None
+        if s.requires_grad:
+            (vJ,) = torch.autograd.grad(s, rows, grad_outputs=v_rows, create_graph=create_graph, allow_unused=True)
+        if vJ is None:  # a score that does not depend on x (a constant model): zero Jacobian
+            vJ = torch.zeros_like(v_rows)
+    vJv = (vJ * v_rows).sum(dim=-1).reshape(M, n)
+    s = s.reshape(M, n, d)
+    return (s, vJv) if create_graph else (s.detach(), vJv.detach())
+
+
+# --------------------------------------------------------------------------- Fisher divergence and ESM
+
+
+def fisher_divergence(score_p: torch.Tensor, score_q: torch.Tensor) -> torch.Tensor:
+    r"""Fisher divergence from score values: mean over samples of one half the squared distance.
+
+    .. math::
+
+        D_F \approx \frac1n \sum_{i=1}^n \frac12 \lVert s_p(x_i) - s_q(x_i) \rVert_2^2 .
+
+    Parameters
+    ----------
+    score_p, score_q : (n, d) Tensor
+        The two scores at the same samples; same shape, dtype and device; finite.
+
+    Returns
+    -------
+    () Tensor
+        The estimate, >= 0 (the factor 1/2 is the slide's; not a distance).
+
+    References
+    ----------
+    Isachenko, DGM Lecture 7, slide 'Fisher divergence'; Advanced Course on DGM, Lecture 8, slide
+    'Score Matching Via Fisher Divergence'; Hyvarinen, JMLR 6 (2005).
+    """
+    s_p = _samples("score_p", score_p)
+    s_q = _samples("score_q", score_q)
+    C.check_same_device_dtype(("score_p", "score_q"), (s_p, s_q))
+    C.check_shape("score_q", s_q, s_p.shape)
+    return (0.5 * ((s_p - s_q) ** 2).sum(dim=-1)).mean()
+
+
+def kde_score(x: torch.Tensor, data: torch.Tensor, bandwidth: float) -> torch.Tensor:
+    r"""Score of the Gaussian KDE :math:`q(x) = \frac1m \sum_k \mathcal N(x; x_k, h^2 I)` at the rows of x.
+
+    .. math::
+
+        \nabla_x \log q(x) = \sum_k w_k(x)\, \frac{x_k - x}{h^2}, \qquad
+        w_k(x) = \operatorname{softmax}_k\Bigl(-\frac{\lVert x - x_k\rVert^2}{2h^2}\Bigr).
+
+    The differences :math:`x_k - x` are formed directly (rows of x in chunks of at most ``2**22``
+    difference entries); the softmax is the stable one. See :func:`reference.score_matching.kde_score`.
+
+    Precision: evaluated in float64 whatever the input dtype, and cast back. The weights are a
+    softmax of exponents :math:`\lVert x - x_k\rVert^2 / 2h^2` that reach 1e4..1e6 away from the data
+    at small h; rounding an exponent in float32 moves it by :math:`1.2\cdot 10^{-7}` times its size
+    (0.1 at 1e6), which reweights kernels that are nearly equidistant from x and changes the score by
+    per cents. In float64 the same error is 2e-16 times the exponent. It is a log-sum-exp over m terms,
+    which the design accumulates in float64; the result is a training target, computed once per step.
+
+    Parameters
+    ----------
+    x : (n, d) Tensor
+        Evaluation points, finite.
+    data : (m, d) Tensor
+        Kernel centres, finite; same dtype and device.
+    bandwidth : float
+        Kernel width h > 0.
+
+    Returns
+    -------
+    (n, d) Tensor
+        The KDE score at every row (differentiable in x and data).
+
+    References
+    ----------
+    Beigy, Score-Based Generative Models, slide 'Score Matching (SM)'; Vincent, Neural Computation 23
+    (2011), Section 4.
+    """
+    x = _samples("x", x)
+    data = _samples("data", data)
+    C.check_same_device_dtype(("x", "data"), (x, data))
+    C.check_same_last_dim(("x", "data"), (x, data))
+    h = C.check_positive_scalar("bandwidth", bandwidth)
+    return _kde_score(x, data, h)
+
+
+def _kde_score(x: torch.Tensor, data: torch.Tensor, h: float) -> torch.Tensor:
+    """The KDE score of checked inputs: float64, rows of x in chunks, cast back to x's dtype."""
+    m, d = data.shape
+    rows = max(1, _KDE_CHUNK_ENTRIES // (m * d))
+    x64, data64 = x.to(torch.float64), data.to(torch.float64)
+    out = []
+    for start in range(0, x.shape[0], rows):
+        diff = data64.unsqueeze(0) - x64[start : start + rows].unsqueeze(1)  # x_k - x, (rows, m, d)
+        w = torch.softmax(-0.5 * (diff**2).sum(dim=-1) / h**2, dim=1)
+        out.append(torch.einsum("nm,nmd->nd", w, diff) / h**2)
+    return (torch.cat(out) if len(out) > 1 else out[0]).to(x.dtype)
+
+
+def explicit_score_matching(
+    model: Model,
+    data: torch.Tensor,
+    bandwidth: float,
+    *,
+    noise: torch.Tensor | None = None,
+    rng: torch.Generator | None = None,
+) -> torch.Tensor:
+    r"""Explicit score matching against a Gaussian KDE, over one draw from each kernel.
+
+    .. math::
+
+        \frac1m \sum_{k=1}^m \frac12 \lVert s_\theta(\tilde x_k) - \nabla \log q(\tilde x_k) \rVert^2,
+        \qquad \tilde x_k = x_k + h \varepsilon_k .
+
+    One half of Beigy's :math:`J_{esm}` (see :func:`reference.score_matching.explicit_score_matching`).
+    The KDE score is a target (no gradient flows through it to the parameters: it does not depend on
+    them).
+
+    Parameters
+    ----------
+    model : callable
+        Score model (n, d) -> (n, d), e.g. an ``nn.Module``.
+    data : (m, d) Tensor
+        Kernel centres, finite.
+    bandwidth : float
+        Kernel width h > 0.
+    noise : (m, d) Tensor, optional
+        Standard normals, same dtype and device as ``data``. Exactly one of ``noise`` and ``rng``.
+    rng : torch.Generator, optional
+        Draws ``torch.randn((m, d))`` on the generator's device in ``data``'s dtype.
+
+    Returns
+    -------
+    () Tensor
+        The estimate.
+
+    References
+    ----------
+    Beigy, Score-Based Generative Models, slide 'Score Matching (SM)'; Vincent, Neural Computation 23
+    (2011), Section 4.
+    """
+    _check_callable(model)
+    data = _samples("data", data)
+    h = C.check_positive_scalar("bandwidth", bandwidth)
+    eps = _standard_normals("noise", noise, rng, data)
+    x_tilde = data + h * eps
+    s = _scores(model, x_tilde)
+    with torch.no_grad():
+        target = _kde_score(x_tilde, data, h)
+    return (0.5 * ((s - target) ** 2).sum(dim=-1)).mean()
+
+
+# --------------------------------------------------------------------------- implicit score matching
+
+
+def jacobian_trace(model: Model, x: torch.Tensor, *, chunk_size: int | None = None) -> torch.Tensor:
+    r"""Exact trace of the score model's Jacobian at every sample, by vmapped vector-Jacobian products.
+
+    .. math::
+
+        \operatorname{tr}\bigl(\nabla_x s_\theta(x_i)\bigr) = \sum_{j=1}^d e_j^\top \nabla_x s_\theta(x_i)\, e_j .
+
+    One forward pass of the batch, then the d pullbacks of the basis vectors :math:`e_j` (the same
+    at every row) through ``torch.func.vjp``, vmapped over j in chunks of ``chunk_size``; only the
+    diagonal entries :math:`(e_j^\top J_i)_j` are kept. Exact (no probes); the arithmetic of d
+    backward passes, in a few large kernels instead of the d small ones of a Python loop over
+    dimensions.
+
+    Parameters
+    ----------
+    model : callable
+        Score model (n, d) -> (n, d) with independent rows (an ``nn.Module``, a function).
+    x : (n, d) Tensor
+        Samples, finite.
+    chunk_size : int, optional
+        Basis directions per vmapped batch (memory about ``chunk_size * n`` times the model's
+        activations); default all d at once, the fewest kernels (what a GPU wants). On a CPU,
+        ``chunk_size = 4096 // n`` keeps the activations in cache: measured 1.2x faster for a
+        training step at d = 64, n = 256 (``benchmarks/bench_score_matching.py``). The result does
+        not depend on it.
+
+    Returns
+    -------
+    (n,) Tensor
+        The exact traces, differentiable in the model's parameters.
+
+    References
+    ----------
+    Advanced Course on DGM, Lecture 8, slide 'Hard to scale'; Isachenko, DGM Lecture 13, slide
+    'Implicit score matching'.
+    """
+    _check_callable(model)
+    x = _samples("x", x)
+    chunk_size = _chunk_size(chunk_size)
+    _, diagonal = _basis_diagonal(model, x, chunk_size)  # (d, n): J_i[j, j]
+    return diagonal.sum(dim=0)
+
+
+def implicit_score_matching(model: Model, x: torch.Tensor, *, chunk_size: int | None = None) -> torch.Tensor:
+    r"""Implicit (Hyvarinen) score matching with the exact Jacobian trace (``torch.func``).
+
+    .. math::
+
+        \frac1n \sum_{i=1}^n \Bigl[\frac12 \lVert s_\theta(x_i) \rVert_2^2
+            + \operatorname{tr}\bigl(\nabla_x s_\theta(x_i)\bigr)\Bigr]
+        = D_F(\pi, p_\theta) - \frac12 \mathbb{E}_\pi \lVert \nabla \log \pi \rVert^2 \ (\text{in expectation}).
+
+    The scores come from the same forward pass as the trace (:func:`jacobian_trace`). Only x is
+    differentiated: for a conditional model, close over the condition
+    (``lambda x: model(x, c)``).
+
+    Parameters
+    ----------
+    model : callable
+        Score model (n, d) -> (n, d) with independent rows.
+    x : (n, d) Tensor
+        Samples from the data distribution, finite.
+    chunk_size : int, optional
+        See :func:`jacobian_trace`.
+
+    Returns
+    -------
+    () Tensor
+        The estimate, differentiable in the model's parameters.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, slide 'Implicit score matching'; Advanced Course on DGM, Lecture 8,
+    slides 'Score Matching' and 'Proof: 1D'; Hyvarinen, JMLR 6 (2005), Theorem 1.
+    """
+    _check_callable(model)
+    x = _samples("x", x)
+    chunk_size = _chunk_size(chunk_size)
+    s, diagonal = _basis_diagonal(model, x, chunk_size)
+    return (0.5 * (s**2).sum(dim=-1) + diagonal.sum(dim=0)).mean()
+
+
+# --------------------------------------------------------------------------- Hutchinson and sliced SM
+
+
+def hutchinson_trace(
+    model: Model,
+    x: torch.Tensor,
+    *,
+    n_probes: int | None = None,
+    kind: str = "gaussian",
+    noise: torch.Tensor | None = None,
+    rng: torch.Generator | None = None,
+) -> torch.Tensor:
+    r"""Hutchinson's unbiased Jacobian-trace estimate at every sample, from M probes (one batched vjp).
+
+    .. math::
+
+        \operatorname{tr}\bigl(\nabla_x s_\theta(x_i)\bigr) \approx \frac1M \sum_{j=1}^M
+            v_{ij}^\top \nabla_x s_\theta(x_i)\, v_{ij}, \qquad \mathbb{E}[vv^\top] = I.
+
+    Parameters
+    ----------
+    model : callable
+        Score model (n, d) -> (n, d) with independent rows.
+    x : (n, d) Tensor
+        Samples, finite.
+    n_probes : int, optional
+        M: default 1 with ``rng``; with ``noise`` it is ``noise.shape[0]`` and, if given, must equal it.
+    kind : {'gaussian', 'rademacher'}
+        Probe law drawn with ``rng``; checked against ``noise`` (Rademacher probes must be +-1).
+    noise : (M, n, d) Tensor, optional
+        The probes, same dtype and device as x. Exactly one of ``noise`` and ``rng``.
+    rng : torch.Generator, optional
+        Draws ``torch.randn`` or Rademacher signs (``2 torch.randint(0, 2) - 1``) of shape (M, n, d)
+        on the generator's device, moved to x's device.
+
+    Returns
+    -------
+    (n,) Tensor
+        The estimates (mean over each sample's probes).
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, slide 'Sliced score matching (Hutchinson's trace estimation)';
+    Hutchinson, Comm. Statist. Simulation Comput. 18 (1989).
+    """
+    _check_callable(model)
+    x = _samples("x", x)
+    v = _probes(x, "n_probes", n_probes, kind, noise, rng)
+    _, vJv = _probe_quadratic_forms(model, x, v)
+    return vJv.mean(dim=0)
+
+
+def sliced_score_matching(
+    model: Model,
+    x: torch.Tensor,
+    *,
+    n_projections: int | None = None,
+    kind: str = "gaussian",
+    noise: torch.Tensor | None = None,
+    rng: torch.Generator | None = None,
+) -> torch.Tensor:
+    r"""Sliced score matching (SSM): one forward pass and one vjp for all the projections (stacked rows).
+
+    .. math::
+
+        \frac1{nM} \sum_{i=1}^n \sum_{j=1}^M \Bigl[v_{ij}^\top \nabla_x s_\theta(x_i)\, v_{ij}
+            + \frac12 \bigl(v_{ij}^\top s_\theta(x_i)\bigr)^2\Bigr].
+
+    Expectation over v: :func:`implicit_score_matching` (for :math:`\mathbb{E}[vv^\top] = I`).
+    Cost: one forward and, per training step, about one extra backward pass for the vjp, whatever
+    d (measured in ``benchmarks/bench_score_matching.py`` against :func:`denoising_score_matching`).
+
+    Parameters
+    ----------
+    model, x, n_projections, kind, noise, rng
+        As in :func:`reference.score_matching.sliced_score_matching`; tensors on one device and dtype,
+        ``rng`` a ``torch.Generator`` (draws as in :func:`hutchinson_trace`).
+
+    Returns
+    -------
+    () Tensor
+        The estimate, differentiable in the model's parameters.
+
+    References
+    ----------
+    Advanced Course on DGM, Lecture 8, slide 'Sliced Score Matching'; Beigy, Score-Based Generative
+    Models, the sliced score matching estimator; Song, Garg, Shi, Ermon, UAI 2019, eq. (8).
+    """
+    _check_callable(model)
+    x = _samples("x", x)
+    v = _probes(x, "n_projections", n_projections, kind, noise, rng)
+    s, vJv = _probe_quadratic_forms(model, x, v)
+    vs = (v * s).sum(dim=-1)
+    return (vJv + 0.5 * vs**2).mean()
+
+
+def sliced_score_matching_vr(
+    model: Model,
+    x: torch.Tensor,
+    *,
+    n_projections: int | None = None,
+    kind: str = "gaussian",
+    noise: torch.Tensor | None = None,
+    rng: torch.Generator | None = None,
+) -> torch.Tensor:
+    r"""Sliced score matching with variance reduction (SSM-VR): projected trace plus the exact 1/2 |s|^2.
+
+    .. math::
+
+        \frac1{nM} \sum_{i,j} v_{ij}^\top \nabla_x s_\theta(x_i)\, v_{ij}
+            + \frac1n \sum_i \frac12 \lVert s_\theta(x_i) \rVert_2^2 .
+
+    Same expectation as :func:`sliced_score_matching` (for :math:`\mathbb{E}[vv^\top] = I`), lower
+    variance; a separate function because it is a different estimator (see the reference).
+
+    Parameters
+    ----------
+    model, x, n_projections, kind, noise, rng
+        As in :func:`sliced_score_matching`.
+
+    Returns
+    -------
+    () Tensor
+        The estimate, differentiable in the model's parameters.
+
+    References
+    ----------
+    Song, Garg, Shi, Ermon, Sliced Score Matching, UAI 2019, eq. (9); Isachenko, DGM Lecture 13,
+    slide 'Sliced score matching (Hutchinson's trace estimation)'.
+    """
+    _check_callable(model)
+    x = _samples("x", x)
+    v = _probes(x, "n_projections", n_projections, kind, noise, rng)
+    s, vJv = _probe_quadratic_forms(model, x, v)
+    return vJv.mean() + (0.5 * (s[0] ** 2).sum(dim=-1)).mean()
+
+
+# --------------------------------------------------------------------------- denoising SM and NCSN
+
+
+def denoising_score_matching(
+    model: Model,
+    x: torch.Tensor,
+    sigma: float,
+    *,
+    noise_conditional: bool = False,
+    noise: torch.Tensor | None = None,
+    rng: torch.Generator | None = None,
+) -> torch.Tensor:
+    r"""Denoising score matching at one noise level, with the 1/2 (Beigy's and Lecture 8's form).
+
+    .. math::
+
+        \frac1n \sum_{i=1}^n \frac12 \Bigl\lVert s_\theta(x_i + \sigma\varepsilon_i)
+            + \frac{\varepsilon_i}{\sigma} \Bigr\rVert_2^2 .
+
+    Isachenko's Lecture 7 and 13 slides write it without the 1/2 (twice this); no sigma^2 weight (see
+    :func:`ncsn_loss`). Details in :func:`reference.score_matching.denoising_score_matching`.
+
+    Parameters
+    ----------
+    model : callable
+        ``model(x_tilde)``, or ``model(x_tilde, sigma)`` with ``noise_conditional`` (sigma an (n, 1)
+        column in x's dtype and device).
+    x : (n, d) Tensor
+        Clean samples, finite.
+    sigma : float
+        Noise standard deviation > 0.
+    noise_conditional : bool
+        Pass sigma to the model (default False). Changes only the call.
+    noise : (n, d) Tensor, optional
+        Standard normals, same dtype and device as x. Exactly one of ``noise`` and ``rng``.
+    rng : torch.Generator, optional
+        Draws ``torch.randn((n, d))`` on the generator's device in x's dtype, moved to x's device.
+
+    Returns
+    -------
+    () Tensor
+        The estimate, differentiable in the model's parameters.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 7, slides 'Denoising score matching'; Advanced Course on DGM, Lecture 8,
+    slide 'Denoising Score Matching'; Beigy, Score-Based Generative Models, the DSM slides; Vincent,
+    Neural Computation 23 (2011).
+    """
+    _check_callable(model)
+    _check_bool("noise_conditional", noise_conditional)
+    x = _samples("x", x)
+    sigma = C.check_positive_scalar("sigma", sigma)
+    eps = _standard_normals("noise", noise, rng, x)
+    x_tilde = x + sigma * eps
+    cond = (torch.full((x.shape[0], 1), sigma, dtype=x.dtype, device=x.device),) if noise_conditional else ()
+    s = _scores(model, x_tilde, *cond)
+    return (0.5 * ((s + eps / sigma) ** 2).sum(dim=-1)).mean()
+
+
+def geometric_sigmas(sigma_1: float, sigma_L: float, L: int) -> torch.Tensor:
+    r"""NCSN noise levels :math:`\sigma_l = \sigma_1 (\sigma_L / \sigma_1)^{(l-1)/(L-1)}`, a float64 CPU tensor.
+
+    End points exactly ``sigma_1`` and ``sigma_L``; move the table to the training device once
+    (``sigmas.to(device)``) and pass it to :func:`ncsn_loss` (which casts it to the data's dtype).
+
+    Parameters
+    ----------
+    sigma_1 : float
+        Largest level, finite.
+    sigma_L : float
+        Smallest level, 0 < sigma_L < sigma_1.
+    L : int
+        Number of levels, >= 2.
+
+    Returns
+    -------
+    (L,) Tensor
+        float64, strictly decreasing, on the CPU.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, slide 'Noise Conditioned Score Network (NCSN)'; Beigy, Score-Based
+    Generative Models, the NCSN slide; Song and Ermon, NeurIPS 2019, Section 4.2.
+    """
+    sigma_1 = C.check_positive_scalar("sigma_1", sigma_1)
+    sigma_L = C.check_positive_scalar("sigma_L", sigma_L)
+    if isinstance(L, bool) or not isinstance(L, int) or L < 2:
+        raise ValueError(f"L: expected an int >= 2 (number of noise levels), got {C.describe(L)}")
+    if not sigma_L < sigma_1:
+        raise ValueError(f"sigma_1, sigma_L: expected sigma_1 > sigma_L, got {sigma_1!r} and {sigma_L!r}")
+    t = torch.arange(L, dtype=torch.float64) / (L - 1)
+    sigmas = sigma_1 * torch.pow(torch.tensor(sigma_L / sigma_1, dtype=torch.float64), t)
+    sigmas[0], sigmas[-1] = sigma_1, sigma_L
+    if bool((sigmas[1:] >= sigmas[:-1]).any()):
+        raise ValueError(
+            f"sigma_1, sigma_L, L: the ratio sigma_1 / sigma_L = {sigma_1 / sigma_L!r} is too close to 1 for "
+            f"{L} distinct float64 levels"
+        )
+    return sigmas
+
+
+def ncsn_loss(
+    model: Model,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    *,
+    noise_conditional: bool = True,
+    levels: torch.Tensor | None = None,
+    noise: torch.Tensor | None = None,
+    rng: torch.Generator | None = None,
+) -> torch.Tensor:
+    r"""NCSN loss: sigma^2-weighted DSM with the 1/2, one random level per sample, mean over samples.
+
+    .. math::
+
+        \frac1n \sum_{i=1}^n \frac12\, \sigma_{l_i}^2 \Bigl\lVert s_\theta(x_i + \sigma_{l_i}\varepsilon_i,
+            \sigma_{l_i}) + \frac{\varepsilon_i}{\sigma_{l_i}} \Bigr\rVert_2^2 .
+
+    In expectation over uniform levels: Song and Ermon's :math:`\frac1L \sum_l \sigma_l^2 \ell(\theta;
+    \sigma_l)`; the Lecture 13 objective (no 1/2, sum over levels) is 2L times it. See
+    :func:`reference.score_matching.ncsn_loss` for the factors.
+
+    Parameters
+    ----------
+    model : callable
+        ``model(x_tilde, sigma)`` with sigma an (n, 1) column of each row's level (or
+        ``model(x_tilde)`` with ``noise_conditional=False``).
+    x : (n, d) Tensor
+        Clean samples, finite.
+    sigmas : (L,) Tensor
+        Levels sigma_1 > ... > sigma_L > 0 on x's device, any floating dtype (cast to x's).
+    noise_conditional : bool
+        Default True. Changes only the call.
+    levels : (n,) integer Tensor, optional
+        0-based level indices in [0, L), on x's device; goes with ``noise``.
+    noise : (n, d) Tensor, optional
+        Standard normals; requires ``levels``. Exactly one of ``noise`` and ``rng``.
+    rng : torch.Generator, optional
+        Draws ``levels = torch.randint(0, L, (n,))``, then ``noise = torch.randn((n, d))``, on the
+        generator's device (moved to x's device).
+
+    Returns
+    -------
+    () Tensor
+        The estimate, differentiable in the model's parameters.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, slide 'Noise Conditioned Score Network (NCSN)'; Beigy, Score-Based
+    Generative Models, the NCSN slide; Song and Ermon, NeurIPS 2019, eqs. (5)-(6).
+    """
+    _check_callable(model)
+    _check_bool("noise_conditional", noise_conditional)
+    x = _samples("x", x)
+    sigmas = _sigma_table(sigmas, x)
+    L, n = sigmas.shape[0], x.shape[0]
+    C.check_noise_or_rng(noise, rng)
+    if noise is None:
+        if levels is not None:
+            raise ValueError("levels: pre-drawn levels go with noise= (with rng= the levels are drawn), got both")
+        levels = torch.randint(0, L, (n,), generator=rng, device=rng.device).to(x.device)
+    elif levels is None:
+        raise ValueError("levels: required with noise= (the pre-drawn level index of every sample), got None")
+    l = C.as_int_tensor("levels", levels)
+    C.check_shape("levels", l, (n,))
+    if l.device != x.device:
+        raise ValueError(f"levels: expected the level indices on x's device {x.device}, got {l.device}")
+    if C.value_checks_active() and bool(((l < 0) | (l >= L)).any()):
+        raise ValueError(
+            f"levels: expected indices in [0, {L}) (L = {L} levels), got min {int(l.min())} and max {int(l.max())}"
+        )
+    eps = _standard_normals("noise", noise, rng, x)
+    sigma = sigmas[l].unsqueeze(-1)  # (n, 1)
+    x_tilde = x + sigma * eps
+    cond = (sigma,) if noise_conditional else ()
+    s = _scores(model, x_tilde, *cond)
+    return (0.5 * sigma.squeeze(-1) ** 2 * ((s + eps / sigma) ** 2).sum(dim=-1)).mean()
+
+
+# --------------------------------------------------------------------------- Tweedie
+
+
+def tweedie_denoise(y: torch.Tensor, score: torch.Tensor, sigma: float) -> torch.Tensor:
+    r"""Tweedie's formula :math:`\mathbb{E}[x \mid y] = y + \sigma^2 \nabla_y \log p_\sigma(y)`.
+
+    Parameters
+    ----------
+    y : (..., d) Tensor
+        Noisy observations y = x + sigma eps, finite.
+    score : (..., d) Tensor
+        Score of the noisy marginal at y; same shape, dtype and device.
+    sigma : float
+        Noise standard deviation > 0.
+
+    Returns
+    -------
+    (..., d) Tensor
+        The posterior means.
+
+    References
+    ----------
+    Advanced Course on DGM, Lecture 8, slides "Tweedie's Formula" and its proof; Efron, JASA 106 (2011).
+    """
+    y = C.as_float_tensor("y", y)
+    score = C.as_float_tensor("score", score)
+    C.check_same_device_dtype(("y", "score"), (y, score))
+    C.check_ndim("y", y, 1)
+    C.check_shape("score", score, y.shape)
+    C.check_finite("y", y)
+    C.check_finite("score", score)
+    sigma = C.check_positive_scalar("sigma", sigma)
+    return y + sigma**2 * score

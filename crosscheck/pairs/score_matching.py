@@ -1,0 +1,220 @@
+"""Agreement cases for :mod:`reference.score_matching` and :mod:`accelerated.score_matching`.
+
+Models are ``Twin("models.MLPScore", ...)`` (drawn by :func:`crosscheck.pairs.models.mlp_twins`) and
+``Twin("models.LinearScore", ...)``: the reference differentiates them analytically, the accelerated
+side by ``torch.func``, so every pair that needs a Jacobian also checks autograd against the analytic
+formula. Edge cases drawn on purpose: d = 1, a single sample, identical score arrays (Fisher
+divergence 0), KDE evaluation points far from the data (softmax weights that all underflow without
+the max shift) and data with repeated points, Rademacher probes, one and several projections per
+sample, ``chunk_size`` from 1 to d, small and large sigma (eps / sigma up to 400), every NCSN level,
+L = 2 and noise-conditional and unconditional calls.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from .. import strategies as cs
+from ..agree import Case, Twin
+from ..registry import register_pair
+from .models import linear_twins, mlp_twins
+
+L7 = "L7"
+L8 = "L8"
+L13 = "L13"
+BEIGY = "Beigy"
+
+
+def _dims(twin: Twin) -> tuple[int, int]:
+    """(d, k): data and conditioning dimensions of a model twin."""
+    if "W2" in twin.params:
+        d = twin.params["W2"].shape[1]
+        return d, twin.params["W1"].shape[0] - d
+    return twin.params["b"].shape[0], 0
+
+
+def _normals(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
+    """Standard-normal-like noise: values in [-4, 4], zeros included."""
+    return hnp.arrays(np.float64, shape, elements=st.floats(-4.0, 4.0, width=64))
+
+
+def _rademacher(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
+    return hnp.arrays(np.float64, shape, elements=st.sampled_from([-1.0, 1.0]))
+
+
+def _unconditional_models() -> st.SearchStrategy[Twin]:
+    return st.one_of(mlp_twins(cond_dim=0), linear_twins())
+
+
+def _noise_levels() -> st.SearchStrategy[float]:
+    return st.one_of(st.floats(0.01, 10.0), st.sampled_from([0.01, 0.1, 1.0, 5.0]))
+
+
+# --------------------------------------------------------------------------- cases
+
+
+@st.composite
+def _fisher_cases(draw: st.DrawFn) -> Case:
+    n, d = draw(st.integers(1, 12)), draw(st.integers(1, 5))
+    s_p = draw(cs.bounded_floats((n, d), -10.0, 10.0))
+    s_q = s_p.copy() if draw(st.booleans()) and draw(st.booleans()) else draw(cs.bounded_floats((n, d), -10.0, 10.0))
+    return Case((s_p, s_q))
+
+
+@st.composite
+def _kde_cases(draw: st.DrawFn) -> Case:
+    n, m, d = draw(st.integers(1, 8)), draw(st.integers(1, 10)), draw(st.integers(1, 4))
+    data = draw(cs.bounded_floats((m, d), -3.0, 3.0))
+    if m > 1 and draw(st.booleans()):  # repeated data points
+        data[-1] = data[0]
+    far = draw(st.booleans())
+    x = draw(cs.bounded_floats((n, d), -20.0, 20.0)) if far else draw(cs.bounded_floats((n, d), -4.0, 4.0))
+    h = draw(st.one_of(st.floats(0.1, 5.0), st.sampled_from([0.1, 0.3, 1.0])))
+    if far:
+        h = max(h, 1.0)  # exponents up to ~300: every kernel underflows (exp(-300) < 1e-130) without the shift
+    return Case((x, data, h))
+
+
+@st.composite
+def _esm_cases(draw: st.DrawFn) -> Case:
+    model = draw(_unconditional_models())
+    d, _ = _dims(model)
+    m = draw(st.integers(1, 10))
+    data = draw(cs.bounded_floats((m, d), -3.0, 3.0))
+    h = draw(st.one_of(st.floats(0.1, 3.0), st.sampled_from([0.1, 0.5, 1.0])))
+    return Case((model, data, h), {"noise": draw(_normals((m, d)))})
+
+
+@st.composite
+def _trace_cases(draw: st.DrawFn) -> Case:
+    model = draw(_unconditional_models())
+    d, _ = _dims(model)
+    x = draw(cs.bounded_floats((draw(st.integers(1, 8)), d), -3.0, 3.0))
+    chunk = draw(st.one_of(st.none(), st.integers(1, d)))
+    return Case((model, x), {"chunk_size": chunk})
+
+
+@st.composite
+def _probe_cases(draw: st.DrawFn, count_name: str) -> Case:
+    model = draw(_unconditional_models())
+    d, _ = _dims(model)
+    n, M = draw(st.integers(1, 8)), draw(st.integers(1, 4))
+    x = draw(cs.bounded_floats((n, d), -3.0, 3.0))
+    kind = draw(st.sampled_from(["gaussian", "rademacher"]))
+    noise = draw(_normals((M, n, d)) if kind == "gaussian" else _rademacher((M, n, d)))
+    kwargs = {"kind": kind, "noise": noise}
+    if draw(st.booleans()):
+        kwargs[count_name] = M
+    return Case((model, x), kwargs)
+
+
+@st.composite
+def _dsm_cases(draw: st.DrawFn) -> Case:
+    conditional = draw(st.booleans())
+    model = draw(mlp_twins(cond_dim=1)) if conditional else draw(_unconditional_models())
+    d, _ = _dims(model)
+    n = draw(st.integers(1, 10))
+    x = draw(cs.bounded_floats((n, d), -3.0, 3.0))
+    return Case((model, x, draw(_noise_levels())), {"noise_conditional": conditional, "noise": draw(_normals((n, d)))})
+
+
+@st.composite
+def _geometric_cases(draw: st.DrawFn) -> Case:
+    sigma_L = draw(st.one_of(st.floats(1e-3, 1.0), st.sampled_from([0.01, 0.001])))
+    sigma_1 = sigma_L * draw(st.one_of(st.floats(1.5, 1e4), st.sampled_from([10.0, 1e3])))
+    return Case((sigma_1, sigma_L, draw(st.integers(2, 20))))
+
+
+@st.composite
+def _ncsn_cases(draw: st.DrawFn) -> Case:
+    conditional = draw(st.booleans())
+    model = draw(mlp_twins(cond_dim=1)) if conditional else draw(_unconditional_models())
+    d, _ = _dims(model)
+    n, L = draw(st.integers(1, 10)), draw(st.integers(2, 10))
+    sigma_L = draw(st.sampled_from([0.01, 0.1]))
+    sigmas = sigma_L * (draw(st.sampled_from([10.0, 100.0, 1000.0])) ** (np.arange(L)[::-1] / (L - 1)))
+    x = draw(cs.bounded_floats((n, d), -3.0, 3.0))
+    levels = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, L - 1)))
+    kwargs = {"noise_conditional": conditional, "levels": levels, "noise": draw(_normals((n, d)))}
+    return Case((model, x, sigmas), kwargs)
+
+
+@st.composite
+def _tweedie_cases(draw: st.DrawFn) -> Case:
+    shape = (*draw(cs.batch_shapes(max_dims=2)), draw(st.integers(1, 4)))
+    y = draw(cs.bounded_floats(shape, -10.0, 10.0))
+    score = draw(cs.bounded_floats(shape, -100.0, 100.0))
+    return Case((y, score, draw(_noise_levels())))
+
+
+register_pair(
+    "score_matching",
+    "fisher_divergence",
+    slide=f"{L7}, 'Fisher divergence'; {L8}, 'Score Matching Via Fisher Divergence'",
+    cases=lambda dtype: _fisher_cases(),
+)
+register_pair(
+    "score_matching", "kde_score", slide=f"{BEIGY}, 'Score Matching (SM)' (KDE)", cases=lambda dtype: _kde_cases()
+)
+register_pair(
+    "score_matching",
+    "explicit_score_matching",
+    slide=f"{BEIGY}, 'Score Matching (SM)' (J_esm with a KDE)",
+    cases=lambda dtype: _esm_cases(),
+)
+register_pair(
+    "score_matching",
+    "jacobian_trace",
+    slide=f"{L8}, 'Hard to scale'; {L13}, 'Implicit score matching'",
+    cases=lambda dtype: _trace_cases(),
+)
+register_pair(
+    "score_matching",
+    "implicit_score_matching",
+    slide=f"{L13}, 'Implicit score matching'; {L8}, 'Score Matching'",
+    cases=lambda dtype: _trace_cases(),
+)
+register_pair(
+    "score_matching",
+    "hutchinson_trace",
+    slide=f"{L13}, 'Sliced score matching (Hutchinson's trace estimation)'",
+    cases=lambda dtype: _probe_cases("n_probes"),
+)
+register_pair(
+    "score_matching",
+    "sliced_score_matching",
+    slide=f"{L8}, 'Sliced Score Matching'; {BEIGY}, sliced score matching estimator",
+    cases=lambda dtype: _probe_cases("n_projections"),
+)
+register_pair(
+    "score_matching",
+    "sliced_score_matching_vr",
+    slide=f"{L13}, 'Sliced score matching (Hutchinson's trace estimation)' (Song et al. 2019, SSM-VR)",
+    cases=lambda dtype: _probe_cases("n_projections"),
+)
+register_pair(
+    "score_matching",
+    "denoising_score_matching",
+    slide=f"{L7}, 'Denoising score matching'; {L8}, 'Denoising Score Matching'",
+    cases=lambda dtype: _dsm_cases(),
+)
+register_pair(
+    "score_matching",
+    "geometric_sigmas",
+    slide=f"{L13}, 'Noise Conditioned Score Network (NCSN)'; {BEIGY}, NCSN noise levels",
+    cases=lambda dtype: _geometric_cases(),
+)
+register_pair(
+    "score_matching",
+    "ncsn_loss",
+    slide=f"{L13}, 'Noise Conditioned Score Network (NCSN)' (weighted objective, training)",
+    cases=lambda dtype: _ncsn_cases(),
+)
+register_pair(
+    "score_matching",
+    "tweedie_denoise",
+    slide=f'{L8}, "Tweedie\'s Formula"',
+    cases=lambda dtype: _tweedie_cases(),
+)
