@@ -18,7 +18,18 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
 
 from ._checks import set_value_checks, value_checks
 
-TOPICS = ("divergences", "gan", "transport", "distributions", "models", "energy", "langevin", "score_matching", "diffusion")
+TOPICS = (
+    "divergences",
+    "gan",
+    "transport",
+    "metrics",
+    "distributions",
+    "models",
+    "energy",
+    "langevin",
+    "score_matching",
+    "diffusion",
+)
 
 
 def __getattr__(name: str):

@@ -19,7 +19,18 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-TOPICS = ("divergences", "gan", "transport", "distributions", "models", "energy", "langevin", "score_matching", "diffusion")
+TOPICS = (
+    "divergences",
+    "gan",
+    "transport",
+    "metrics",
+    "distributions",
+    "models",
+    "energy",
+    "langevin",
+    "score_matching",
+    "diffusion",
+)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,18 @@ the oracle that :mod:`accelerated` is checked against by :mod:`crosscheck`.
 
 import importlib
 
-TOPICS = ("divergences", "gan", "transport", "distributions", "models", "energy", "langevin", "score_matching", "diffusion")
+TOPICS = (
+    "divergences",
+    "gan",
+    "transport",
+    "metrics",
+    "distributions",
+    "models",
+    "energy",
+    "langevin",
+    "score_matching",
+    "diffusion",
+)
 
 
 def __getattr__(name: str):

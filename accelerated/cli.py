@@ -1,0 +1,247 @@
+"""Command line for the sample-quality metrics: ``python -m accelerated {fid,prdc,is,stats} ...``.
+
+Inputs are NumPy files:
+
+* ``.npy``: a 2-D array, one sample (feature vector, or class-probability row) per row; it is
+  memory-mapped and streamed in row batches, so FID statistics of files larger than memory work;
+* ``.npz`` with arrays ``mu`` and ``sigma``: saved statistics (:func:`reference.metrics.save_statistics`,
+  pytorch-fid and clean-fid write the same keys), accepted wherever FID needs statistics;
+* ``.npz`` with a single array (or one named ``features``): a 2-D array as for ``.npy``.
+
+Nothing is ever unpickled (``allow_pickle=False``). Examples::
+
+    python -m accelerated fid real.npy fake.npy --device cuda --batch-size 8192
+    python -m accelerated fid real_stats.npz fake.npy --json
+    python -m accelerated stats real.npy -o real_stats.npz
+    python -m accelerated prdc real.npy fake.npy --k 5
+    python -m accelerated is probs.npy --splits 10
+
+Exit status: 0 on success, 1 when an input is refused (the message says why), 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import metrics
+
+__all__ = ["main"]
+
+
+class InputError(ValueError):
+    """An input file that cannot be used; the message names the file and what was expected."""
+
+
+def _load(path: str) -> tuple[str, object]:
+    """('stats', FeatureStatistics of NumPy arrays) or ('array', 2-D array-like, memory-mapped for .npy)."""
+    from reference.metrics import load_statistics
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{path}: no such file")
+    if p.suffix == ".npy":
+        try:
+            array = np.load(p, mmap_mode="r", allow_pickle=False)
+        except ValueError as err:
+            raise InputError(f"{path}: cannot read as a plain .npy array ({err})") from err
+        return "array", _check_2d(path, array)
+    if p.suffix != ".npz":
+        raise InputError(f"{path}: expected a .npy or .npz file, got suffix {p.suffix!r}")
+    with np.load(p, allow_pickle=False) as data:
+        names = list(data.files)
+    if "mu" in names and "sigma" in names:
+        try:
+            return "stats", load_statistics(p)
+        except ValueError as err:
+            raise InputError(str(err)) from err
+    key = "features" if "features" in names else (names[0] if len(names) == 1 else None)
+    if key is None:
+        raise InputError(
+            f"{path}: expected statistics (arrays 'mu' and 'sigma') or a single array (or one named 'features'), "
+            f"got arrays {names}"
+        )
+    with np.load(p, allow_pickle=False) as data:
+        try:
+            array = data[key]
+        except ValueError as err:
+            raise InputError(f"{path}: array {key!r} is a pickled object array; refusing to unpickle it") from err
+    return "array", _check_2d(path, array)
+
+
+def _check_2d(path: str, array: np.ndarray) -> np.ndarray:
+    if array.ndim != 2 or array.dtype.kind not in "biuf":
+        raise InputError(f"{path}: expected a 2-D numeric array (one sample per row), got {array.dtype} {array.shape}")
+    return array
+
+
+def _batch(array: np.ndarray, start: int, stop: int, device: torch.device) -> torch.Tensor:
+    block = torch.from_numpy(np.array(array[start:stop]))  # copies the rows out of the memory map
+    if not block.is_floating_point():
+        block = block.to(torch.float64)
+    return block.to(device)
+
+
+def _whole(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    return _batch(array, 0, array.shape[0], device)
+
+
+def _statistics(path: str, kind: str, value: object, args: argparse.Namespace) -> metrics.FeatureStatistics:
+    """Statistics of one input: loaded from a statistics file, or streamed over row batches of features."""
+    device = torch.device(args.device)
+    if kind == "stats":
+        mu, sigma, n = value
+        return metrics.FeatureStatistics(torch.from_numpy(mu).to(device), torch.from_numpy(sigma).to(device), n)
+    array = value
+    acc = metrics.StreamingStatistics(array.shape[1])
+    starts = range(0, array.shape[0], args.batch_size)
+    for start in _progress(starts, f"statistics of {Path(path).name}", args):
+        acc.update(_batch(array, start, start + args.batch_size, device))
+    try:
+        return acc.finalize()
+    except ValueError as err:
+        raise InputError(f"{path}: {err}") from err
+
+
+def _progress(iterable: range, desc: str, args: argparse.Namespace):
+    if args.no_progress or len(iterable) <= 1:
+        return iterable
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is optional
+        return iterable
+    return tqdm(iterable, desc=desc, unit="batch", file=sys.stderr, disable=None)
+
+
+def _features_only(path: str, kind: str, value: object, what: str) -> np.ndarray:
+    if kind != "array":
+        raise InputError(f"{path}: {what} needs the samples themselves, got saved statistics (mu, sigma)")
+    return value
+
+
+def _run_fid(args: argparse.Namespace) -> dict:
+    stats = [_statistics(path, *_load(path), args) for path in (args.a, args.b)]
+    s1, s2 = stats
+    if s1.mu.shape != s2.mu.shape:
+        raise InputError(f"{args.a} and {args.b}: feature dimensions differ ({s1.mu.shape[0]} and {s2.mu.shape[0]})")
+    value = metrics.frechet_distance(s1.mu, s1.sigma, s2.mu, s2.sigma)
+    return {"fid": float(value), "n": [s1.n, s2.n], "dim": int(s1.mu.shape[0])}
+
+
+def _run_stats(args: argparse.Namespace) -> dict:
+    from reference.metrics import FeatureStatistics, save_statistics
+
+    kind, value = _load(args.a)
+    s = _statistics(args.a, kind, _features_only(args.a, kind, value, "stats"), args)
+    save_statistics(args.output, FeatureStatistics(s.mu.cpu().numpy(), s.sigma.cpu().numpy(), s.n))
+    return {"output": str(args.output), "n": s.n, "dim": int(s.mu.shape[0])}
+
+
+def _run_prdc(args: argparse.Namespace) -> dict:
+    device = torch.device(args.device)
+    real = _whole(_features_only(args.a, *_load(args.a), "prdc"), device)
+    fake = _whole(_features_only(args.b, *_load(args.b), "prdc"), device)
+    if real.dtype != fake.dtype:
+        real, fake = real.to(torch.float64), fake.to(torch.float64)
+    result = metrics.prdc(real, fake, k=args.k, block_size=args.block_size)
+    return {name: float(v) for name, v in result._asdict().items()} | {"k": args.k, "n": [real.shape[0], fake.shape[0]]}
+
+
+def _run_is(args: argparse.Namespace) -> dict:
+    probs = _whole(_features_only(args.a, *_load(args.a), "is"), torch.device(args.device))
+    score = metrics.inception_score(probs, splits=args.splits)
+    parts = metrics.inception_score_components(probs)
+    return {
+        "inception_score": float(score.mean),
+        "std": float(score.std),
+        "splits": args.splits,
+        "sharpness": float(parts.sharpness),
+        "diversity": float(parts.diversity),
+        "n": int(probs.shape[0]),
+    }
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m accelerated",
+        description="Sample-quality metrics (FID, precision/recall/density/coverage, Inception Score) from "
+        "feature files. See `python -m accelerated COMMAND --help`.",
+    )
+    default_device = "cuda" if torch.cuda.is_available() else "cpu"
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--device", default=default_device, help=f"torch device (default: {default_device})")
+    common.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    common.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    common.add_argument(
+        "--batch-size", type=_positive, default=4096, help="rows per batch when streaming statistics (default 4096)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("fid", parents=[common], help="Frechet distance between two feature files or statistics")
+    p.add_argument("a", help="features (.npy/.npz) or saved statistics (.npz with mu, sigma)")
+    p.add_argument("b", help="features (.npy/.npz) or saved statistics (.npz with mu, sigma)")
+    p.set_defaults(run=_run_fid)
+
+    p = sub.add_parser("stats", parents=[common], help="save the mean and covariance of a feature file")
+    p.add_argument("a", help="features (.npy/.npz)")
+    p.add_argument("-o", "--output", required=True, help="output .npz (keys mu, sigma, n)")
+    p.set_defaults(run=_run_stats)
+
+    p = sub.add_parser("prdc", parents=[common], help="precision, recall, density and coverage")
+    p.add_argument("a", help="real features (.npy/.npz)")
+    p.add_argument("b", help="generated features (.npy/.npz)")
+    p.add_argument("--k", type=_positive, default=5, help="nearest-neighbour order (default 5)")
+    p.add_argument("--block-size", type=_positive, default=None, help="rows of distances per block")
+    p.set_defaults(run=_run_prdc)
+
+    p = sub.add_parser("is", parents=[common], help="Inception Score of class probabilities")
+    p.add_argument("a", help="class probabilities, one row per sample (.npy/.npz)")
+    p.add_argument("--splits", type=_positive, default=10, help="number of splits (default 10)")
+    p.set_defaults(run=_run_is)
+    return parser
+
+
+def _text(command: str, result: dict) -> str:
+    if command == "fid":
+        return f"FID: {result['fid']:.6f}"
+    if command == "stats":
+        return f"saved statistics of {result['n']} rows (d = {result['dim']}) to {result['output']}"
+    if command == "prdc":
+        names = ("precision", "recall", "density", "coverage")
+        return "\n".join(f"{name}: {result[name]:.6f}" for name in names)
+    return (
+        f"Inception Score: {result['inception_score']:.6f} +- {result['std']:.6f} ({result['splits']} splits)\n"
+        f"sharpness: {result['sharpness']:.6f}\ndiversity: {result['diversity']:.6f}"
+    )
+
+
+def _check_device(name: str) -> None:
+    device = torch.device(name)  # RuntimeError for a malformed name
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"--device: {name!r} requested but CUDA is not available on this machine")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        _check_device(args.device)
+        result = args.run(args)
+    except (InputError, ValueError, TypeError, RuntimeError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(result) if args.json else _text(args.command, result))
+    return 0

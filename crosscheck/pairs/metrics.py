@@ -1,0 +1,196 @@
+"""Agreement pairs for ``metrics`` (slides: see :mod:`reference.metrics`), and the strategies they draw from.
+
+Feature sets are Gaussian point clouds from a drawn seed, moved by a drawn SPD matrix and shift (the
+public :func:`crosscheck.strategies.spd_matrices` and ``bounded_floats``): the FID pairs need
+covariances that are positive definite, which hypothesis' raw arrays (constant columns, fewer rows
+than columns) are not. ``feature_statistics`` also gets raw arrays, degenerate ones included.
+
+The k-NN pairs reject (``assume``) draws with a sample within a relative margin of a ball boundary:
+the accelerated side forms squared distances as ``|x|^2 + |y|^2 - 2 x.y`` in the tested dtype, exact
+only to about ``eps * max |x|^2``, and the reference uses exact float64 distances, so a sample that
+close to a boundary may be counted by one side only (see :mod:`accelerated.metrics`). The margin is
+1e-4 of the largest squared norm at float32 (the expansion's error is below 1e-6 of it for d <= 8)
+and 1e-10 at float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import assume
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from scipy.spatial.distance import cdist
+
+from .. import strategies as cs
+from ..agree import Case, _round
+from ..registry import register_pair
+
+__all__ = ["feature_sets", "knn_point_sets", "probability_tables"]
+
+L7_FID = "L7, 'Frechet Inception Distance (FID)'"
+L7_PR = "L7, 'Precision-Recall'"
+L7_CLIP = "L7, 'CLIP score'"
+L8_IS = "L8, 'Inception Score'"
+
+# Relative boundary margin (of the largest squared norm) below which a k-NN draw is rejected.
+_BOUNDARY_MARGIN = {"float64": 1e-10, "float32": 1e-4}
+
+
+@st.composite
+def feature_sets(
+    draw: st.DrawFn,
+    n: int | None = None,
+    d: int | None = None,
+    *,
+    max_d: int = 4,
+    max_n: int = 40,
+    max_condition: float = 1e2,
+) -> np.ndarray:
+    """A (n, d) feature set with a positive definite sample covariance: ``Z A + b``, Z Gaussian rows.
+
+    Z comes from ``numpy.random.default_rng(seed)`` with a drawn seed, A is a drawn SPD matrix with
+    condition number <= ``max_condition`` and largest eigenvalue <= 2, b a drawn shift in [-5, 5]^d;
+    n > d + 1 by default. The bounded scale keeps tr(Sigma) <= ~4 d: FID(X, X) = 0 is computed as
+    tr + tr - 2 tr(...), whose rounding (about eps tr(Sigma) on each side, and the accelerated side
+    clamps a negative result to 0) must stay below the float64 atol of 1e-12.
+    """
+    d = draw(st.integers(1, max_d)) if d is None else d
+    n = draw(st.integers(d + 2, max(max_n, d + 2))) if n is None else n
+    seed = draw(st.integers(0, 2**32 - 1))
+    A = draw(cs.spd_matrices(d, max_condition=max_condition, scale=(0.01, 2.0)))
+    A *= min(1.0, 2.0 / np.linalg.eigvalsh(A)[-1])  # largest eigenvalue <= 2: covariances <= ~4 I
+    b = draw(cs.bounded_floats((d,), -5.0, 5.0))
+    Z = np.random.default_rng(seed).standard_normal((n, d))
+    return Z @ A + b
+
+
+@st.composite
+def knn_point_sets(draw: st.DrawFn, dtype: str = "float64", *, max_n: int = 40, max_d: int = 6) -> dict:
+    """Real and fake point sets, k, and block_size for the k-NN metrics, away from ball boundaries.
+
+    Real points are standard Gaussian; fake points are Gaussian with a drawn scale and shift (from
+    nearly the same distribution to far apart). Returns a dict with ``real``, ``fake``, ``k`` and
+    ``block_size``; draws with a sample closer than the module's margin to a ball boundary (in the
+    values rounded to ``dtype``) are rejected.
+    """
+    d = draw(st.integers(1, max_d))
+    n = draw(st.integers(2, max_n))
+    m = draw(st.integers(2, max_n))
+    k = draw(st.integers(1, min(n, m) - 1))
+    seed = draw(st.integers(0, 2**32 - 1))
+    scale = draw(st.sampled_from([0.5, 1.0, 1.5]))
+    shift = draw(st.sampled_from([0.0, 0.5, 2.0, 50.0]))
+    block_size = draw(st.one_of(st.none(), st.integers(1, max_n)))
+    rng = np.random.default_rng(seed)
+    real = rng.standard_normal((n, d))
+    fake = scale * rng.standard_normal((m, d)) + shift
+    real, fake = _round(real, dtype), _round(fake, dtype)
+    assume(_boundary_gap(real, fake, k) > _BOUNDARY_MARGIN[dtype])
+    return {"real": real, "fake": fake, "k": k, "block_size": block_size}
+
+
+def _kth_other(D: np.ndarray, k: int) -> np.ndarray:
+    D = D.copy()
+    np.fill_diagonal(D, np.inf)
+    return np.partition(D, k - 1, axis=1)[:, k - 1]
+
+
+def _boundary_gap(real: np.ndarray, fake: np.ndarray, k: int) -> float:
+    """Smallest |squared distance - squared radius| over all memberships, over the largest squared norm."""
+    scale = max(float(np.max(np.sum(real * real, axis=1))), float(np.max(np.sum(fake * fake, axis=1))), 1e-300)
+    D_rr, D_ff = cdist(real, real, "sqeuclidean"), cdist(fake, fake, "sqeuclidean")
+    D_fr = cdist(fake, real, "sqeuclidean")  # (m, n)
+    r_real, r_fake = _kth_other(D_rr, k), _kth_other(D_ff, k)
+    # Near-ties among neighbours do not matter (the k-th smallest value is the same); memberships do.
+    gap = min(float(np.min(np.abs(D_fr - r_real[None, :]))), float(np.min(np.abs(D_fr - r_fake[:, None]))))
+    return gap / scale
+
+
+@st.composite
+def probability_tables(draw: st.DrawFn, *, max_n: int = 24, max_classes: int = 8) -> np.ndarray:
+    """(n, K) class-probability tables: softmax rows with exact zeros, one-hot rows, or all one-hot."""
+    K = draw(st.integers(1, max_classes))
+    n = draw(st.integers(1, max_n))
+    return draw(cs.probability_vectors(K, (n,)))
+
+
+# --------------------------------------------------------------------------- cases
+
+
+@st.composite
+def _statistics_cases(draw: st.DrawFn, dtype: str) -> Case:
+    raw = st.integers(1, 5).flatmap(
+        lambda d: st.integers(2, 12).flatmap(lambda n: cs.bounded_floats((n, d), -1e3, 1e3))
+    )
+    offset = st.integers(1, 4).flatmap(
+        lambda d: st.integers(2, 12).flatmap(lambda n: cs.bounded_floats((n, d), 1e4, 1e4 + 1.0))
+    )
+    return Case((draw(st.one_of(raw, offset, feature_sets())),))
+
+
+@st.composite
+def _frechet_cases(draw: st.DrawFn, dtype: str) -> Case:
+    d = draw(st.integers(1, 5))
+    mu1 = draw(cs.bounded_floats((d,), -5.0, 5.0))
+    mu2 = draw(st.one_of(st.just(mu1), cs.bounded_floats((d,), -5.0, 5.0)))
+    sigma1 = draw(cs.spd_matrices(d, max_condition=1e3, scale=(1e-2, 1e1)))
+    sigma2 = draw(st.one_of(st.just(sigma1), cs.spd_matrices(d, max_condition=1e3, scale=(1e-2, 1e1))))
+    return Case((mu1, sigma1, mu2, sigma2))
+
+
+@st.composite
+def _fid_cases(draw: st.DrawFn, dtype: str) -> Case:
+    d = draw(st.integers(1, 4))
+    x = draw(feature_sets(d=d))
+    y = draw(st.one_of(st.just(x), feature_sets(d=d)))
+    return Case((x, y))
+
+
+@st.composite
+def _fid_infinity_cases(draw: st.DrawFn, dtype: str) -> Case:
+    d = draw(st.integers(1, 3))
+    x = draw(feature_sets(d=d))
+    y = draw(feature_sets(d=d, n=draw(st.integers(d + 6, 40))))
+    m = y.shape[0]
+    sizes = draw(st.lists(st.integers(d + 2, m), min_size=2, max_size=5).filter(lambda s: len(set(s)) >= 2))
+    noise = draw(cs.uniforms((len(sizes), m), open_interval=False))
+    return Case((x, y), {"batch_sizes": sizes, "noise": noise})
+
+
+def _knn_cases(dtype: str) -> st.SearchStrategy:
+    return knn_point_sets(dtype).map(
+        lambda s: Case((s["real"], s["fake"]), {"k": s["k"], "block_size": s["block_size"]})
+    )
+
+
+@st.composite
+def _inception_cases(draw: st.DrawFn, dtype: str) -> Case:
+    p = draw(probability_tables())
+    splits = draw(st.integers(1, p.shape[0]))
+    return Case((p,), {"splits": splits})
+
+
+def _components_cases(dtype: str) -> st.SearchStrategy:
+    return probability_tables().map(lambda p: Case((p,)))
+
+
+@st.composite
+def _clip_cases(draw: st.DrawFn, dtype: str) -> Case:
+    d = draw(st.integers(1, 16))
+    batch = draw(cs.batch_shapes(max_dims=1, max_side=6))
+    nonzero = st.floats(-3.0, 3.0, width=64).filter(lambda v: abs(v) > 1e-2)
+    image = draw(hnp.arrays(np.float64, (*batch, d), elements=nonzero))
+    text = draw(st.one_of(st.just(image), st.just(-image), hnp.arrays(np.float64, (d,), elements=nonzero)))
+    return Case((image, text))
+
+
+register_pair("metrics", "feature_statistics", slide="L8, 'Computing FID'", cases=_statistics_cases)
+register_pair("metrics", "frechet_distance", slide="L7, 'Frechet Inception Distance'", cases=_frechet_cases)
+register_pair("metrics", "fid", slide=L7_FID, cases=_fid_cases)
+register_pair("metrics", "fid_infinity", slide=L7_FID + " (FID_inf table)", cases=_fid_infinity_cases)
+register_pair("metrics", "precision_recall", slide=L7_PR, cases=_knn_cases)
+register_pair("metrics", "density_coverage", slide=L7_PR + " (Naeem et al.'s k-NN balls)", cases=_knn_cases)
+register_pair("metrics", "prdc", slide=L7_PR, cases=_knn_cases)
+register_pair("metrics", "inception_score", slide=L8_IS, cases=_inception_cases)
+register_pair("metrics", "inception_score_components", slide=L8_IS + " (D x S)", cases=_components_cases)
+register_pair("metrics", "clip_score", slide=L7_CLIP, cases=_clip_cases)

@@ -1,0 +1,128 @@
+"""The metrics command line, ``python -m accelerated``, on small temporary files."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from accelerated.cli import main
+from reference import metrics as ref
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def files(tmp_path):
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(300, 4))
+    fake = (rng.normal(size=(200, 4)) * 1.2 + 0.3).astype(np.float32)
+    probs = rng.dirichlet(np.full(6, 0.2), size=120)
+    paths = {"real": tmp_path / "real.npy", "fake": tmp_path / "fake.npy", "probs": tmp_path / "probs.npy"}
+    np.save(paths["real"], real)
+    np.save(paths["fake"], fake)
+    np.save(paths["probs"], probs)
+    return paths, real, fake.astype(np.float64), probs
+
+
+def run_json(capsys, *argv):
+    assert main([*argv, "--json", "--no-progress"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_fid_from_feature_files_streams_in_batches(files, capsys):
+    paths, real, fake, _ = files
+    out = run_json(capsys, "fid", str(paths["real"]), str(paths["fake"]), "--batch-size", "64", "--device", "cpu")
+    assert out["fid"] == pytest.approx(float(ref.fid(real, fake)), rel=1e-10)
+    assert out["n"] == [300, 200] and out["dim"] == 4
+
+
+def test_fid_from_saved_statistics_equals_fid_from_features(files, capsys, tmp_path):
+    paths, real, fake, _ = files
+    stats = tmp_path / "real_stats.npz"
+    assert main(["stats", str(paths["real"]), "-o", str(stats), "--no-progress"]) == 0
+    assert "saved statistics of 300 rows (d = 4)" in capsys.readouterr().out
+    loaded = ref.load_statistics(stats)
+    np.testing.assert_allclose(loaded.sigma, np.cov(real, rowvar=False), rtol=1e-12)
+    out = run_json(capsys, "fid", str(stats), str(paths["fake"]))
+    assert out["fid"] == pytest.approx(float(ref.fid(real, fake)), rel=1e-10)
+    # pytorch-fid / clean-fid statistics files (keys mu and sigma only) work too.
+    np.savez(tmp_path / "fake_stats.npz", mu=fake.mean(axis=0), sigma=np.cov(fake, rowvar=False))
+    out = run_json(capsys, "fid", str(stats), str(tmp_path / "fake_stats.npz"))
+    assert out["fid"] == pytest.approx(float(ref.fid(real, fake)), rel=1e-10)
+
+
+def test_prdc_and_text_output(files, capsys):
+    paths, real, fake, _ = files
+    out = run_json(capsys, "prdc", str(paths["real"]), str(paths["fake"]), "--k", "4", "--block-size", "50")
+    expected = ref.prdc(real, fake, k=4)
+    assert (out["precision"], out["recall"], out["density"], out["coverage"]) == pytest.approx(tuple(expected))
+    assert main(["prdc", str(paths["real"]), str(paths["fake"]), "--no-progress"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["precision", "recall", "density", "coverage"]
+
+
+def test_inception_score(files, capsys):
+    paths, *_, probs = files
+    out = run_json(capsys, "is", str(paths["probs"]), "--splits", "4")
+    expected = ref.inception_score(probs, splits=4)
+    assert (out["inception_score"], out["std"]) == pytest.approx(tuple(expected), rel=1e-12)
+    parts = ref.inception_score_components(probs)
+    assert out["sharpness"] * out["diversity"] == pytest.approx(parts.inception_score, rel=1e-12)
+
+
+def test_npz_features_and_errors(files, capsys, tmp_path):
+    paths, real, fake, _ = files
+    np.savez(tmp_path / "real.npz", features=real)
+    out = run_json(capsys, "fid", str(tmp_path / "real.npz"), str(paths["fake"]))
+    assert out["fid"] == pytest.approx(float(ref.fid(real, fake)), rel=1e-10)
+
+    def fails(*argv, message):
+        assert main([*argv, "--no-progress"]) == 1
+        assert message in capsys.readouterr().err
+
+    fails("fid", str(tmp_path / "missing.npy"), str(paths["fake"]), message="missing.npy: no such file")
+    np.savez(tmp_path / "evil.npz", features=np.array([object(), object()], dtype=object))
+    fails("fid", str(tmp_path / "evil.npz"), str(paths["fake"]), message="refusing to unpickle")
+    np.save(tmp_path / "evil.npy", np.array([{}, {}], dtype=object), allow_pickle=True)
+    fails("fid", str(tmp_path / "evil.npy"), str(paths["fake"]), message="cannot read as a plain .npy array")
+    stats = tmp_path / "s.npz"
+    ref.save_statistics(stats, ref.feature_statistics(real))
+    fails("prdc", str(stats), str(paths["fake"]), message="prdc needs the samples themselves")
+    fails("prdc", str(paths["real"]), str(paths["fake"]), "--k", "300", message="k: expected 1 <= k <= n - 1")
+    np.save(tmp_path / "wide.npy", np.zeros((5, 7)))
+    fails("fid", str(paths["real"]), str(tmp_path / "wide.npy"), message="feature dimensions differ")
+    (tmp_path / "x.txt").write_text("1 2")
+    fails("fid", str(tmp_path / "x.txt"), str(paths["fake"]), message="expected a .npy or .npz file")
+    if not torch.cuda.is_available():
+        fails("fid", str(paths["real"]), str(paths["fake"]), "--device", "cuda", message="CUDA is not available")
+
+
+def test_usage_errors_exit_2(files):
+    paths, *_ = files
+    with pytest.raises(SystemExit) as info:
+        main(["fid", str(paths["real"])])
+    assert info.value.code == 2
+    with pytest.raises(SystemExit) as info:
+        main(["is", str(paths["probs"]), "--splits", "0"])
+    assert info.value.code == 2
+
+
+def test_python_dash_m_accelerated(files):
+    paths, real, fake, _ = files
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "accelerated", "fid", str(paths["real"]), str(paths["fake"]), "--batch-size", "100"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("FID: ")
+    assert float(proc.stdout.split()[1]) == pytest.approx(float(ref.fid(real, fake)), rel=1e-6)
