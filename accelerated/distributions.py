@@ -152,8 +152,12 @@ class Gaussian:
     def convolve(self, sigma: float) -> Gaussian:
         """N(mean, cov + sigma^2 I): the law of x + sigma eps (the noisy marginal p_sigma)."""
         sigma = _noise_level(sigma)
-        eye = torch.eye(self.dim, dtype=self.dtype, device=self.device)
-        return Gaussian(self.mean, self.cov + sigma**2 * eye)
+        cov64 = self.cov.to(F64) + sigma**2 * torch.eye(self.dim, dtype=F64, device=self.device)
+        noisy = Gaussian(self.mean, cov64.to(self.dtype))
+        # Keep the float64 sum for the computations: rounding cov + sigma^2 I to float32 first would lose
+        # a small sigma^2 against a large variance (the posterior mean then errs by 10% in float32).
+        noisy.L = C.cholesky_spd("cov", cov64)
+        return noisy
 
     def posterior_mean(self, y: torch.Tensor, sigma: float) -> torch.Tensor:
         r"""E[x | y] for y = x + sigma eps: :math:`\mu + \Sigma(\Sigma + \sigma^2 I)^{-1}(y - \mu)`.
@@ -305,8 +309,12 @@ class GaussianMixture:
     def convolve(self, sigma: float) -> GaussianMixture:
         """The mixture with covariances cov_k + sigma^2 I: the law of x + sigma eps."""
         sigma = _noise_level(sigma)
-        eye = torch.eye(self.dim, dtype=self.dtype, device=self.device)
-        return GaussianMixture(self.weights, self.means, self.covs + sigma**2 * eye)
+        covs64 = self.covs.to(F64) + sigma**2 * torch.eye(self.dim, dtype=F64, device=self.device)
+        noisy = GaussianMixture(self.weights, self.means, covs64.to(self.dtype))
+        # As in Gaussian.convolve: the computations use the float64 sum, not its rounding.
+        noisy.L = C.cholesky_spd("covs", covs64)
+        noisy._log_det = 2.0 * torch.log(torch.diagonal(noisy.L, dim1=-2, dim2=-1)).sum(dim=-1)
+        return noisy
 
     def posterior_mean(self, y: torch.Tensor, sigma: float) -> torch.Tensor:
         r"""Exact E[x | y] for y = x + sigma eps (see :meth:`reference.distributions.GaussianMixture.posterior_mean`).

@@ -22,7 +22,7 @@ from .profiles import load_profile
 from .registry import TOPICS, Side, load_all
 from .runner import PairOutcome, TheoremOutcome, check_pair, check_theorem
 
-DEFAULT_EXAMPLES = 200
+DEFAULT_EXAMPLES = 80
 QUICK_EXAMPLES = 12
 
 
