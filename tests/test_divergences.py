@@ -258,3 +258,12 @@ def test_mismatched_devices_are_refused():
         acc.js_divergence(p, p.to("meta"))
     with pytest.raises(ValueError, match="expected tensors on one device"):
         acc.kl_gaussian(t([0.0]), t([[1.0]]), t([0.0]).to("meta"), t([[1.0]]))
+
+
+@pytest.mark.parametrize("where", [(0, 299), (299, 0), (150, 151)])
+def test_tiled_symmetry_check_catches_one_asymmetric_entry(where):
+    # d = 300 > 2 x 128 takes the tiled path of accelerated._checks.check_symmetric.
+    cov = np.eye(300)
+    cov[where] = 1e-3
+    with pytest.raises(ValueError, match="cov_q: expected symmetric matrices"):
+        acc.kl_gaussian(t(np.zeros(300)), t(np.eye(300)), t(np.zeros(300)), t(cov))
