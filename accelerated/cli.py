@@ -1,5 +1,9 @@
 """Command line for the sample-quality metrics: ``python -m accelerated {fid,prdc,is,stats} ...``.
 
+Accelerated side only: a command line computes no formula of its own (it calls
+:mod:`accelerated.metrics` and :func:`reference.metrics.save_statistics`); it exists for large feature
+files and GPUs, which is what the accelerated side is for, so the reference has no twin of it.
+
 Inputs are NumPy files:
 
 * ``.npy``: a 2-D array, one sample (feature vector, or class-probability row) per row; it is
