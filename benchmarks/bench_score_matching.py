@@ -3,22 +3,23 @@
 What is timed (best of ``--repeat`` interleaved runs each, in one process, on one machine; CUDA is
 synchronised around every run):
 
-1. Exact Jacobian trace of an MLP score model at d = 64 (``--d-trace``), batch 256:
-   :func:`accelerated.score_matching.jacobian_trace` (one forward pass, d vector-Jacobian products
-   vmapped by ``torch.func``) against the loop that implementations without ``torch.func`` use,
-   ``for i in range(d): grad(s[:, i].sum(), x)[:, i]``. Two uses:
+1. Exact Jacobian trace of an MLP score model at d = 64 (``--d-trace``), batch 256, against the
+   loop that implementations without ``torch.func`` use,
+   ``for i in range(d): grad(s[:, i].sum(), x)[:, i]``. Both methods of
+   :func:`accelerated.score_matching.jacobian_trace` are timed:
 
-   * *value*: ours under ``torch.no_grad`` against the loop with ``create_graph=False``;
-   * *training step*: the trace as a loss term, value plus ``backward()`` to the parameters (ours
-     under grad mode, the loop with ``create_graph=True``).
+   * ``method="vmap"`` (any model): one forward pass, d vector-Jacobian products vmapped by
+     ``torch.func``, with all d directions in one batch (``chunk_size=None``) and with
+     ``chunk_size = 4096 // n`` (16 at n = 256), which keeps the vmapped activations in a CPU's
+     cache. Its floor is one input-gradient (backward) pass of the model on n d rows, given its
+     forward graph: the arithmetic it shares with the loop (d backward passes of a batch of n).
+   * ``method="factored"`` (what ``"auto"`` picks for an ``nn.Sequential`` MLP): the trace of the
+     product of weights and activation derivatives, rotated cyclically into one bilinear form per
+     sample, O(h^2) instead of O(d h^2). One forward pass of the model is printed beside it.
 
-   Ours is timed with all d directions in one vmapped batch (the default, ``chunk_size=None``) and
-   with ``chunk_size = 4096 // n`` (16 at n = 256), which keeps the vmapped activations in a CPU's
-   cache.
-
-   Floor: one input-gradient (backward) pass of the model on n d rows, given its forward graph: the
-   arithmetic both methods share (d backward passes of a batch of n). Target: ours >= 1.5x faster
-   than the loop.
+   Two uses: *value*, under ``torch.no_grad`` against the loop with ``create_graph=False``; and
+   *training step*, the trace as a loss term, value plus ``backward()`` to the parameters (ours
+   under grad mode, the loop with ``create_graph=True``). Target: ours >= 1.5x faster than the loop.
 2. Sliced score matching against denoising score matching, per training step (forward and
    ``backward()`` to the parameters) of the same model, at d = 16, 64, 256, 1024 (``--dims``):
    :func:`~accelerated.score_matching.sliced_score_matching` and ``sliced_score_matching_vr`` with
@@ -88,8 +89,11 @@ def bench_trace(d: int, n: int, hidden: int, repeat: int, device: str) -> None:
     torch.manual_seed(0)
     model = mlp(d, hidden, device)
     x = torch.randn(n, d, device=device)
-    ours, loop = sm.jacobian_trace(model, x), loop_trace(model, x, create_graph=False)
-    err = float((ours - loop).abs().max().detach() / loop.abs().max())
+    loop = loop_trace(model, x, create_graph=False)
+    err = {
+        method: float((sm.jacobian_trace(model, x, method=method) - loop).abs().max().detach() / loop.abs().max())
+        for method in ("vmap", "factored")
+    }
     rows = torch.randn(n * d, d, device=device, requires_grad=True)
     out_rows = model(rows)  # the forward pass is not part of the floor: both methods run it on n rows only
     cotangents = torch.randn_like(out_rows)
@@ -97,45 +101,52 @@ def bench_trace(d: int, n: int, hidden: int, repeat: int, device: str) -> None:
     def floor() -> None:
         torch.autograd.grad(out_rows, rows, grad_outputs=cotangents, retain_graph=True)
 
-    chunk = max(1, 4096 // n)  # vmapped rows per chunk ~ 4096: the activations stay in cache on a CPU
-
-    def ours_value(chunk_size: int | None = None) -> None:
+    def forward() -> None:
         with torch.no_grad():
-            sm.jacobian_trace(model, x, chunk_size=chunk_size)
+            model(x)
+
+    chunk = max(1, 4096 // n)  # vmapped rows per chunk ~ 4096: the activations stay in cache on a CPU
+    variants = {"vmap": ("vmap", None), "vmap_chunked": ("vmap", chunk), "factored": ("factored", None)}
+
+    def ours_value(method: str, chunk_size: int | None) -> None:
+        with torch.no_grad():
+            sm.jacobian_trace(model, x, chunk_size=chunk_size, method=method)
+
+    def ours_step(method: str, chunk_size: int | None) -> None:
+        model.zero_grad(set_to_none=True)
+        sm.jacobian_trace(model, x, chunk_size=chunk_size, method=method).mean().backward()
 
     def loop_value() -> None:
         loop_trace(model, x, create_graph=False)
-
-    def ours_step(chunk_size: int | None = None) -> None:
-        model.zero_grad(set_to_none=True)
-        sm.jacobian_trace(model, x, chunk_size=chunk_size).mean().backward()
 
     def loop_step() -> None:
         model.zero_grad(set_to_none=True)
         loop_trace(model, x, create_graph=True).mean().backward()
 
-    t = best_of_interleaved(
-        {
-            "floor": floor,
-            "ours_value": ours_value,
-            "ours_value_chunked": lambda: ours_value(chunk),
-            "loop_value": loop_value,
-            "ours_step": ours_step,
-            "ours_step_chunked": lambda: ours_step(chunk),
-            "loop_step": loop_step,
-        },
-        repeat,
-        device,
-    )
+    fns: dict[str, Callable[[], object]] = {"floor": floor, "forward": forward, "loop_value": loop_value}
+    fns["loop_step"] = loop_step
+    for key, args in variants.items():
+        fns[f"{key}_value"] = lambda args=args: ours_value(*args)
+        fns[f"{key}_step"] = lambda args=args: ours_step(*args)
+    t = best_of_interleaved(fns, repeat, device)
     print(f"\n1. Exact Jacobian trace, MLP {d}-{hidden}-{hidden}-{d} (tanh), batch {n}, float32 on {device}")
-    print(f"   agreement with the loop: max relative difference {err:.2e}")
-    print(f"   floor (one input-gradient pass on n d = {n * d} rows): {t['floor'] * 1e3:8.2f} ms")
-    for use, key in (("value", "value"), ("training step", "step")):
-        ours, ours_chunked, loop = t[f"ours_{key}"], t[f"ours_{key}_chunked"], t[f"loop_{key}"]
+    print(f"   max relative difference from the loop: vmap {err['vmap']:.2e}, factored {err['factored']:.2e}")
+    print(
+        f"   one forward pass {t['forward'] * 1e3:.2f} ms; floor of the d-pass methods (one input-gradient "
+        f"pass on n d = {n * d} rows) {t['floor'] * 1e3:.2f} ms"
+    )
+    print("   method                                value ms  loop / ours     step ms  loop / ours")
+    labels = {
+        "loop": "per-dimension autograd loop (baseline)",
+        "vmap": "vmap, all d at once",
+        "vmap_chunked": f"vmap, chunk_size={chunk}",
+        "factored": "factored (method='auto' picks it)",
+    }
+    for key, label in labels.items():
+        value, step = t[f"{key}_value"], t[f"{key}_step"]
         print(
-            f"   {use:13s}: loop {loop * 1e3:8.2f} ms | ours, all d at once {ours * 1e3:8.2f} ms "
-            f"(loop / ours = {loop / ours:.2f}x) | ours, chunk_size={chunk} {ours_chunked * 1e3:8.2f} ms "
-            f"(loop / ours = {loop / ours_chunked:.2f}x)"
+            f"   {label:38s} {value * 1e3:8.2f}  {t['loop_value'] / value:10.2f}x  {step * 1e3:9.2f}  "
+            f"{t['loop_step'] / step:10.2f}x"
         )
     print("   (target: loop / ours >= 1.5x)")
 

@@ -70,6 +70,7 @@ __all__ = [
 ]
 
 PROBE_KINDS = ("gaussian", "rademacher")
+TRACE_METHODS = ("auto", "factored", "vmap")
 
 
 # --------------------------------------------------------------------------- input checks
@@ -334,7 +335,13 @@ def explicit_score_matching(
 # --------------------------------------------------------------------------- implicit score matching
 
 
-def jacobian_trace(model: object, x: np.ndarray, *, chunk_size: int | None = None) -> np.ndarray:
+def _method(method: object) -> str:
+    if method not in TRACE_METHODS:
+        raise ValueError(f"method: expected one of {TRACE_METHODS}, got {method!r}")
+    return method
+
+
+def jacobian_trace(model: object, x: np.ndarray, *, chunk_size: int | None = None, method: str = "auto") -> np.ndarray:
     r"""Exact trace of the Jacobian of a score model at every sample (its divergence).
 
     .. math::
@@ -354,6 +361,10 @@ def jacobian_trace(model: object, x: np.ndarray, *, chunk_size: int | None = Non
         Accepted for parity with ``accelerated.score_matching.jacobian_trace``, where it bounds memory
         (Jacobian rows evaluated at once); the analytic divergence needs no chunking, so it has no
         effect here. Never changes the result on either side.
+    method : {"auto", "factored", "vmap"}
+        Accepted (and checked) for parity with ``accelerated.score_matching.jacobian_trace``, where
+        it picks between two exact computations (the factored MLP trace and vmapped vector-Jacobian
+        products); here the analytic divergence is the one method. Never changes the result.
 
     Returns
     -------
@@ -367,6 +378,7 @@ def jacobian_trace(model: object, x: np.ndarray, *, chunk_size: int | None = Non
     """
     _analytic(model, "divergence")
     _chunk_size(chunk_size)
+    _method(method)
     x = _samples("x", x)
     tr = C.as_float64("model.divergence(x)", model.divergence(x))
     if tr.shape != x.shape[:1]:
@@ -374,7 +386,9 @@ def jacobian_trace(model: object, x: np.ndarray, *, chunk_size: int | None = Non
     return tr
 
 
-def implicit_score_matching(model: object, x: np.ndarray, *, chunk_size: int | None = None) -> np.ndarray:
+def implicit_score_matching(
+    model: object, x: np.ndarray, *, chunk_size: int | None = None, method: str = "auto"
+) -> np.ndarray:
     r"""Implicit (Hyvarinen) score matching objective with the exact Jacobian trace.
 
     .. math::
@@ -397,6 +411,8 @@ def implicit_score_matching(model: object, x: np.ndarray, *, chunk_size: int | N
         Samples from the data distribution pi, finite.
     chunk_size : int, optional
         See :func:`jacobian_trace` (no effect on this side).
+    method : {"auto", "factored", "vmap"}
+        See :func:`jacobian_trace` (checked, no effect on this side).
 
     Returns
     -------
@@ -411,7 +427,7 @@ def implicit_score_matching(model: object, x: np.ndarray, *, chunk_size: int | N
     """
     _analytic(model, "divergence")
     x = _samples("x", x)
-    tr = jacobian_trace(model, x, chunk_size=chunk_size)
+    tr = jacobian_trace(model, x, chunk_size=chunk_size, method=method)
     s = _scores(model, x)
     return np.mean(0.5 * np.sum(s**2, axis=-1) + tr)
 

@@ -235,14 +235,15 @@ def test_torch_func_trace_matches_analytic_divergence_and_the_per_dimension_loop
     _, am = both_mlps(d=4, hidden=6, seed=6)
     x = np.random.default_rng(7).normal(size=(9, 4))
     analytic = n(am.divergence(t(x)))
-    np.testing.assert_allclose(n(acc.jacobian_trace(am, t(x))), analytic, rtol=1e-13, atol=1e-14)
     # A generic nn.Module without analytic methods, against the per-dimension autograd loop.
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Softplus(), torch.nn.Linear(8, 4)).double()
     xt = t(x).requires_grad_(True)
     s = net(xt)
     loop = sum(torch.autograd.grad(s[:, i].sum(), xt, retain_graph=True)[0][:, i] for i in range(4))
-    np.testing.assert_allclose(n(acc.jacobian_trace(net, t(x))), n(loop), rtol=1e-13, atol=1e-14)
+    for method in acc.TRACE_METHODS:  # the factored MLP trace and the vmapped vjps, and auto (factored here)
+        np.testing.assert_allclose(n(acc.jacobian_trace(am, t(x), method=method)), analytic, rtol=1e-13, atol=1e-14)
+        np.testing.assert_allclose(n(acc.jacobian_trace(net, t(x), method=method)), n(loop), rtol=1e-13, atol=1e-14)
     # Hutchinson with the basis vectors as probes (mean of e_j^T J e_j) is the exact trace divided by d.
     basis = np.broadcast_to(np.eye(4)[:, None, :], (4, 9, 4)).copy()
     np.testing.assert_allclose(4 * n(acc.hutchinson_trace(net, t(x), noise=t(basis))), n(loop), rtol=1e-13)
@@ -253,12 +254,13 @@ def test_parameter_gradients_match_the_analytic_objective():
     # divergence; the sliced objectives pass gradcheck (create_graph through the vjp).
     _, am = both_mlps(d=3, hidden=4, seed=8)
     xt = t(X)
-    acc.implicit_score_matching(am, xt).backward()
-    grads = [p.grad.clone() for p in am.parameters()]
-    am.zero_grad()
     (0.5 * (am(xt) ** 2).sum(-1) + am.divergence(xt)).mean().backward()
-    for g, p in zip(grads, am.parameters()):
-        np.testing.assert_allclose(n(g), n(p.grad), rtol=1e-12, atol=1e-14)
+    analytic = [p.grad.clone() for p in am.parameters()]
+    for method in ("factored", "vmap"):
+        am.zero_grad()
+        acc.implicit_score_matching(am, xt, method=method).backward()
+        for g, p in zip(analytic, am.parameters()):
+            np.testing.assert_allclose(n(p.grad), n(g), rtol=1e-12, atol=1e-14)
     V = t(RNG.normal(size=(2, 7, 3)))
 
     def ssm(W1, b1, W2, b2):
@@ -286,11 +288,12 @@ def test_gradients_reach_x_and_no_graph_under_no_grad():
 def test_chunking_does_not_change_results(monkeypatch):
     _, am = both_mlps(d=5, hidden=7, seed=11)
     x = t(np.random.default_rng(12).normal(size=(6, 5)))
-    full = n(acc.jacobian_trace(am, x))
+    full = n(acc.jacobian_trace(am, x, method="vmap"))
     for chunk in (1, 2, 3, 5, 100):
-        np.testing.assert_allclose(n(acc.jacobian_trace(am, x, chunk_size=chunk)), full, rtol=1e-15, atol=1e-15)
-        assert float(acc.implicit_score_matching(am, x, chunk_size=chunk).detach()) == pytest.approx(
-            float(acc.implicit_score_matching(am, x).detach()), rel=1e-15
+        got = acc.jacobian_trace(am, x, chunk_size=chunk, method="vmap")
+        np.testing.assert_allclose(n(got), full, rtol=1e-15, atol=1e-15)
+        assert float(acc.implicit_score_matching(am, x, chunk_size=chunk, method="vmap").detach()) == pytest.approx(
+            float(acc.implicit_score_matching(am, x, method="vmap").detach()), rel=1e-15
         )
     # kde_score's row chunks (2**22 entries by default): force one row per chunk.
     data = t(np.random.default_rng(13).normal(size=(11, 5)))
@@ -394,6 +397,8 @@ BAD = [
     ("implicit_score_matching", ("MLP", np.zeros((2, 3))), {"chunk_size": 0}, ValueError, "chunk_size: expected"),
     ("implicit_score_matching", ("MLP", np.zeros((2, 4))), {}, ValueError, r"x: expected shape \(\.\.\., 3\)"),
     ("jacobian_trace", ("MLP", np.full((2, 3), np.inf)), {}, ValueError, "x: expected finite"),
+    ("jacobian_trace", ("MLP", np.zeros((2, 3))), {"method": "jacfwd"}, ValueError, r"method: expected one of \("),
+    ("implicit_score_matching", ("MLP", np.zeros((2, 3))), {"method": None}, ValueError, "method: expected one of"),
     ("hutchinson_trace", ("MLP", np.zeros((2, 3))), {"noise": np.ones((2, 3))}, ValueError, r"noise: expected probes"),
     (
         "hutchinson_trace",

@@ -2,12 +2,13 @@
 
 Models are ``Twin("models.MLPScore", ...)`` (drawn by :func:`crosscheck.pairs.models.mlp_twins`) and
 ``Twin("models.LinearScore", ...)``: the reference differentiates them analytically, the accelerated
-side by ``torch.func``, so every pair that needs a Jacobian also checks autograd against the analytic
-formula. Edge cases drawn on purpose: d = 1, a single sample, identical score arrays (Fisher
-divergence 0), KDE evaluation points far from the data (softmax weights that all underflow without
-the max shift) and data with repeated points, Rademacher probes, one and several projections per
-sample, ``chunk_size`` from 1 to d, small and large sigma (eps / sigma up to 400), every NCSN level,
-L = 2 and noise-conditional and unconditional calls.
+side by ``torch.func`` (or, for the exact trace, by the factored MLP trace), so every pair that needs a
+Jacobian also checks autograd against the analytic formula. Edge cases drawn on purpose: d = 1, a
+single sample, identical score arrays (Fisher divergence 0), KDE evaluation points far from the data
+(softmax weights that all underflow without the max shift) and data with repeated points, Rademacher
+probes, one and several projections per sample, ``chunk_size`` from 1 to d, both exact-trace methods
+(factored and vmap), small and large sigma (eps / sigma up to 400), every NCSN level, L = 2 and noise-
+conditional and unconditional calls.
 """
 
 from __future__ import annotations
@@ -92,8 +93,11 @@ def _trace_cases(draw: st.DrawFn) -> Case:
     model = draw(_unconditional_models())
     d, _ = _dims(model)
     x = draw(cs.bounded_floats((draw(st.integers(1, 8)), d), -3.0, 3.0))
-    chunk = draw(st.one_of(st.none(), st.integers(1, d)))
-    return Case((model, x), {"chunk_size": chunk})
+    kwargs = {"chunk_size": draw(st.one_of(st.none(), st.integers(1, d)))}
+    method = draw(st.sampled_from([None, "auto", "factored", "vmap"]))  # both accelerated methods; None: default
+    if method is not None:
+        kwargs["method"] = method
+    return Case((model, x), kwargs)
 
 
 @st.composite
