@@ -7,8 +7,8 @@ Jacobian also checks autograd against the analytic formula. Edge cases drawn on 
 single sample, identical score arrays (Fisher divergence 0), KDE evaluation points far from the data
 (softmax weights that all underflow without the max shift) and data with repeated points, Rademacher
 probes, one and several projections per sample, ``chunk_size`` from 1 to d, both exact-trace methods
-(factored and vmap), small and large sigma (eps / sigma up to 400), every NCSN level, L = 2 and noise-
-conditional and unconditional calls.
+(factored and vmap), small and large sigma (eps / sigma up to 400), every NCSN level, L = 2 and
+noise-conditional and unconditional calls.
 """
 
 from __future__ import annotations
