@@ -27,9 +27,9 @@ factors left on the cycle (after merging neighbours of one kind):
   m, usually the input, m = d) is pushed through the factors, m columns per sample, and the diagonal
   of the last product is summed: m passes through the inner layers only (the outermost weights cost
   O(m h) per sample). Fewer operations than the d full passes of the vmap method, but of the same
-  order O(d h^2): at d = 64, h = 256, three hidden layers, measured 1.3-1.4x the loop for the value and
-  0.9-1.2x for a training step (``benchmarks/bench_score_matching.py``), where two hidden layers give
-  16x and 27x.
+  order O(d h^2): at d = 64, h = 256, three hidden layers, measured 1.1-1.3x the loop for the value and
+  1.0-1.2x for a training step (``benchmarks/bench_score_matching.py``), where two hidden layers give
+  15-18x and 24-27x.
 
 The derivatives :math:`\delta = \sigma'(a)` come from ``torch.func.jvp`` of the activation with a
 tangent of ones (exact for an elementwise map, whose Jacobian is diagonal), so any elementwise

@@ -444,9 +444,9 @@ def jacobian_trace(
       W_K)`. With two hidden layers that is one bilinear form per sample,
       :math:`\delta_1^\top \bigl((W_1 W_3) \circ W_2^\top\bigr) \delta_2`: O(h^2) per sample instead
       of O(d h^2). At d = 64, h = 256, batch 256 on a 2-core CPU it is 15-18x faster than the
-      per-dimension autograd loop for the value and 27-28x for a training step, about two forward
+      per-dimension autograd loop for the value and 24-27x for a training step, about two forward
       passes of the model (``benchmarks/bench_score_matching.py``). Deeper chains push the identity
-      of their narrowest layer through the inner layers only: still O(d h^2), measured 1.3-1.4x
+      of their narrowest layer through the inner layers only: still O(d h^2), measured 1.0-1.3x
       the loop with three hidden layers. Details in ``accelerated/_mlp_trace.py``.
 
     ``"auto"`` (the default) takes ``"factored"`` when the model is recognised (it never does more
@@ -462,7 +462,7 @@ def jacobian_trace(
     chunk_size : int, optional
         Basis directions per batch (memory about ``chunk_size * n`` times the model's
         activations); default all d at once, the fewest kernels (what a GPU wants). On a CPU,
-        ``chunk_size = 4096 // n`` keeps the activations in cache: measured up to 1.3x faster for a
+        ``chunk_size = 4096 // n`` keeps the activations in cache: measured 1.1-1.2x faster for a
         training step at d = 64, n = 256. The factored method with at most two hidden layers needs
         no basis and ignores it. The result does not depend on it.
     method : {"auto", "factored", "vmap"}
