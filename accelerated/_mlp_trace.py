@@ -37,7 +37,7 @@ activation of the whitelist works, and the result is differentiable in the weigh
 
 Recognised models (:func:`chain_of`): an ``nn.Sequential`` (exactly that class, nested ones
 flattened) of ``nn.Linear``, whitelisted elementwise activations that do not work in place,
-``nn.Identity`` and eval-mode ``nn.Dropout``, with no forward hooks anywhere in it; and the
+``nn.Identity`` and eval-mode ``nn.Dropout``, with no hooks anywhere in it; and the
 unconditional :class:`accelerated.models.MLPScore` and :class:`accelerated.models.LinearScore`.
 The layers are applied one by one (``F.linear`` with the layer's weight and bias), which is what
 the module's own ``forward`` does.
@@ -85,7 +85,10 @@ Factor = tuple[str, torch.Tensor]
 
 
 def _has_hooks(module: nn.Module) -> bool:
-    return bool(module._forward_hooks or module._forward_pre_hooks)
+    """Hooks may change what the module computes or differentiates: such a module is not a plain chain."""
+    return bool(
+        module._forward_hooks or module._forward_pre_hooks or module._backward_hooks or module._backward_pre_hooks
+    )
 
 
 def _sequential_steps(seq: nn.Sequential) -> list[Step] | None:
@@ -112,7 +115,8 @@ def _sequential_steps(seq: nn.Sequential) -> list[Step] | None:
 def chain_of(model: object) -> list[Step] | None:
     """The model as a list of linear and elementwise steps, or None when it is not a recognised chain."""
     if type(model) is nn.Sequential and not _has_hooks(model):
-        return _sequential_steps(model)
+        steps = _sequential_steps(model)
+        return steps or None  # an empty chain (the identity map) is left to the vmap method
     if type(model) is models.MLPScore and model.cond_dim == 0 and not _has_hooks(model):
         return [("linear", (model.W1.mT, model.b1)), ("elementwise", torch.tanh), ("linear", (model.W2.mT, model.b2))]
     if type(model) is models.LinearScore and not _has_hooks(model):

@@ -154,6 +154,7 @@ class MySequential(nn.Sequential):
         lambda: _with_hook(nn.Sequential(nn.Linear(3, 3))),
         lambda: nn.Sequential(_with_hook(nn.Linear(3, 3))),
         lambda: torch.tanh,
+        lambda: nn.Sequential(nn.Identity()),  # no steps: the identity map, trace d
     ],
 )
 def test_unrecognised_models_take_vmap_under_auto_and_are_refused_by_factored(make):
