@@ -1,0 +1,264 @@
+r"""Conversions between the eps, x_0, v and score parametrisations, and the eps-parametrised mean.
+
+Part of :mod:`accelerated.diffusion` (PyTorch); its docstring holds the conventions (time positions
+0..T-1, float64 tables, batches, sums over features, randomness). Slides:
+Isachenko, DGM Lecture 13, recap 'Reparametrization' (mu_theta from eps_theta) and 'DDPM vs NCSN'
+(grad log q(x_t | x_0) = -eps / sqrt(1 - alpha_bar_t)); v-prediction from Salimans & Ho (2022).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .schedules import Schedule, _at, _check_values, _data, _positions, _same, _schedule
+
+
+def _pair(names: tuple[str, str], a: object, b: object, t: object, schedule: object):
+    schedule = _schedule(schedule)
+    a, b = _data(names[0], a), _data(names[1], b)
+    _same(names, (a, b))
+    t = _positions(t, schedule, a, names[0])
+    _check_values(t, schedule.T, ((names[0], a), (names[1], b)))
+    return a, b, t, schedule
+
+
+def _single(name: str, x: object, t: object, schedule: object):
+    schedule = _schedule(schedule)
+    x = _data(name, x)
+    t = _positions(t, schedule, x, name)
+    _check_values(t, schedule.T, ((name, x),))
+    return x, t, schedule
+
+
+def predict_x0_from_eps(x_t: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
+    r"""x_0 = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t).
+
+    .. math::
+
+        \hat x_0 = \frac{x_t - \sqrt{1 - \bar\alpha_t}\, \epsilon}{\sqrt{\bar\alpha_t}}.
+
+    Parameters
+    ----------
+    x_t, eps : (n, ...) Tensor
+    t : () or (n,) int Tensor
+    schedule : Schedule
+
+    Returns
+    -------
+    (n, ...) Tensor
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'Reparametrization'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (15).
+    """
+    x_t, eps, t, schedule = _pair(("x_t", "eps"), x_t, eps, t, schedule)
+    sqrt_one_minus_alpha_bar = _at(schedule.sqrt_one_minus_alpha_bars[t], t, x_t)
+    return (x_t - sqrt_one_minus_alpha_bar * eps) / _at(schedule.sqrt_alpha_bars[t], t, x_t)
+
+
+def predict_eps_from_x0(x_t: torch.Tensor, x0: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
+    r"""eps = (x_t - sqrt(alpha_bar_t) x_0) / sqrt(1 - alpha_bar_t).
+
+    .. math::
+
+        \epsilon = \frac{x_t - \sqrt{\bar\alpha_t}\, x_0}{\sqrt{1 - \bar\alpha_t}}.
+
+    Parameters
+    ----------
+    x_t, x0 : (n, ...) Tensor
+    t : () or (n,) int Tensor
+    schedule : Schedule
+
+    Returns
+    -------
+    (n, ...) Tensor
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'Reparametrization'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (4).
+    """
+    x_t, x0, t, schedule = _pair(("x_t", "x0"), x_t, x0, t, schedule)
+    sqrt_alpha_bar = _at(schedule.sqrt_alpha_bars[t], t, x_t)
+    return (x_t - sqrt_alpha_bar * x0) / _at(schedule.sqrt_one_minus_alpha_bars[t], t, x_t)
+
+
+def velocity(x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
+    r"""The v target of Salimans & Ho: v = sqrt(alpha_bar_t) eps - sqrt(1 - alpha_bar_t) x_0.
+
+    .. math::
+
+        v_t = \sqrt{\bar\alpha_t}\, \epsilon - \sqrt{1 - \bar\alpha_t}\, x_0.
+
+    Parameters
+    ----------
+    x0, eps : (n, ...) Tensor
+    t : () or (n,) int Tensor
+    schedule : Schedule
+
+    Returns
+    -------
+    (n, ...) Tensor
+
+    References
+    ----------
+    Salimans, Ho, Progressive Distillation for Fast Sampling of Diffusion Models, ICLR 2022, Section 4.
+    """
+    x0, eps, t, schedule = _pair(("x0", "eps"), x0, eps, t, schedule)
+    return _at(schedule.sqrt_alpha_bars[t], t, x0) * eps - _at(schedule.sqrt_one_minus_alpha_bars[t], t, x0) * x0
+
+
+def predict_x0_from_v(x_t: torch.Tensor, v: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
+    r"""x_0 = sqrt(alpha_bar_t) x_t - sqrt(1 - alpha_bar_t) v.
+
+    .. math::
+
+        \hat x_0 = \sqrt{\bar\alpha_t}\, x_t - \sqrt{1 - \bar\alpha_t}\, v_t.
+
+    Parameters
+    ----------
+    x_t, v : (n, ...) Tensor
+    t : () or (n,) int Tensor
+    schedule : Schedule
+
+    Returns
+    -------
+    (n, ...) Tensor
+
+    References
+    ----------
+    Salimans, Ho, ICLR 2022, Section 4.
+    """
+    x_t, v, t, schedule = _pair(("x_t", "v"), x_t, v, t, schedule)
+    return _at(schedule.sqrt_alpha_bars[t], t, x_t) * x_t - _at(schedule.sqrt_one_minus_alpha_bars[t], t, x_t) * v
+
+
+def predict_eps_from_v(x_t: torch.Tensor, v: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
+    r"""eps = sqrt(1 - alpha_bar_t) x_t + sqrt(alpha_bar_t) v.
+
+    .. math::
+
+        \hat\epsilon = \sqrt{1 - \bar\alpha_t}\, x_t + \sqrt{\bar\alpha_t}\, v_t.
+
+    Parameters
+    ----------
+    x_t, v : (n, ...) Tensor
+    t : () or (n,) int Tensor
+    schedule : Schedule
+
+    Returns
+    -------
+    (n, ...) Tensor
+
+    References
+    ----------
+    Salimans, Ho, ICLR 2022, Section 4.
+    """
+    x_t, v, t, schedule = _pair(("x_t", "v"), x_t, v, t, schedule)
+    return _at(schedule.sqrt_one_minus_alpha_bars[t], t, x_t) * x_t + _at(schedule.sqrt_alpha_bars[t], t, x_t) * v
+
+
+def eps_to_score(eps: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
+    r"""Score from noise prediction, s = -eps / sqrt(1 - alpha_bar_t) (L14 reparametrisation).
+
+    .. math::
+
+        s_\theta(x_t, t) = -\frac{\epsilon_\theta(x_t, t)}{\sqrt{1 - \bar\alpha_t}}.
+
+    Parameters
+    ----------
+    eps : (n, ...) Tensor
+    t : () or (n,) int Tensor
+    schedule : Schedule
+
+    Returns
+    -------
+    (n, ...) Tensor
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, 'DDPM vs NCSN'; Lecture 14, recap 'DDPM vs NCSN'.
+    """
+    eps, t, schedule = _single("eps", eps, t, schedule)
+    return -eps / _at(schedule.sqrt_one_minus_alpha_bars[t], t, eps)
+
+
+def score_to_eps(score: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
+    r"""Noise prediction from a score, eps = -sqrt(1 - alpha_bar_t) s.
+
+    .. math::
+
+        \epsilon_\theta(x_t, t) = -\sqrt{1 - \bar\alpha_t}\, s_\theta(x_t, t).
+
+    Parameters
+    ----------
+    score : (n, ...) Tensor
+    t : () or (n,) int Tensor
+    schedule : Schedule
+
+    Returns
+    -------
+    (n, ...) Tensor
+
+    References
+    ----------
+    Isachenko, DGM Lecture 14, recap 'DDPM vs NCSN'.
+    """
+    score, t, schedule = _single("score", score, t, schedule)
+    return -_at(schedule.sqrt_one_minus_alpha_bars[t], t, score) * score
+
+
+def q_score(x_t: torch.Tensor, x0: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
+    r"""grad_{x_t} log q(x_t | x_0) = -(x_t - sqrt(alpha_bar_t) x_0) / (1 - alpha_bar_t).
+
+    .. math::
+
+        \nabla_{x_t} \log q(x_t \mid x_0) = -\frac{x_t - \sqrt{\bar\alpha_t}\, x_0}{1 - \bar\alpha_t}.
+
+    Parameters
+    ----------
+    x_t, x0 : (n, ...) Tensor
+    t : () or (n,) int Tensor
+    schedule : Schedule
+
+    Returns
+    -------
+    (n, ...) Tensor
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, 'DDPM vs NCSN'; Vincent, Neural Computation 2011.
+    """
+    x_t, x0, t, schedule = _pair(("x_t", "x0"), x_t, x0, t, schedule)
+    sqrt_alpha_bar = _at(schedule.sqrt_alpha_bars[t], t, x_t)
+    return -(x_t - sqrt_alpha_bar * x0) / _at(schedule.one_minus_alpha_bars[t], t, x_t)
+
+
+def _p_mean(x_t: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
+    k = schedule.betas[t] / schedule.sqrt_one_minus_alpha_bars[t]  # (1 - alpha_t) / sqrt(1 - alpha_bar_t), float64
+    return (x_t - _at(k, t, x_t) * eps) / _at(torch.sqrt(schedule.alphas[t]), t, x_t)
+
+
+def p_mean_from_eps(x_t: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
+    r"""Reverse-step mean mu_theta = (x_t - (1 - alpha_t) / sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_t).
+
+    .. math::
+
+        \mu_\theta(x_t, t) = \frac{1}{\sqrt{\alpha_t}} \Bigl(x_t - \frac{1 - \alpha_t}{\sqrt{1 - \bar\alpha_t}}
+        \epsilon_\theta(x_t, t)\Bigr).
+
+    Parameters
+    ----------
+    x_t, eps : (n, ...) Tensor
+    t : () or (n,) int Tensor
+    schedule : Schedule
+
+    Returns
+    -------
+    (n, ...) Tensor
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'Reparametrization' and 'Sampling'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (11).
+    """
+    x_t, eps, t, schedule = _pair(("x_t", "eps"), x_t, eps, t, schedule)
+    return _p_mean(x_t, eps, t, schedule)

@@ -1,0 +1,247 @@
+r"""ELBO terms: the Gaussian KL, L_t and its eps weight, L_simple, the prior KL and the NCSN-weighted DSM loss.
+
+Part of :mod:`accelerated.diffusion` (PyTorch); its docstring holds the conventions (time positions
+0..T-1, float64 tables, batches, sums over features, randomness). Slides:
+Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' (L_t as a KL between Gaussians, the
+prior term), 'Reparametrization' (the weight of ||eps - eps_theta||^2), 'Simplified objective' and
+'Training' (L_simple), 'DDPM vs NCSN' (the sigma^2-weighted denoising score matching loss).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .. import _checks as C
+from .conversions import _p_mean
+from .schedules import _F64, Schedule, _at, _check_values, _data, _positions, _same, _schedule, _sum_features
+
+
+def _kl_terms(mean_q, var_q, mean_p, var_p) -> torch.Tensor:
+    ratio, r = var_q / var_p, (var_q - var_p) / var_p
+    variance_term = torch.where(r.abs() < 0.5, r - torch.log1p(r), ratio - 1.0 - torch.log(ratio))
+    return 0.5 * (variance_term + (mean_q - mean_p) ** 2 / var_p)
+
+
+def gaussian_kl(mean_q: torch.Tensor, var_q: torch.Tensor, mean_p: torch.Tensor, var_p: torch.Tensor) -> torch.Tensor:
+    r"""KL(N(mean_q, var_q I) || N(mean_p, var_p I)) per batch element, summed over the feature axes.
+
+    .. math::
+
+        \mathrm{KL} = \frac12 \sum_i \Bigl[\frac{\sigma_q^2}{\sigma_p^2} - 1 - \log\frac{\sigma_q^2}{\sigma_p^2}
+        + \frac{(\mu_{q,i} - \mu_{p,i})^2}{\sigma_p^2}\Bigr],
+
+    the variance term as r - log1p(r), r = (var_q - var_p) / var_p, for |r| < 1/2 and as
+    ratio - 1 - log(ratio) otherwise (see the reference); the sum accumulates in float64 and is
+    cast back to the inputs' dtype.
+
+    Parameters
+    ----------
+    mean_q, mean_p : (n, ...) Tensor
+    var_q : Tensor
+        >= 0 (0 gives +inf), broadcast against the means.
+    var_p : Tensor
+        > 0, broadcast against the means.
+
+    Returns
+    -------
+    (n,) Tensor
+        KL in nats.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (5).
+    """
+    names = ("mean_q", "var_q", "mean_p", "var_p")
+    tensors = tuple(_data(n, x) for n, x in zip(names, (mean_q, var_q, mean_p, var_p)))
+    C.check_same_device_dtype(names, tensors)
+    shape = C.broadcast_batch(names, tuple(x.shape for x in tensors))
+    if len(shape) == 0:
+        raise ValueError("mean_q, mean_p: expected a batch axis (shape (n, ...)), got scalars")
+    mean_q, var_q, mean_p, var_p = tensors
+    extra = (
+        ((var_q >= 0).all(), lambda: f"var_q: expected variances >= 0, got min {float(var_q.min())!r}"),
+        ((var_p > 0).all(), lambda: f"var_p: expected variances > 0, got min {float(var_p.min())!r}"),
+    )
+    _check_values(None, 0, tuple(zip(names, tensors)), extra=extra if C.value_checks_active() else ())
+    kl = _kl_terms(mean_q, var_q, mean_p, var_p)
+    return _sum_features(kl.expand(shape)).to(mean_q.dtype)
+
+
+def elbo_weight(t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
+    r"""Weight of ||eps - eps_theta||^2 in L_t: (1 - alpha_t)^2 / (2 beta_tilde_t alpha_t (1 - alpha_bar_t)).
+
+    .. math::
+
+        \lambda_t = \frac{(1 - \alpha_t)^2}{2 \tilde\beta_t \alpha_t (1 - \bar\alpha_t)}.
+
+    Positions 1..T-1 only (position 0 is the reconstruction term; refused).
+
+    Parameters
+    ----------
+    t : () or (n,) int Tensor
+    schedule : Schedule
+
+    Returns
+    -------
+    () or (n,) Tensor
+        float64 (the tables' dtype).
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'Reparametrization'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (12).
+    """
+    schedule = _schedule(schedule)
+    t = _positions(t, schedule)
+    _check_values(t, schedule.T, (), positions="1..T-1")
+    return _elbo_weight(t, schedule)
+
+
+def _elbo_weight(t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
+    beta, alpha, beta_tilde = schedule.betas[t], schedule.alphas[t], schedule.beta_tilde[t]
+    return beta**2 / (2.0 * beta_tilde * alpha * schedule.one_minus_alpha_bars[t])
+
+
+def l_t(x0: torch.Tensor, x_t: torch.Tensor, eps_pred: torch.Tensor, t: torch.Tensor, schedule: Schedule):
+    r"""L_t = KL(q(x_{t-1} | x_t, x_0) || N(mu_theta(x_t, t), beta_tilde_t I)), as a Gaussian KL.
+
+    .. math::
+
+        \mathcal L_t = \frac{1}{2 \tilde\beta_t} \|\tilde\mu_t(x_t, x_0) - \mu_\theta(x_t, t)\|^2.
+
+    Evaluated in float64 (inputs upcast, result cast back; autograd flows through the casts): the two
+    means agree to many digits and their difference is divided by beta_tilde_t.
+
+    Parameters
+    ----------
+    x0, x_t, eps_pred : (n, ...) Tensor
+        One shape, dtype and device.
+    t : () or (n,) int Tensor
+        Positions 1..T-1.
+    schedule : Schedule
+
+    Returns
+    -------
+    (n,) Tensor
+        KL in nats, in the inputs' dtype.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' and 'Reparametrization';
+    Ho, Jain, Abbeel, NeurIPS 2020, eqs. (5), (8).
+    """
+    schedule = _schedule(schedule)
+    names = ("x0", "x_t", "eps_pred")
+    x0, x_t, eps_pred = (_data(n, x, 1) for n, x in zip(names, (x0, x_t, eps_pred)))
+    _same(names, (x0, x_t, eps_pred))
+    t = _positions(t, schedule, x0, "x0")
+    _check_values(t, schedule.T, tuple(zip(names, (x0, x_t, eps_pred))), positions="1..T-1")
+    dtype = x0.dtype
+    x0, x_t, eps_pred = x0.to(_F64), x_t.to(_F64), eps_pred.to(_F64)
+    beta_tilde = _at(schedule.beta_tilde[t], t, x0)
+    mu_tilde = (
+        _at(schedule.posterior_mean_coef_x0[t], t, x0) * x0 + _at(schedule.posterior_mean_coef_xt[t], t, x0) * x_t
+    )
+    mu_theta = _p_mean(x_t, eps_pred, t, schedule)
+    return _sum_features(_kl_terms(mu_tilde, beta_tilde, mu_theta, beta_tilde)).to(dtype)
+
+
+def l_simple(eps: torch.Tensor, eps_pred: torch.Tensor) -> torch.Tensor:
+    r"""||eps - eps_theta||^2 per batch element, summed over the feature axes (accumulated in float64).
+
+    .. math::
+
+        \mathcal L_{\text{simple}} = \|\epsilon - \epsilon_\theta(x_t, t)\|^2.
+
+    Parameters
+    ----------
+    eps, eps_pred : (n, ...) Tensor
+
+    Returns
+    -------
+    (n,) Tensor
+        In the inputs' dtype.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'Simplified objective'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (14).
+    """
+    eps, eps_pred = _data("eps", eps, 1), _data("eps_pred", eps_pred, 1)
+    _same(("eps", "eps_pred"), (eps, eps_pred))
+    _check_values(None, 0, (("eps", eps), ("eps_pred", eps_pred)))
+    return _sum_features((eps - eps_pred) ** 2).to(eps.dtype)
+
+
+def prior_kl(x0: torch.Tensor, schedule: Schedule) -> torch.Tensor:
+    r"""KL(q(x_T | x_0) || N(0, I)) per batch element.
+
+    .. math::
+
+        \frac12 \Bigl[ D \bigl(-\bar\alpha_T - \log(1 - \bar\alpha_T)\bigr) + \bar\alpha_T \|x_0\|^2 \Bigr].
+
+    Parameters
+    ----------
+    x0 : (n, ...) Tensor
+        On the schedule's device.
+    schedule : Schedule
+
+    Returns
+    -------
+    (n,) Tensor
+        KL in nats, in x0's dtype (the sum accumulated in float64).
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (5).
+    """
+    schedule = _schedule(schedule)
+    x0 = _data("x0", x0, 1)
+    if x0.device != schedule.device:
+        raise ValueError(
+            f"x0: expected a tensor on the schedule's device {schedule.device}, got one on {x0.device} "
+            "(move the schedule with schedule.to(device))"
+        )
+    _check_values(None, 0, (("x0", x0),))
+    alpha_bar_T = schedule.alpha_bars[-1]
+    D = x0[0].numel()
+    kl = 0.5 * (D * (-alpha_bar_T - torch.log1p(-alpha_bar_T)) + alpha_bar_T * _sum_features(x0**2))
+    return kl.to(x0.dtype)
+
+
+def weighted_dsm_loss(score: torch.Tensor, x_t: torch.Tensor, x0: torch.Tensor, t: torch.Tensor, schedule: Schedule):
+    r"""NCSN's sigma^2-weighted DSM term on q(x_t | x_0): (1 - alpha_bar_t) ||s - grad log q(x_t | x_0)||^2.
+
+    .. math::
+
+        \sigma_t^2 \bigl\|s_\theta(x_t, t) - \nabla_{x_t} \log q(x_t \mid x_0)\bigr\|^2,
+        \qquad \sigma_t^2 = 1 - \bar\alpha_t.
+
+    Evaluated in float64 (the target subtracts nearly equal x_t and sqrt(alpha_bar) x_0 and divides by
+    1 - alpha_bar); result in the inputs' dtype. See :func:`reference.diffusion.weighted_dsm_loss` for the
+    identities with L_simple and L_t.
+
+    Parameters
+    ----------
+    score, x_t, x0 : (n, ...) Tensor
+    t : () or (n,) int Tensor
+    schedule : Schedule
+
+    Returns
+    -------
+    (n,) Tensor
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, 'Noise Conditioned Score Network (NCSN)' and 'DDPM vs NCSN';
+    Song, Ermon, NeurIPS 2019, eq. (6).
+    """
+    schedule = _schedule(schedule)
+    names = ("score", "x_t", "x0")
+    score, x_t, x0 = (_data(n, x, 1) for n, x in zip(names, (score, x_t, x0)))
+    _same(names, (score, x_t, x0))
+    t = _positions(t, schedule, x_t, "x_t")
+    _check_values(t, schedule.T, tuple(zip(names, (score, x_t, x0))))
+    dtype = x_t.dtype
+    score, x_t, x0 = score.to(_F64), x_t.to(_F64), x0.to(_F64)
+    sigma2 = _at(schedule.one_minus_alpha_bars[t], t, x_t)
+    target = -(x_t - _at(schedule.sqrt_alpha_bars[t], t, x_t) * x0) / sigma2
+    return _sum_features(sigma2 * (score - target) ** 2).to(dtype)

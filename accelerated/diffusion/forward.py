@@ -1,0 +1,126 @@
+r"""The forward process q: one noising step, q(x_t | x_0) in one jump, and the posterior q(x_{t-1} | x_t, x_0).
+
+Part of :mod:`accelerated.diffusion` (PyTorch); its docstring holds the conventions (time positions
+0..T-1, float64 tables, batches, sums over features, randomness). Slides:
+Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' (the forward Markov chain and
+q(x_{t-1} | x_t, x_0) = N(mu_tilde_t, beta_tilde_t I)), 'Training' (step 3) and 'DDPM vs NCSN' (q(x_t | x_0)).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from .schedules import Schedule, _at, _check_values, _data, _noise, _positions, _same, _schedule
+
+
+def q_step(x_prev: torch.Tensor, t: torch.Tensor, schedule: Schedule, noise: torch.Tensor | None = None, *, rng=None):
+    r"""One forward step x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) eps.
+
+    .. math::
+
+        q(x_t \mid x_{t-1}) = \mathcal N(\sqrt{1 - \beta_t}\, x_{t-1}, \beta_t I).
+
+    Parameters
+    ----------
+    x_prev : (n, ...) Tensor
+    t : () or (n,) int Tensor
+    schedule : Schedule
+    noise : (n, ...) Tensor, optional
+        eps; exactly one of ``noise`` and ``rng``.
+    rng : torch.Generator, optional
+        On the data's device.
+
+    Returns
+    -------
+    (n, ...) Tensor
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (2).
+    """
+    schedule = _schedule(schedule)
+    x_prev = _data("x_prev", x_prev)
+    t = _positions(t, schedule, x_prev, "x_prev")
+    eps = _noise(noise, rng, x_prev)
+    _same(("x_prev", "noise"), (x_prev, eps))
+    _check_values(t, schedule.T, (("x_prev", x_prev), ("noise", eps)))
+    beta = schedule.betas[t]
+    return _at(torch.sqrt(1.0 - beta), t, x_prev) * x_prev + _at(torch.sqrt(beta), t, x_prev) * eps
+
+
+def q_sample(x0: torch.Tensor, t: torch.Tensor, schedule: Schedule, noise: torch.Tensor | None = None, *, rng=None):
+    r"""Closed-form noising x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps.
+
+    .. math::
+
+        q(x_t \mid x_0) = \mathcal N(\sqrt{\bar\alpha_t}\, x_0, (1 - \bar\alpha_t) I).
+
+    Parameters
+    ----------
+    x0 : (n, ...) Tensor
+    t : () or (n,) int Tensor
+    schedule : Schedule
+    noise : (n, ...) Tensor, optional
+        eps; exactly one of ``noise`` and ``rng``.
+    rng : torch.Generator, optional
+
+    Returns
+    -------
+    (n, ...) Tensor
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'Training' and 'DDPM vs NCSN'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (4).
+    """
+    schedule = _schedule(schedule)
+    x0 = _data("x0", x0)
+    t = _positions(t, schedule, x0, "x0")
+    eps = _noise(noise, rng, x0)
+    _same(("x0", "noise"), (x0, eps))
+    _check_values(t, schedule.T, (("x0", x0), ("noise", eps)))
+    return _at(schedule.sqrt_alpha_bars[t], t, x0) * x0 + _at(schedule.sqrt_one_minus_alpha_bars[t], t, x0) * eps
+
+
+class Posterior(NamedTuple):
+    """Mean and variance of q(x_{t-1} | x_t, x_0); the variance broadcasts against the mean."""
+
+    mean: torch.Tensor
+    variance: torch.Tensor
+
+
+def q_posterior(x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> Posterior:
+    r"""Mean and variance of q(x_{t-1} | x_t, x_0) = N(mu_tilde_t, beta_tilde_t I).
+
+    .. math::
+
+        \tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}} \beta_t}{1 - \bar\alpha_t} x_0
+                    + \frac{\sqrt{\alpha_t} (1 - \bar\alpha_{t-1})}{1 - \bar\alpha_t} x_t,
+        \qquad \tilde\beta_t = \frac{1 - \bar\alpha_{t-1}}{1 - \bar\alpha_t} \beta_t.
+
+    Parameters
+    ----------
+    x0, x_t : (n, ...) Tensor
+        One shape, dtype and device.
+    t : () or (n,) int Tensor
+    schedule : Schedule
+
+    Returns
+    -------
+    Posterior
+        ``mean`` (n, ...) and ``variance`` of shape ``t.shape + (1,) * (x.ndim - t.ndim)``, in the data's dtype.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model'; Ho, Jain, Abbeel, NeurIPS 2020,
+    eqs. (6)-(7).
+    """
+    schedule = _schedule(schedule)
+    x0, x_t = _data("x0", x0), _data("x_t", x_t)
+    _same(("x0", "x_t"), (x0, x_t))
+    t = _positions(t, schedule, x0, "x0")
+    _check_values(t, schedule.T, (("x0", x0), ("x_t", x_t)))
+    coef_x0 = _at(schedule.posterior_mean_coef_x0[t], t, x0)
+    coef_xt = _at(schedule.posterior_mean_coef_xt[t], t, x0)
+    return Posterior(coef_x0 * x0 + coef_xt * x_t, _at(schedule.beta_tilde[t], t, x0))

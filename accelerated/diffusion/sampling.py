@@ -1,0 +1,279 @@
+r"""Ancestral sampling: one reverse step, the sampling loop, and the exact eps of Gaussian data.
+
+Part of :mod:`accelerated.diffusion` (PyTorch); its docstring holds the conventions (time positions
+0..T-1, float64 tables, batches, sums over features, randomness). Slides:
+Isachenko, DGM Lecture 13, recap 'Sampling' (Ho et al. Algorithm 2); Lecture 14, recap 'DDPM vs NCSN'
+(the exact eps of Gaussian data through its score).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from .. import _checks as C
+from .conversions import _p_mean
+from .schedules import _F64, Schedule, _at, _check_values, _clip_range, _data, _noise, _positions, _same, _schedule
+
+
+def _step(x_t, eps_pred, t, schedule, z, clip) -> torch.Tensor:
+    if clip is None:
+        mean = _p_mean(x_t, eps_pred, t, schedule)
+    else:
+        x0_hat = (x_t - _at(schedule.sqrt_one_minus_alpha_bars[t], t, x_t) * eps_pred) / _at(
+            schedule.sqrt_alpha_bars[t], t, x_t
+        )
+        x0_hat = x0_hat.clamp(clip[0], clip[1])
+        mean = (
+            _at(schedule.posterior_mean_coef_x0[t], t, x_t) * x0_hat
+            + _at(schedule.posterior_mean_coef_xt[t], t, x_t) * x_t
+        )
+    return mean + _at(torch.sqrt(schedule.beta_tilde[t]), t, x_t) * z
+
+
+def ddpm_step(
+    x_t: torch.Tensor,
+    eps_pred: torch.Tensor,
+    t: torch.Tensor,
+    schedule: Schedule,
+    noise: torch.Tensor | None = None,
+    *,
+    rng=None,
+    clip_x0: tuple[float, float] | None = None,
+) -> torch.Tensor:
+    r"""One ancestral step x_{t-1} = mu_theta(x_t, t) + sqrt(beta_tilde_t) z (no noise at position 0).
+
+    .. math::
+
+        x_{t-1} = \frac{1}{\sqrt{\alpha_t}} \Bigl(x_t - \frac{1 - \alpha_t}{\sqrt{1 - \bar\alpha_t}}
+        \epsilon_\theta\Bigr) + \sqrt{\tilde\beta_t}\, z.
+
+    beta_tilde = 0 at position 0, so the last step adds no noise; per-element ``t`` needs no branch.
+    ``clip_x0=(low, high)`` uses mu_tilde_t(x_t, clip(x0_hat)) instead (see
+    :func:`reference.diffusion.ddpm_step`). For a whole chain use :func:`ddpm_sample`, which skips the
+    per-call checks of this function.
+
+    Parameters
+    ----------
+    x_t, eps_pred : (n, ...) Tensor
+    t : () or (n,) int Tensor
+    schedule : Schedule
+    noise : (n, ...) Tensor, optional
+        z; exactly one of ``noise`` and ``rng``.
+    rng : torch.Generator, optional
+    clip_x0 : (float, float), optional
+
+    Returns
+    -------
+    (n, ...) Tensor
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'Sampling'; Ho, Jain, Abbeel, NeurIPS 2020, Algorithm 2.
+    """
+    schedule = _schedule(schedule)
+    x_t, eps_pred = _data("x_t", x_t), _data("eps_pred", eps_pred)
+    _same(("x_t", "eps_pred"), (x_t, eps_pred))
+    t = _positions(t, schedule, x_t, "x_t")
+    clip = _clip_range(clip_x0)
+    z = _noise(noise, rng, x_t)
+    _same(("x_t", "noise"), (x_t, z))
+    _check_values(t, schedule.T, (("x_t", x_t), ("eps_pred", eps_pred), ("noise", z)))
+    return _step(x_t, eps_pred, t, schedule, z, clip)
+
+
+def _shape(shape: object) -> tuple[int, ...]:
+    if not isinstance(shape, (tuple, list, torch.Size)) or not all(
+        isinstance(s, int) and not isinstance(s, bool) for s in shape
+    ):
+        raise TypeError(f"shape: expected a tuple of ints (n, ...), got {C.describe(shape)}")
+    shape = tuple(shape)
+    if len(shape) == 0 or any(s < 1 for s in shape):
+        raise ValueError(f"shape: expected (n, ...) with every size >= 1, got {shape}")
+    return shape
+
+
+def _progress(iterable: range, progress: object, total: int):
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress: expected a bool, got {C.describe(progress)}")
+    if not progress:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc="DDPM sampling", unit="step")
+
+
+def _sampler_coefficients(schedule: Schedule, device: torch.device, dtype: torch.dtype, clip: bool) -> dict:
+    """Per-step coefficients, formed in float64, cast once, moved to the device and split into 0-d views."""
+    s = schedule
+    if clip:
+        table = {
+            "neg_sqrt_one_minus_alpha_bar": -s.sqrt_one_minus_alpha_bars,
+            "sqrt_alpha_bar": s.sqrt_alpha_bars,
+            "coef_x0": s.posterior_mean_coef_x0,
+            "coef_xt": s.posterior_mean_coef_xt,
+        }
+    else:
+        table = {"neg_k": -s.betas / s.sqrt_one_minus_alpha_bars, "sqrt_alpha": torch.sqrt(s.alphas)}
+    table["sigma"] = torch.sqrt(s.beta_tilde)
+    stacked = torch.stack(list(table.values())).to(device=device, dtype=dtype)
+    return {name: list(row.unbind(0)) for name, row in zip(table, stacked)}
+
+
+def ddpm_sample(
+    eps_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    shape: tuple[int, ...],
+    schedule: Schedule,
+    noise: torch.Tensor | None = None,
+    *,
+    rng=None,
+    clip_x0: tuple[float, float] | None = None,
+    progress: bool = False,
+) -> torch.Tensor:
+    r"""Ancestral DDPM sampling from x_T ~ N(0, I) down to x_0, with no host synchronisation per step.
+
+    .. math::
+
+        x_{t-1} = \mu_\theta(x_t, t) + \sqrt{\tilde\beta_t}\, z_t \quad (t = T, \dots, 1;\ z_1 = 0).
+
+    ``eps_fn(x_t, t)`` gets the batch and an int64 tensor of shape (n,) (all entries the position) and must
+    return a tensor of the batch's shape and dtype (checked on the first step's output). Noise layout as in
+    :func:`reference.diffusion.ddpm_sample`: ``noise[0]`` is x_T, ``noise[k]`` the z of the k-th step
+    (k = 1..T-1); shape ``(T, *shape)``. With ``rng`` the draws are made per step on the generator's device
+    in ``torch.get_default_dtype()``.
+
+    Everything is validated before the loop, by metadata only: ``noise`` is not scanned for NaN (that
+    pass over all T draws costs as much as the sampling arithmetic; a NaN would reach the output). The
+    per-step coefficients are formed in float64, cast to the
+    sampling dtype and moved to the device once; the loop indexes Python lists of 0-d device tensors
+    with its step counter, so it makes no host read, and the last step's "no noise" is a branch on that
+    counter, not on device values. Per step: ``eps_fn``, then two fused kernels for the mean
+    (``addcmul`` and a division) and one for the noise (``addcmul``); two more with ``clip_x0``.
+
+    Parameters
+    ----------
+    eps_fn : callable
+    shape : tuple of int
+        (n, ...).
+    schedule : Schedule
+        Any device: its coefficients are copied to the sampling device.
+    noise : (T, n, ...) Tensor, optional
+        Exactly one of ``noise`` and ``rng``; its dtype and device are the sampling dtype and device.
+    rng : torch.Generator, optional
+    clip_x0 : (float, float), optional
+    progress : bool
+        tqdm progress bar.
+
+    Returns
+    -------
+    (n, ...) Tensor
+        x_0.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'Sampling'; Ho, Jain, Abbeel, NeurIPS 2020, Algorithm 2.
+    """
+    if not callable(eps_fn):
+        raise TypeError(f"eps_fn: expected a callable eps_fn(x_t, t), got {C.describe(eps_fn)}")
+    shape = _shape(shape)
+    schedule = _schedule(schedule)
+    clip = _clip_range(clip_x0)
+    T = schedule.T
+    C.check_noise_or_rng(noise, rng)
+    if noise is not None:
+        noise = C.as_float_tensor("noise", noise)
+        C.check_shape("noise", noise, (T, *shape))
+        device, dtype = noise.device, noise.dtype
+        x = noise[0]
+    else:
+        device, dtype = rng.device, torch.get_default_dtype()
+        x = torch.randn(shape, generator=rng, device=device, dtype=dtype)
+    steps = _progress(range(T), progress, T)
+    coef = _sampler_coefficients(schedule, device, dtype, clip is not None)
+    positions = torch.arange(T, device=device).unsqueeze(1).expand(T, shape[0]).contiguous().unbind(0)
+    sigma = coef["sigma"]
+    if clip is None:
+        neg_k, sqrt_alpha = coef["neg_k"], coef["sqrt_alpha"]
+    else:
+        neg_s, sqrt_ab, c0, c1 = (
+            coef[k] for k in ("neg_sqrt_one_minus_alpha_bar", "sqrt_alpha_bar", "coef_x0", "coef_xt")
+        )
+        low, high = clip
+    with C.value_checks(False):  # validated at entry: no host reads inside the loop
+        for k in steps:
+            t = T - 1 - k
+            eps = eps_fn(x, positions[t])
+            if k == 0 and (not isinstance(eps, torch.Tensor) or eps.shape != x.shape or eps.dtype != x.dtype):
+                raise ValueError(
+                    f"eps_fn(x_t, t): expected a tensor of shape {shape} and dtype {dtype}, got {C.describe(eps)}"
+                )
+            if clip is None:
+                mean = torch.addcmul(x, eps, neg_k[t]).div_(sqrt_alpha[t])
+            else:
+                x0_hat = torch.addcmul(x, eps, neg_s[t]).div_(sqrt_ab[t]).clamp_(low, high)
+                mean = torch.addcmul(x0_hat.mul_(c0[t]), x, c1[t])
+            if t == 0:
+                x = mean
+            else:
+                z = noise[k + 1] if noise is not None else torch.randn(shape, generator=rng, device=device, dtype=dtype)
+                x = torch.addcmul(mean, z, sigma[t])
+    return x
+
+
+class GaussianEps:
+    r"""Exact eps*(x_t, t) = E[eps | x_t] for Gaussian data N(m, Sigma) (as :class:`reference.diffusion.GaussianEps`).
+
+    .. math::
+
+        \epsilon^*(x_t, t) = \sqrt{1 - \bar\alpha_t}\, \bigl(\bar\alpha_t \Sigma + (1 - \bar\alpha_t) I\bigr)^{-1}
+        (x_t - \sqrt{\bar\alpha_t} m).
+
+    Evaluated in float64 through the eigendecomposition of Sigma and cast to x_t's dtype. A test model for
+    small d: its call makes no value checks (it runs inside sampling loops) and multiplies by Q with
+    broadcast sums rather than BLAS (n x d x d temporaries).
+
+    Parameters
+    ----------
+    mean : (d,) Tensor
+    cov : (d, d) Tensor
+        Symmetric positive definite; same dtype and device as ``mean``.
+    schedule : Schedule
+        On the device of ``mean``.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 14, recap 'DDPM vs NCSN'; Ho, Jain, Abbeel, NeurIPS 2020, Section 3.2.
+    """
+
+    def __init__(self, mean: torch.Tensor, cov: torch.Tensor, schedule: Schedule) -> None:
+        mean, cov = C.as_float_tensor("mean", mean), C.as_float_tensor("cov", cov)
+        C.check_same_device_dtype(("mean", "cov"), (mean, cov))
+        if mean.ndim != 1:
+            raise ValueError(f"mean: expected a vector of shape (d,), got shape {tuple(mean.shape)}")
+        C.check_shape("cov", cov, (mean.shape[0], mean.shape[0]))
+        C.check_finite("mean", mean)
+        C.cholesky_spd("cov", cov)
+        self.schedule = _schedule(schedule)
+        if mean.device != self.schedule.device:
+            raise ValueError(
+                f"mean: expected a tensor on the schedule's device {self.schedule.device}, got {mean.device}"
+            )
+        self.mean = mean.detach().to(_F64)
+        self.cov = cov.detach().to(_F64)
+        self.eigenvalues, self.eigenvectors = torch.linalg.eigh(self.cov)
+
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        x_t = C.as_float_tensor("x_t", x_t)
+        if x_t.ndim != 2 or x_t.shape[1] != self.mean.shape[0]:
+            raise ValueError(f"x_t: expected shape (n, {self.mean.shape[0]}), got shape {tuple(x_t.shape)}")
+        t = _positions(t, self.schedule, x_t, "x_t")
+        s = self.schedule
+        alpha_bar = s.alpha_bars[t].reshape(tuple(t.shape) + (1,) * (2 - t.ndim))
+        one_minus_alpha_bar = s.one_minus_alpha_bars[t].reshape(alpha_bar.shape)
+        Q = self.eigenvectors
+        # (x - sqrt(alpha_bar) m) Q, scaled, times Q^T, as broadcast sums: no BLAS call (whose threads
+        # dominate at the small d of a test model), (n, d, d) temporaries.
+        y = ((x_t.to(_F64) - torch.sqrt(alpha_bar) * self.mean).unsqueeze(-1) * Q).sum(dim=-2)
+        y = y * (torch.sqrt(one_minus_alpha_bar) / (alpha_bar * self.eigenvalues + one_minus_alpha_bar))
+        return (y.unsqueeze(-2) * Q).sum(dim=-1).to(x_t.dtype)

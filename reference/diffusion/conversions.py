@@ -1,0 +1,299 @@
+r"""Conversions between the eps, x_0, v and score parametrisations, and the eps-parametrised mean.
+
+Part of :mod:`reference.diffusion` (NumPy, float64); its docstring holds the conventions (time positions
+0..T-1, float64 tables, batches, sums over features, randomness). Slides:
+Isachenko, DGM Lecture 13, recap 'Reparametrization' (mu_theta from eps_theta) and 'DDPM vs NCSN'
+(grad log q(x_t | x_0) = -eps / sqrt(1 - alpha_bar_t)); v-prediction from Salimans & Ho (2022).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .schedules import Schedule, _at, _data, _positions, _same_shape, _schedule
+
+
+def predict_x0_from_eps(x_t: np.ndarray, eps: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarray:
+    r"""x_0 from x_t and the noise, inverting q_sample.
+
+    .. math::
+
+        \hat x_0 = \frac{x_t - \sqrt{1 - \bar\alpha_t}\, \epsilon}{\sqrt{\bar\alpha_t}}.
+
+    With eps = E[eps | x_t] (an ideal eps model) this is Tweedie's E[x_0 | x_t]. The factor
+    1 / sqrt(alpha_bar_t) reaches 158 at the end of the linear schedule (T = 1000) and 2e4 at the end of
+    the clipped cosine schedule, which is why samplers clip x0.
+
+    Parameters
+    ----------
+    x_t, eps : (n, ...) array_like
+        One shape.
+    t : () or (n,) int array_like
+    schedule : Schedule
+
+    Returns
+    -------
+    (n, ...) ndarray
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'Reparametrization'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (15).
+    """
+    schedule = _schedule(schedule)
+    x_t, eps = _data("x_t", x_t), _data("eps", eps)
+    _same_shape(("x_t", "eps"), (x_t, eps))
+    t = _positions(t, schedule, x_t, "x_t")
+    sqrt_alpha_bar = _at(schedule.sqrt_alpha_bars, t, x_t.ndim)
+    sqrt_one_minus_alpha_bar = _at(schedule.sqrt_one_minus_alpha_bars, t, x_t.ndim)
+    return (x_t - sqrt_one_minus_alpha_bar * eps) / sqrt_alpha_bar
+
+
+def predict_eps_from_x0(x_t: np.ndarray, x0: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarray:
+    r"""The noise that takes x_0 to x_t, inverting q_sample.
+
+    .. math::
+
+        \epsilon = \frac{x_t - \sqrt{\bar\alpha_t}\, x_0}{\sqrt{1 - \bar\alpha_t}}.
+
+    Parameters
+    ----------
+    x_t, x0 : (n, ...) array_like
+        One shape.
+    t : () or (n,) int array_like
+    schedule : Schedule
+
+    Returns
+    -------
+    (n, ...) ndarray
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'Reparametrization'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (4).
+    """
+    schedule = _schedule(schedule)
+    x_t, x0 = _data("x_t", x_t), _data("x0", x0)
+    _same_shape(("x_t", "x0"), (x_t, x0))
+    t = _positions(t, schedule, x_t, "x_t")
+    sqrt_alpha_bar = _at(schedule.sqrt_alpha_bars, t, x_t.ndim)
+    sqrt_one_minus_alpha_bar = _at(schedule.sqrt_one_minus_alpha_bars, t, x_t.ndim)
+    return (x_t - sqrt_alpha_bar * x0) / sqrt_one_minus_alpha_bar
+
+
+def velocity(x0: np.ndarray, eps: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarray:
+    r"""The v-parametrisation target of Salimans & Ho: v = sqrt(alpha_bar) eps - sqrt(1 - alpha_bar) x_0.
+
+    .. math::
+
+        v_t = \sqrt{\bar\alpha_t}\, \epsilon - \sqrt{1 - \bar\alpha_t}\, x_0,
+
+    the velocity d x_t / d phi of x_t = cos(phi) x_0 + sin(phi) eps with cos(phi) = sqrt(alpha_bar_t).
+    Inverses: :func:`predict_x0_from_v`, :func:`predict_eps_from_v`. Every coefficient is at most 1 in
+    absolute value, so no conversion through v amplifies rounding.
+
+    Parameters
+    ----------
+    x0, eps : (n, ...) array_like
+        One shape.
+    t : () or (n,) int array_like
+    schedule : Schedule
+
+    Returns
+    -------
+    (n, ...) ndarray
+
+    References
+    ----------
+    Salimans, Ho, Progressive Distillation for Fast Sampling of Diffusion Models, ICLR 2022, Section 4
+    and Appendix D.
+    """
+    schedule = _schedule(schedule)
+    x0, eps = _data("x0", x0), _data("eps", eps)
+    _same_shape(("x0", "eps"), (x0, eps))
+    t = _positions(t, schedule, x0, "x0")
+    return _at(schedule.sqrt_alpha_bars, t, x0.ndim) * eps - _at(schedule.sqrt_one_minus_alpha_bars, t, x0.ndim) * x0
+
+
+def predict_x0_from_v(x_t: np.ndarray, v: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarray:
+    r"""x_0 from x_t and v: x_0 = sqrt(alpha_bar) x_t - sqrt(1 - alpha_bar) v.
+
+    .. math::
+
+        \hat x_0 = \sqrt{\bar\alpha_t}\, x_t - \sqrt{1 - \bar\alpha_t}\, v_t.
+
+    Parameters
+    ----------
+    x_t, v : (n, ...) array_like
+        One shape.
+    t : () or (n,) int array_like
+    schedule : Schedule
+
+    Returns
+    -------
+    (n, ...) ndarray
+
+    References
+    ----------
+    Salimans, Ho, ICLR 2022, Section 4.
+    """
+    schedule = _schedule(schedule)
+    x_t, v = _data("x_t", x_t), _data("v", v)
+    _same_shape(("x_t", "v"), (x_t, v))
+    t = _positions(t, schedule, x_t, "x_t")
+    return _at(schedule.sqrt_alpha_bars, t, x_t.ndim) * x_t - _at(schedule.sqrt_one_minus_alpha_bars, t, x_t.ndim) * v
+
+
+def predict_eps_from_v(x_t: np.ndarray, v: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarray:
+    r"""The noise from x_t and v: eps = sqrt(1 - alpha_bar) x_t + sqrt(alpha_bar) v.
+
+    .. math::
+
+        \hat\epsilon = \sqrt{1 - \bar\alpha_t}\, x_t + \sqrt{\bar\alpha_t}\, v_t.
+
+    Parameters
+    ----------
+    x_t, v : (n, ...) array_like
+        One shape.
+    t : () or (n,) int array_like
+    schedule : Schedule
+
+    Returns
+    -------
+    (n, ...) ndarray
+
+    References
+    ----------
+    Salimans, Ho, ICLR 2022, Section 4.
+    """
+    schedule = _schedule(schedule)
+    x_t, v = _data("x_t", x_t), _data("v", v)
+    _same_shape(("x_t", "v"), (x_t, v))
+    t = _positions(t, schedule, x_t, "x_t")
+    return _at(schedule.sqrt_one_minus_alpha_bars, t, x_t.ndim) * x_t + _at(schedule.sqrt_alpha_bars, t, x_t.ndim) * v
+
+
+def eps_to_score(eps: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarray:
+    r"""Score from noise prediction: s = -eps / sqrt(1 - alpha_bar_t) (the L14 reparametrisation).
+
+    .. math::
+
+        s_\theta(x_t, t) = -\frac{\epsilon_\theta(x_t, t)}{\sqrt{1 - \bar\alpha_t}}.
+
+    With the true noise eps this is exactly grad_{x_t} log q(x_t | x_0) (:func:`q_score`).
+
+    Parameters
+    ----------
+    eps : (n, ...) array_like
+    t : () or (n,) int array_like
+    schedule : Schedule
+
+    Returns
+    -------
+    (n, ...) ndarray
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, 'DDPM vs NCSN'; Lecture 14, recap 'DDPM vs NCSN' and 'Classifier guidance';
+    Song et al., Score-Based Generative Modeling through SDEs, ICLR 2021, Appendix B.
+    """
+    schedule = _schedule(schedule)
+    eps = _data("eps", eps)
+    t = _positions(t, schedule, eps, "eps")
+    return -eps / _at(schedule.sqrt_one_minus_alpha_bars, t, eps.ndim)
+
+
+def score_to_eps(score: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarray:
+    r"""Noise prediction from a score: eps = -sqrt(1 - alpha_bar_t) s, the inverse of :func:`eps_to_score`.
+
+    .. math::
+
+        \epsilon_\theta(x_t, t) = -\sqrt{1 - \bar\alpha_t}\, s_\theta(x_t, t).
+
+    Parameters
+    ----------
+    score : (n, ...) array_like
+    t : () or (n,) int array_like
+    schedule : Schedule
+
+    Returns
+    -------
+    (n, ...) ndarray
+
+    References
+    ----------
+    Isachenko, DGM Lecture 14, recap 'DDPM vs NCSN'.
+    """
+    schedule = _schedule(schedule)
+    score = _data("score", score)
+    t = _positions(t, schedule, score, "score")
+    return -_at(schedule.sqrt_one_minus_alpha_bars, t, score.ndim) * score
+
+
+def q_score(x_t: np.ndarray, x0: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarray:
+    r"""The denoising score-matching target grad_{x_t} log q(x_t | x_0).
+
+    .. math::
+
+        \nabla_{x_t} \log q(x_t \mid x_0) = -\frac{x_t - \sqrt{\bar\alpha_t}\, x_0}{1 - \bar\alpha_t}
+        = -\frac{\epsilon}{\sqrt{1 - \bar\alpha_t}}.
+
+    Parameters
+    ----------
+    x_t, x0 : (n, ...) array_like
+        One shape.
+    t : () or (n,) int array_like
+    schedule : Schedule
+
+    Returns
+    -------
+    (n, ...) ndarray
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, 'DDPM vs NCSN'; Lecture 14, recap 'DDPM vs NCSN';
+    Vincent, A Connection Between Score Matching and Denoising Autoencoders, Neural Computation 2011.
+    """
+    schedule = _schedule(schedule)
+    x_t, x0 = _data("x_t", x_t), _data("x0", x0)
+    _same_shape(("x_t", "x0"), (x_t, x0))
+    t = _positions(t, schedule, x_t, "x_t")
+    one_minus_alpha_bar = _at(schedule.one_minus_alpha_bars, t, x_t.ndim)
+    return -(x_t - _at(schedule.sqrt_alpha_bars, t, x_t.ndim) * x0) / one_minus_alpha_bar
+
+
+def p_mean_from_eps(x_t: np.ndarray, eps: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarray:
+    r"""Mean of the reverse step p(x_{t-1} | x_t) in the eps-parametrisation.
+
+    .. math::
+
+        \mu_\theta(x_t, t) = \frac{1}{\sqrt{\alpha_t}} \Bigl(x_t - \frac{1 - \alpha_t}{\sqrt{1 - \bar\alpha_t}}
+        \epsilon_\theta(x_t, t)\Bigr).
+
+    With the true noise it equals the posterior mean mu_tilde_t(x_t, x_0) of :func:`q_posterior`.
+
+    Parameters
+    ----------
+    x_t, eps : (n, ...) array_like
+        One shape.
+    t : () or (n,) int array_like
+    schedule : Schedule
+
+    Returns
+    -------
+    (n, ...) ndarray
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'Reparametrization' and 'Sampling' (step 2);
+    Ho, Jain, Abbeel, NeurIPS 2020, eq. (11).
+    """
+    schedule = _schedule(schedule)
+    x_t, eps = _data("x_t", x_t), _data("eps", eps)
+    _same_shape(("x_t", "eps"), (x_t, eps))
+    t = _positions(t, schedule, x_t, "x_t")
+    return _p_mean(x_t, eps, t, schedule)
+
+
+def _p_mean(x_t: np.ndarray, eps: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarray:
+    beta = _at(schedule.betas, t, x_t.ndim)  # 1 - alpha_t, from the table (no cancellation)
+    sqrt_one_minus_alpha_bar = _at(schedule.sqrt_one_minus_alpha_bars, t, x_t.ndim)
+    return (x_t - beta / sqrt_one_minus_alpha_bar * eps) / np.sqrt(_at(schedule.alphas, t, x_t.ndim))

@@ -1,0 +1,269 @@
+r"""ELBO terms: the Gaussian KL, L_t and its eps weight, L_simple, the prior KL and the NCSN-weighted DSM loss.
+
+Part of :mod:`reference.diffusion` (NumPy, float64); its docstring holds the conventions (time positions
+0..T-1, float64 tables, batches, sums over features, randomness). Slides:
+Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' (L_t as a KL between Gaussians, the
+prior term), 'Reparametrization' (the weight of ||eps - eps_theta||^2), 'Simplified objective' and
+'Training' (L_simple), 'DDPM vs NCSN' (the sigma^2-weighted denoising score matching loss).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _checks as C
+from .conversions import _p_mean
+from .schedules import Schedule, _at, _data, _positions, _same_shape, _schedule, _sum_features
+
+
+def gaussian_kl(mean_q: np.ndarray, var_q: np.ndarray, mean_p: np.ndarray, var_p: np.ndarray) -> np.ndarray:
+    r"""KL(N(mean_q, var_q I) || N(mean_p, var_p I)) per batch element, summed over the feature axes.
+
+    .. math::
+
+        \mathrm{KL} = \frac12 \sum_i \Bigl[\frac{\sigma_q^2}{\sigma_p^2} - 1 - \log\frac{\sigma_q^2}{\sigma_p^2}
+        + \frac{(\mu_{q,i} - \mu_{p,i})^2}{\sigma_p^2}\Bigr].
+
+    The variance term is evaluated as r - log1p(r) with r = (var_q - var_p) / var_p where |r| < 1/2,
+    which keeps its digits when the variances are nearly equal (it is r^2 / 2 there; var_q - var_p is
+    exact), and as ratio - 1 - log(ratio) otherwise (log1p(r) would lose digits to 1 + r for
+    var_q << var_p). Variances may vary per element (diagonal Gaussians); the isotropic case passes one
+    variance per batch element, e.g. of shape (n, 1, ..., 1) as :func:`q_posterior` returns it.
+
+    Parameters
+    ----------
+    mean_q, mean_p : (n, ...) array_like
+        Means.
+    var_q : array_like
+        Variances of q, >= 0 (0 gives +inf, a point mass against a Gaussian); broadcast against the means.
+    var_p : array_like
+        Variances of p, > 0; broadcast against the means.
+
+    Returns
+    -------
+    (n,) ndarray
+        KL in nats; the first axis of the broadcast shape is the batch axis, all others are summed.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' (L_t and the prior term are
+    KLs between isotropic Gaussians); Ho, Jain, Abbeel, NeurIPS 2020, eq. (5).
+    """
+    mean_q, mean_p = _data("mean_q", mean_q), _data("mean_p", mean_p)
+    var_q, var_p = _data("var_q", var_q), _data("var_p", var_p)
+    if np.any(var_q < 0):
+        raise ValueError(f"var_q: expected variances >= 0, got min {np.min(var_q)!r}")
+    if np.any(var_p <= 0):
+        raise ValueError(f"var_p: expected variances > 0, got min {np.min(var_p)!r}")
+    shape = C.broadcast_batch(
+        ("mean_q", "var_q", "mean_p", "var_p"), (mean_q.shape, var_q.shape, mean_p.shape, var_p.shape)
+    )
+    if len(shape) == 0:
+        raise ValueError("mean_q, mean_p: expected a batch axis (shape (n, ...)), got scalars")
+    ratio, r = var_q / var_p, (var_q - var_p) / var_p
+    with np.errstate(divide="ignore"):
+        variance_term = np.where(np.abs(r) < 0.5, r - np.log1p(r), ratio - 1.0 - np.log(ratio))
+    kl = 0.5 * (variance_term + (mean_q - mean_p) ** 2 / var_p)
+    return _sum_features(np.broadcast_to(kl, shape))
+
+
+def _positions_after_first(t: np.ndarray, what: str) -> None:
+    if t.size and np.min(t) == 0:
+        raise ValueError(
+            f"t: expected positions 1..T-1 for {what}; position 0 (the slide's step 1) is the reconstruction "
+            "term E log p(x_0 | x_1), not a KL (beta_tilde = 0 there), got a 0"
+        )
+
+
+def elbo_weight(t: np.ndarray, schedule: Schedule) -> np.ndarray:
+    r"""Weight of ||eps - eps_theta||^2 in L_t: (1 - alpha)^2 / (2 beta_tilde alpha (1 - alpha_bar)).
+
+    .. math::
+
+        \lambda_t = \frac{(1 - \alpha_t)^2}{2 \tilde\beta_t \alpha_t (1 - \bar\alpha_t)}
+                  = \frac{\beta_t}{2 \alpha_t (1 - \bar\alpha_{t-1})},
+        \qquad \mathcal L_t = \lambda_t \|\epsilon - \epsilon_\theta\|^2.
+
+    Evaluated in the first (the slide's) form, with 1 - alpha_t = beta_t taken from the table. Defined
+    for positions 1..T-1 (the slide's t = 2..T): at position 0, beta_tilde = 0 and the ELBO has the
+    reconstruction term instead, so ``t = 0`` is refused.
+
+    Parameters
+    ----------
+    t : () or (n,) int array_like
+        Positions 1..T-1.
+    schedule : Schedule
+
+    Returns
+    -------
+    () or (n,) ndarray
+        lambda_t, float64.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'Reparametrization'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (12).
+    """
+    schedule = _schedule(schedule)
+    t = _positions(t, schedule)
+    _positions_after_first(t, "elbo_weight")
+    return _elbo_weight(t, schedule)
+
+
+def _elbo_weight(t: np.ndarray, schedule: Schedule) -> np.ndarray:
+    beta, alpha, beta_tilde = schedule.betas[t], schedule.alphas[t], schedule.beta_tilde[t]
+    return beta**2 / (2.0 * beta_tilde * alpha * schedule.one_minus_alpha_bars[t])
+
+
+def l_t(x0: np.ndarray, x_t: np.ndarray, eps_pred: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarray:
+    r"""The ELBO term L_t: KL(q(x_{t-1} | x_t, x_0) || p_theta(x_{t-1} | x_t)) for one x_t, as a Gaussian KL.
+
+    .. math::
+
+        \mathcal L_t = \mathrm{KL}\bigl(\mathcal N(\tilde\mu_t(x_t, x_0), \tilde\beta_t I) \,\|\,
+        \mathcal N(\mu_\theta(x_t, t), \tilde\beta_t I)\bigr)
+        = \frac{1}{2 \tilde\beta_t} \|\tilde\mu_t(x_t, x_0) - \mu_\theta(x_t, t)\|^2,
+
+    with the slide's assumption sigma_theta^2 = beta_tilde_t and mu_theta from ``eps_pred``
+    (:func:`p_mean_from_eps`). Computed through :func:`gaussian_kl` from the two means, *not* through
+    the weight; that it equals ``elbo_weight(t) * l_simple(eps, eps_pred)`` for x_t = q_sample(x0, t, eps)
+    is a theorem checked in crosscheck. This is the integrand: the slide's L_t is its expectation over
+    x_t ~ q(x_t | x_0).
+
+    Parameters
+    ----------
+    x0, x_t, eps_pred : (n, ...) array_like
+        Data, its noisy version at position t and the model's noise prediction; one shape.
+    t : () or (n,) int array_like
+        Positions 1..T-1 (position 0 is the reconstruction term; refused).
+    schedule : Schedule
+
+    Returns
+    -------
+    (n,) ndarray
+        KL in nats, summed over the feature axes.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' and 'Reparametrization';
+    Ho, Jain, Abbeel, NeurIPS 2020, eqs. (5), (8).
+    """
+    schedule = _schedule(schedule)
+    x0, x_t, eps_pred = _data("x0", x0, 1), _data("x_t", x_t, 1), _data("eps_pred", eps_pred, 1)
+    _same_shape(("x0", "x_t", "eps_pred"), (x0, x_t, eps_pred))
+    t = _positions(t, schedule, x0, "x0")
+    _positions_after_first(t, "l_t")
+    beta_tilde = _at(schedule.beta_tilde, t, x0.ndim)
+    mu_tilde = (
+        _at(schedule.posterior_mean_coef_x0, t, x0.ndim) * x0 + _at(schedule.posterior_mean_coef_xt, t, x0.ndim) * x_t
+    )
+    mu_theta = _p_mean(x_t, eps_pred, t, schedule)
+    return gaussian_kl(mu_tilde, beta_tilde, mu_theta, beta_tilde)
+
+
+def l_simple(eps: np.ndarray, eps_pred: np.ndarray) -> np.ndarray:
+    r"""The simplified objective's term ||eps - eps_theta||^2, summed over the feature axes.
+
+    .. math::
+
+        \mathcal L_{\text{simple}} = \|\epsilon - \epsilon_\theta(\sqrt{\bar\alpha_t} x_0
+        + \sqrt{1 - \bar\alpha_t} \epsilon, t)\|^2.
+
+    The code of Ho et al. averages over features instead (``mean_flat``): that is this value divided
+    by the number of features. Average over the batch and over t yourself: L13's 'Simplified
+    objective' writes t ~ U[2, T] (the KL terms only), its 'Training' slide and Ho et al. t ~ U[1, T]
+    (positions 0..T-1 here).
+
+    Parameters
+    ----------
+    eps, eps_pred : (n, ...) array_like
+        True and predicted noise, one shape.
+
+    Returns
+    -------
+    (n,) ndarray
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'Simplified objective' and 'Training' (step 4);
+    Ho, Jain, Abbeel, NeurIPS 2020, eq. (14).
+    """
+    eps, eps_pred = _data("eps", eps, 1), _data("eps_pred", eps_pred, 1)
+    _same_shape(("eps", "eps_pred"), (eps, eps_pred))
+    return _sum_features((eps - eps_pred) ** 2)
+
+
+def prior_kl(x0: np.ndarray, schedule: Schedule) -> np.ndarray:
+    r"""The ELBO's prior term KL(q(x_T | x_0) || N(0, I)) per batch element (no parameters; ~0 for a good schedule).
+
+    .. math::
+
+        \mathrm{KL}\bigl(\mathcal N(\sqrt{\bar\alpha_T} x_0, (1 - \bar\alpha_T) I) \,\|\, \mathcal N(0, I)\bigr)
+        = \frac12 \Bigl[ D \bigl(-\bar\alpha_T - \log(1 - \bar\alpha_T)\bigr) + \bar\alpha_T \|x_0\|^2 \Bigr],
+
+    with D the number of features; the first bracket is evaluated as -alpha_bar_T - log1p(-alpha_bar_T)
+    (about alpha_bar_T^2 / 2, no cancellation).
+
+    Parameters
+    ----------
+    x0 : (n, ...) array_like
+    schedule : Schedule
+
+    Returns
+    -------
+    (n,) ndarray
+        KL in nats.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' (KL(q(x_T | x_0) || p(x_T)));
+    Ho, Jain, Abbeel, NeurIPS 2020, eq. (5) (L_T).
+    """
+    schedule = _schedule(schedule)
+    x0 = _data("x0", x0, 1)
+    alpha_bar_T = schedule.alpha_bars[-1]
+    D = x0[0].size
+    return 0.5 * (D * (-alpha_bar_T - np.log1p(-alpha_bar_T)) + alpha_bar_T * _sum_features(x0**2))
+
+
+def weighted_dsm_loss(score: np.ndarray, x_t: np.ndarray, x0: np.ndarray, t: np.ndarray, schedule: Schedule):
+    r"""NCSN's sigma^2-weighted denoising score-matching term on the DDPM kernel q(x_t | x_0).
+
+    .. math::
+
+        \sigma_t^2 \bigl\|s_\theta(x_t, t) - \nabla_{x_t} \log q(x_t \mid x_0)\bigr\|^2,
+        \qquad \sigma_t^2 = 1 - \bar\alpha_t.
+
+    This is the NCSN objective of L13 (noise level sigma_l, weight sigma_l^2) with the DDPM kernel
+    N(sqrt(alpha_bar_t) x_0, sigma_t^2 I) in place of N(x, sigma_l^2 I). The identities of 'DDPM vs NCSN',
+    checked in crosscheck: with x_t = q_sample(x0, t, eps) and eps_theta = score_to_eps(score),
+
+    .. math::
+
+        \sigma_t^2 \|s_\theta - \nabla \log q\|^2 = \|\epsilon - \epsilon_\theta\|^2 \ (= \mathcal L_{\text{simple}}),
+        \qquad \mathcal L_t = \lambda_t \, \sigma_t^2 \|s_\theta - \nabla \log q\|^2 .
+
+    Parameters
+    ----------
+    score : (n, ...) array_like
+        The model's score s_theta(x_t, t).
+    x_t, x0 : (n, ...) array_like
+        Noisy sample and data, one shape with ``score``.
+    t : () or (n,) int array_like
+    schedule : Schedule
+
+    Returns
+    -------
+    (n,) ndarray
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, 'Noise Conditioned Score Network (NCSN)' and 'DDPM vs NCSN';
+    Song, Ermon, Generative Modeling by Estimating Gradients of the Data Distribution, NeurIPS 2019, eq. (6).
+    """
+    schedule = _schedule(schedule)
+    score, x_t, x0 = _data("score", score, 1), _data("x_t", x_t, 1), _data("x0", x0, 1)
+    _same_shape(("score", "x_t", "x0"), (score, x_t, x0))
+    t = _positions(t, schedule, x_t, "x_t")
+    sigma2 = _at(schedule.one_minus_alpha_bars, t, x_t.ndim)
+    target = -(x_t - _at(schedule.sqrt_alpha_bars, t, x_t.ndim) * x0) / sigma2
+    return _sum_features(sigma2 * (score - target) ** 2)

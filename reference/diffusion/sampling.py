@@ -1,0 +1,245 @@
+r"""Ancestral sampling: one reverse step, the sampling loop, and the exact eps of Gaussian data.
+
+Part of :mod:`reference.diffusion` (NumPy, float64); its docstring holds the conventions (time positions
+0..T-1, float64 tables, batches, sums over features, randomness). Slides:
+Isachenko, DGM Lecture 13, recap 'Sampling' (Ho et al. Algorithm 2); Lecture 14, recap 'DDPM vs NCSN'
+(the exact eps of Gaussian data through its score).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .. import _checks as C
+from .conversions import _p_mean
+from .schedules import Schedule, _at, _clip_range, _data, _noise, _positions, _same_shape, _schedule
+
+
+def _step(
+    x_t: np.ndarray,
+    eps_pred: np.ndarray,
+    t: np.ndarray,
+    schedule: Schedule,
+    z: np.ndarray,
+    clip: tuple[float, float] | None,
+) -> np.ndarray:
+    if clip is None:
+        mean = _p_mean(x_t, eps_pred, t, schedule)
+    else:
+        sqrt_alpha_bar = _at(schedule.sqrt_alpha_bars, t, x_t.ndim)
+        x0_hat = (x_t - _at(schedule.sqrt_one_minus_alpha_bars, t, x_t.ndim) * eps_pred) / sqrt_alpha_bar
+        x0_hat = np.clip(x0_hat, clip[0], clip[1])
+        mean = (
+            _at(schedule.posterior_mean_coef_x0, t, x_t.ndim) * x0_hat
+            + _at(schedule.posterior_mean_coef_xt, t, x_t.ndim) * x_t
+        )
+    return mean + np.sqrt(_at(schedule.beta_tilde, t, x_t.ndim)) * z
+
+
+def ddpm_step(
+    x_t: np.ndarray,
+    eps_pred: np.ndarray,
+    t: np.ndarray,
+    schedule: Schedule,
+    noise: np.ndarray | None = None,
+    *,
+    rng=None,
+    clip_x0: tuple[float, float] | None = None,
+) -> np.ndarray:
+    r"""One ancestral sampling step x_t -> x_{t-1} ~ N(mu_theta(x_t, t), beta_tilde_t I).
+
+    .. math::
+
+        x_{t-1} = \frac{1}{\sqrt{\alpha_t}} \Bigl(x_t - \frac{1 - \alpha_t}{\sqrt{1 - \bar\alpha_t}}
+        \epsilon_\theta\Bigr) + \sqrt{\tilde\beta_t}\, z, \qquad z \sim \mathcal N(0, I).
+
+    No noise at the last step: at position 0, beta_tilde = 0 exactly (alpha_bar_prev = 1), so the
+    step returns the mean whatever ``noise`` holds (Algorithm 2's "z = 0 if t = 1").
+
+    With ``clip_x0=(low, high)`` the mean is instead the posterior mean at the clipped prediction
+    x0_hat = clip(predict_x0_from_eps(x_t, eps), low, high), mu = mu_tilde_t(x_t, x0_hat), as the code
+    of Ho et al. does for images in [-1, 1]; without clipping the two means are equal.
+
+    Parameters
+    ----------
+    x_t, eps_pred : (n, ...) array_like
+        Current sample and the model's noise prediction at it, one shape.
+    t : () or (n,) int array_like
+        Positions of x_t (0..T-1).
+    schedule : Schedule
+    noise : (n, ...) array_like, optional
+        z, shape of ``x_t``. Exactly one of ``noise`` and ``rng``.
+    rng : numpy.random.Generator, optional
+    clip_x0 : (float, float), optional
+        Range for the x_0 prediction, ``low < high``; ``None`` (default) for no clipping.
+
+    Returns
+    -------
+    (n, ...) ndarray
+        x_{t-1}.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'Sampling' (steps 2-3); Ho, Jain, Abbeel, NeurIPS 2020, Algorithm 2.
+    """
+    schedule = _schedule(schedule)
+    x_t, eps_pred = _data("x_t", x_t), _data("eps_pred", eps_pred)
+    _same_shape(("x_t", "eps_pred"), (x_t, eps_pred))
+    t = _positions(t, schedule, x_t, "x_t")
+    clip = _clip_range(clip_x0)
+    z = _noise(noise, rng, x_t.shape)
+    return _step(x_t, eps_pred, t, schedule, z, clip)
+
+
+def _shape(shape: object) -> tuple[int, ...]:
+    if not isinstance(shape, (tuple, list)) or not all(
+        isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape
+    ):
+        raise TypeError(f"shape: expected a tuple of ints (n, ...), got {C.describe(shape)}")
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 0 or any(s < 1 for s in shape):
+        raise ValueError(f"shape: expected (n, ...) with every size >= 1, got {shape}")
+    return shape
+
+
+def _progress(iterable: range, progress: object, total: int):
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress: expected a bool, got {C.describe(progress)}")
+    if not progress:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc="DDPM sampling", unit="step")
+
+
+def ddpm_sample(
+    eps_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    shape: tuple[int, ...],
+    schedule: Schedule,
+    noise: np.ndarray | None = None,
+    *,
+    rng=None,
+    clip_x0: tuple[float, float] | None = None,
+    progress: bool = False,
+) -> np.ndarray:
+    r"""Ancestral DDPM sampling: x_T ~ N(0, I), then T steps of :func:`ddpm_step` down to x_0.
+
+    .. math::
+
+        x_T \sim \mathcal N(0, I), \qquad
+        x_{t-1} = \mu_\theta(x_t, t) + \sqrt{\tilde\beta_t}\, z_t \quad (t = T, \dots, 1;\ z_1 = 0).
+
+    ``eps_fn(x_t, t)`` is called once per step with the current batch and the position as an int64
+    array of shape (n,) (every entry equal), and must return an array of the batch's shape.
+
+    Noise layout (every draw, in order of use): ``noise[0]`` is x_T; ``noise[k]`` for k = 1..T-1 is the
+    z added by the k-th step (the step from position T - k); the last step (position 0) adds none, so
+    ``noise`` has shape ``(T, *shape)``.
+
+    Parameters
+    ----------
+    eps_fn : callable
+        The noise model eps_theta(x_t, t).
+    shape : tuple of int
+        Batch shape (n, ...) of the samples.
+    schedule : Schedule
+    noise : (T, n, ...) array_like, optional
+        Standard normals as laid out above. Exactly one of ``noise`` and ``rng``.
+    rng : numpy.random.Generator, optional
+        Draws x_T and then one z per step, in the order above.
+    clip_x0 : (float, float), optional
+        Clip the x_0 prediction to this range at every step (see :func:`ddpm_step`).
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    (n, ...) ndarray
+        x_0.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, recap 'Sampling'; Ho, Jain, Abbeel, NeurIPS 2020, Algorithm 2.
+    """
+    if not callable(eps_fn):
+        raise TypeError(f"eps_fn: expected a callable eps_fn(x_t, t), got {C.describe(eps_fn)}")
+    shape = _shape(shape)
+    schedule = _schedule(schedule)
+    clip = _clip_range(clip_x0)
+    T = schedule.T
+    C.check_noise_or_rng(noise, rng)
+    if noise is not None:
+        noise = _data("noise", noise)
+        C.check_shape("noise", noise, (T, *shape))
+    x = noise[0] if noise is not None else rng.standard_normal(shape)
+    zeros = np.zeros(shape)
+    for k in _progress(range(T), progress, T):
+        t = T - 1 - k
+        tt = np.full(shape[0], t, dtype=np.int64)
+        eps = C.as_float64("eps_fn(x_t, t)", eps_fn(x, tt))
+        if eps.shape != shape:
+            raise ValueError(f"eps_fn(x_t, t): expected an output of shape {shape}, got shape {eps.shape}")
+        if t == 0:
+            z = zeros
+        else:
+            z = noise[k + 1] if noise is not None else rng.standard_normal(shape)
+        x = _step(x, eps, tt, schedule, z, clip)
+    return x
+
+
+class GaussianEps:
+    r"""The exact noise prediction eps*(x_t, t) = E[eps | x_t] for Gaussian data x_0 ~ N(m, Sigma).
+
+    .. math::
+
+        x_t \sim \mathcal N\bigl(\sqrt{\bar\alpha_t} m,\ \Sigma_t\bigr),\quad
+        \Sigma_t = \bar\alpha_t \Sigma + (1 - \bar\alpha_t) I,\qquad
+        \epsilon^*(x_t, t) = -\sqrt{1 - \bar\alpha_t}\, \nabla \log q(x_t)
+        = \sqrt{1 - \bar\alpha_t}\, \Sigma_t^{-1} (x_t - \sqrt{\bar\alpha_t} m).
+
+    Evaluated through the eigendecomposition Sigma = Q diag(lambda) Q^T, where Sigma_t^{-1} =
+    Q diag(1 / (alpha_bar lambda + 1 - alpha_bar)) Q^T. A test model: with it, :func:`ddpm_sample`
+    draws (up to the discretisation of the reverse process) from N(m, Sigma).
+
+    Parameters
+    ----------
+    mean : (d,) array_like
+        m.
+    cov : (d, d) array_like
+        Sigma, symmetric positive definite.
+    schedule : Schedule
+
+    Call
+    ----
+    ``model(x_t, t)`` with x_t of shape (n, d) and t of shape () or (n,) returns eps of shape (n, d).
+
+    References
+    ----------
+    Isachenko, DGM Lecture 14, recap 'DDPM vs NCSN' (s = -eps / sqrt(1 - alpha_bar));
+    Ho, Jain, Abbeel, NeurIPS 2020, Section 3.2.
+    """
+
+    def __init__(self, mean: np.ndarray, cov: np.ndarray, schedule: Schedule) -> None:
+        mean, cov = _data("mean", mean), C.as_float64("cov", cov)
+        if mean.ndim != 1:
+            raise ValueError(f"mean: expected a vector of shape (d,), got shape {mean.shape}")
+        C.check_shape("cov", cov, (mean.shape[0], mean.shape[0]))
+        C.cholesky_spd("cov", cov)
+        self.schedule = _schedule(schedule)
+        self.mean = mean
+        self.cov = cov
+        self.eigenvalues, self.eigenvectors = np.linalg.eigh(cov)
+
+    def __call__(self, x_t: np.ndarray, t: np.ndarray) -> np.ndarray:
+        x_t = _data("x_t", x_t)
+        if x_t.ndim != 2 or x_t.shape[1] != self.mean.shape[0]:
+            raise ValueError(f"x_t: expected shape (n, {self.mean.shape[0]}), got shape {x_t.shape}")
+        t = _positions(t, self.schedule, x_t, "x_t")
+        alpha_bar = _at(self.schedule.alpha_bars, t, 2)
+        Q = self.eigenvectors
+        y = (x_t - np.sqrt(alpha_bar) * self.mean) @ Q
+        one_minus_alpha_bar = _at(self.schedule.one_minus_alpha_bars, t, 2)
+        y = y * (np.sqrt(one_minus_alpha_bar) / (alpha_bar * self.eigenvalues + one_minus_alpha_bar))
+        return y @ Q.T
