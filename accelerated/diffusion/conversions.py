@@ -10,24 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .schedules import Schedule, _at, _check_values, _data, _positions, _same, _schedule
-
-
-def _pair(names: tuple[str, str], a: object, b: object, t: object, schedule: object):
-    schedule = _schedule(schedule)
-    a, b = _data(names[0], a), _data(names[1], b)
-    _same(names, (a, b))
-    t = _positions(t, schedule, a, names[0])
-    _check_values(t, schedule.T, ((names[0], a), (names[1], b)))
-    return a, b, t, schedule
-
-
-def _single(name: str, x: object, t: object, schedule: object):
-    schedule = _schedule(schedule)
-    x = _data(name, x)
-    t = _positions(t, schedule, x, name)
-    _check_values(t, schedule.T, ((name, x),))
-    return x, t, schedule
+from .schedules import Schedule, _at, _pair, _single
 
 
 def predict_x0_from_eps(x_t: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> torch.Tensor:

@@ -13,7 +13,17 @@ import torch
 
 from .. import _checks as C
 from .conversions import _p_mean
-from .schedules import _F64, Schedule, _at, _check_values, _data, _positions, _same, _schedule, _sum_features
+from .schedules import (
+    _F64,
+    Schedule,
+    _at,
+    _check_values,
+    _data,
+    _positions,
+    _same,
+    _schedule,
+    _sum_features,
+)
 
 
 def _kl_terms(mean_q, var_q, mean_p, var_p) -> torch.Tensor:

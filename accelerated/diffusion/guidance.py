@@ -10,8 +10,7 @@ from __future__ import annotations
 import torch
 
 from .. import _checks as C
-from .conversions import _pair
-from .schedules import Schedule, _at, _check_values, _data, _same
+from .schedules import Schedule, _at, _check_values, _data, _pair, _same
 
 
 def classifier_guided_mean(mean: torch.Tensor, variance: torch.Tensor, grad_log_py: torch.Tensor, scale: float):

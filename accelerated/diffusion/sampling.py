@@ -14,7 +14,18 @@ import torch
 
 from .. import _checks as C
 from .conversions import _p_mean
-from .schedules import _F64, Schedule, _at, _check_values, _clip_range, _data, _noise, _positions, _same, _schedule
+from .schedules import (
+    _F64,
+    Schedule,
+    _at,
+    _check_values,
+    _clip_range,
+    _data,
+    _noise,
+    _positions,
+    _same,
+    _schedule,
+)
 
 
 def _step(x_t, eps_pred, t, schedule, z, clip) -> torch.Tensor:

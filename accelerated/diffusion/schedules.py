@@ -157,6 +157,25 @@ def _sum_features(x: torch.Tensor) -> torch.Tensor:
     return x.sum(dim=tuple(range(1, x.ndim)), dtype=_F64)
 
 
+def _pair(names: tuple[str, str], a: object, b: object, t: object, schedule: object):
+    """Two data tensors of one shape and the positions t, checked against the schedule and the first."""
+    schedule = _schedule(schedule)
+    a, b = _data(names[0], a), _data(names[1], b)
+    _same(names, (a, b))
+    t = _positions(t, schedule, a, names[0])
+    _check_values(t, schedule.T, ((names[0], a), (names[1], b)))
+    return a, b, t, schedule
+
+
+def _single(name: str, x: object, t: object, schedule: object):
+    """One data tensor and the positions t, checked against the schedule and it."""
+    schedule = _schedule(schedule)
+    x = _data(name, x)
+    t = _positions(t, schedule, x, name)
+    _check_values(t, schedule.T, ((name, x),))
+    return x, t, schedule
+
+
 # --------------------------------------------------------------------------- schedules
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .schedules import Schedule, _at, _data, _positions, _same_shape, _schedule
+from .schedules import Schedule, _at, _pair, _single
 
 
 def predict_x0_from_eps(x_t: np.ndarray, eps: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarray:
@@ -39,10 +39,7 @@ def predict_x0_from_eps(x_t: np.ndarray, eps: np.ndarray, t: np.ndarray, schedul
     ----------
     Isachenko, DGM Lecture 13, recap 'Reparametrization'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (15).
     """
-    schedule = _schedule(schedule)
-    x_t, eps = _data("x_t", x_t), _data("eps", eps)
-    _same_shape(("x_t", "eps"), (x_t, eps))
-    t = _positions(t, schedule, x_t, "x_t")
+    x_t, eps, t, schedule = _pair(("x_t", "eps"), x_t, eps, t, schedule)
     sqrt_alpha_bar = _at(schedule.sqrt_alpha_bars, t, x_t.ndim)
     sqrt_one_minus_alpha_bar = _at(schedule.sqrt_one_minus_alpha_bars, t, x_t.ndim)
     return (x_t - sqrt_one_minus_alpha_bar * eps) / sqrt_alpha_bar
@@ -70,10 +67,7 @@ def predict_eps_from_x0(x_t: np.ndarray, x0: np.ndarray, t: np.ndarray, schedule
     ----------
     Isachenko, DGM Lecture 13, recap 'Reparametrization'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (4).
     """
-    schedule = _schedule(schedule)
-    x_t, x0 = _data("x_t", x_t), _data("x0", x0)
-    _same_shape(("x_t", "x0"), (x_t, x0))
-    t = _positions(t, schedule, x_t, "x_t")
+    x_t, x0, t, schedule = _pair(("x_t", "x0"), x_t, x0, t, schedule)
     sqrt_alpha_bar = _at(schedule.sqrt_alpha_bars, t, x_t.ndim)
     sqrt_one_minus_alpha_bar = _at(schedule.sqrt_one_minus_alpha_bars, t, x_t.ndim)
     return (x_t - sqrt_alpha_bar * x0) / sqrt_one_minus_alpha_bar
@@ -106,10 +100,7 @@ def velocity(x0: np.ndarray, eps: np.ndarray, t: np.ndarray, schedule: Schedule)
     Salimans, Ho, Progressive Distillation for Fast Sampling of Diffusion Models, ICLR 2022, Section 4
     and Appendix D.
     """
-    schedule = _schedule(schedule)
-    x0, eps = _data("x0", x0), _data("eps", eps)
-    _same_shape(("x0", "eps"), (x0, eps))
-    t = _positions(t, schedule, x0, "x0")
+    x0, eps, t, schedule = _pair(("x0", "eps"), x0, eps, t, schedule)
     return _at(schedule.sqrt_alpha_bars, t, x0.ndim) * eps - _at(schedule.sqrt_one_minus_alpha_bars, t, x0.ndim) * x0
 
 
@@ -135,10 +126,7 @@ def predict_x0_from_v(x_t: np.ndarray, v: np.ndarray, t: np.ndarray, schedule: S
     ----------
     Salimans, Ho, ICLR 2022, Section 4.
     """
-    schedule = _schedule(schedule)
-    x_t, v = _data("x_t", x_t), _data("v", v)
-    _same_shape(("x_t", "v"), (x_t, v))
-    t = _positions(t, schedule, x_t, "x_t")
+    x_t, v, t, schedule = _pair(("x_t", "v"), x_t, v, t, schedule)
     return _at(schedule.sqrt_alpha_bars, t, x_t.ndim) * x_t - _at(schedule.sqrt_one_minus_alpha_bars, t, x_t.ndim) * v
 
 
@@ -164,10 +152,7 @@ def predict_eps_from_v(x_t: np.ndarray, v: np.ndarray, t: np.ndarray, schedule: 
     ----------
     Salimans, Ho, ICLR 2022, Section 4.
     """
-    schedule = _schedule(schedule)
-    x_t, v = _data("x_t", x_t), _data("v", v)
-    _same_shape(("x_t", "v"), (x_t, v))
-    t = _positions(t, schedule, x_t, "x_t")
+    x_t, v, t, schedule = _pair(("x_t", "v"), x_t, v, t, schedule)
     return _at(schedule.sqrt_one_minus_alpha_bars, t, x_t.ndim) * x_t + _at(schedule.sqrt_alpha_bars, t, x_t.ndim) * v
 
 
@@ -195,9 +180,7 @@ def eps_to_score(eps: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarr
     Isachenko, DGM Lecture 13, 'DDPM vs NCSN'; Lecture 14, recap 'DDPM vs NCSN' and 'Classifier guidance';
     Song et al., Score-Based Generative Modeling through SDEs, ICLR 2021, Appendix B.
     """
-    schedule = _schedule(schedule)
-    eps = _data("eps", eps)
-    t = _positions(t, schedule, eps, "eps")
+    eps, t, schedule = _single("eps", eps, t, schedule)
     return -eps / _at(schedule.sqrt_one_minus_alpha_bars, t, eps.ndim)
 
 
@@ -222,9 +205,7 @@ def score_to_eps(score: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.nda
     ----------
     Isachenko, DGM Lecture 14, recap 'DDPM vs NCSN'.
     """
-    schedule = _schedule(schedule)
-    score = _data("score", score)
-    t = _positions(t, schedule, score, "score")
+    score, t, schedule = _single("score", score, t, schedule)
     return -_at(schedule.sqrt_one_minus_alpha_bars, t, score.ndim) * score
 
 
@@ -252,10 +233,7 @@ def q_score(x_t: np.ndarray, x0: np.ndarray, t: np.ndarray, schedule: Schedule) 
     Isachenko, DGM Lecture 13, 'DDPM vs NCSN'; Lecture 14, recap 'DDPM vs NCSN';
     Vincent, A Connection Between Score Matching and Denoising Autoencoders, Neural Computation 2011.
     """
-    schedule = _schedule(schedule)
-    x_t, x0 = _data("x_t", x_t), _data("x0", x0)
-    _same_shape(("x_t", "x0"), (x_t, x0))
-    t = _positions(t, schedule, x_t, "x_t")
+    x_t, x0, t, schedule = _pair(("x_t", "x0"), x_t, x0, t, schedule)
     one_minus_alpha_bar = _at(schedule.one_minus_alpha_bars, t, x_t.ndim)
     return -(x_t - _at(schedule.sqrt_alpha_bars, t, x_t.ndim) * x0) / one_minus_alpha_bar
 
@@ -286,10 +264,7 @@ def p_mean_from_eps(x_t: np.ndarray, eps: np.ndarray, t: np.ndarray, schedule: S
     Isachenko, DGM Lecture 13, recap 'Reparametrization' and 'Sampling' (step 2);
     Ho, Jain, Abbeel, NeurIPS 2020, eq. (11).
     """
-    schedule = _schedule(schedule)
-    x_t, eps = _data("x_t", x_t), _data("eps", eps)
-    _same_shape(("x_t", "eps"), (x_t, eps))
-    t = _positions(t, schedule, x_t, "x_t")
+    x_t, eps, t, schedule = _pair(("x_t", "eps"), x_t, eps, t, schedule)
     return _p_mean(x_t, eps, t, schedule)
 
 

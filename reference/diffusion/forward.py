@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .schedules import Schedule, _at, _data, _noise, _positions, _same_shape, _schedule
+from .schedules import Schedule, _at, _noise, _pair, _single
 
 
 def q_step(x_prev: np.ndarray, t: np.ndarray, schedule: Schedule, noise: np.ndarray | None = None, *, rng=None):
@@ -43,9 +43,7 @@ def q_step(x_prev: np.ndarray, t: np.ndarray, schedule: Schedule, noise: np.ndar
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' (the forward Markov chain);
     Ho, Jain, Abbeel, NeurIPS 2020, eq. (2).
     """
-    schedule = _schedule(schedule)
-    x_prev = _data("x_prev", x_prev)
-    t = _positions(t, schedule, x_prev, "x_prev")
+    x_prev, t, schedule = _single("x_prev", x_prev, t, schedule)
     eps = _noise(noise, rng, x_prev.shape)
     beta = _at(schedule.betas, t, x_prev.ndim)
     return np.sqrt(1.0 - beta) * x_prev + np.sqrt(beta) * eps
@@ -79,9 +77,7 @@ def q_sample(x0: np.ndarray, t: np.ndarray, schedule: Schedule, noise: np.ndarra
     Isachenko, DGM Lecture 13, recap 'Training' (step 3) and 'DDPM vs NCSN' (q(x_t | x_0));
     Ho, Jain, Abbeel, NeurIPS 2020, eq. (4).
     """
-    schedule = _schedule(schedule)
-    x0 = _data("x0", x0)
-    t = _positions(t, schedule, x0, "x0")
+    x0, t, schedule = _single("x0", x0, t, schedule)
     eps = _noise(noise, rng, x0.shape)
     return _at(schedule.sqrt_alpha_bars, t, x0.ndim) * x0 + _at(schedule.sqrt_one_minus_alpha_bars, t, x0.ndim) * eps
 
@@ -122,10 +118,7 @@ def q_posterior(x0: np.ndarray, x_t: np.ndarray, t: np.ndarray, schedule: Schedu
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model';
     Ho, Jain, Abbeel, NeurIPS 2020, eqs. (6)-(7).
     """
-    schedule = _schedule(schedule)
-    x0, x_t = _data("x0", x0), _data("x_t", x_t)
-    _same_shape(("x0", "x_t"), (x0, x_t))
-    t = _positions(t, schedule, x0, "x0")
+    x0, x_t, t, schedule = _pair(("x0", "x_t"), x0, x_t, t, schedule)
     coef_x0 = _at(schedule.posterior_mean_coef_x0, t, x0.ndim)
     coef_xt = _at(schedule.posterior_mean_coef_xt, t, x0.ndim)
     return Posterior(coef_x0 * x0 + coef_xt * x_t, _at(schedule.beta_tilde, t, x0.ndim))

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import _checks as C
 from .conversions import _p_mean
-from .schedules import Schedule, _at, _clip_range, _data, _noise, _positions, _same_shape, _schedule
+from .schedules import Schedule, _at, _clip_range, _data, _noise, _pair, _positions, _schedule
 
 
 def _step(
@@ -84,10 +84,7 @@ def ddpm_step(
     ----------
     Isachenko, DGM Lecture 13, recap 'Sampling' (steps 2-3); Ho, Jain, Abbeel, NeurIPS 2020, Algorithm 2.
     """
-    schedule = _schedule(schedule)
-    x_t, eps_pred = _data("x_t", x_t), _data("eps_pred", eps_pred)
-    _same_shape(("x_t", "eps_pred"), (x_t, eps_pred))
-    t = _positions(t, schedule, x_t, "x_t")
+    x_t, eps_pred, t, schedule = _pair(("x_t", "eps_pred"), x_t, eps_pred, t, schedule)
     clip = _clip_range(clip_x0)
     z = _noise(noise, rng, x_t.shape)
     return _step(x_t, eps_pred, t, schedule, z, clip)

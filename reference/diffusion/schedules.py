@@ -117,6 +117,23 @@ def _sum_features(x: np.ndarray) -> np.ndarray:
     return np.sum(x, axis=tuple(range(1, x.ndim)))
 
 
+def _pair(names: tuple[str, str], a: object, b: object, t: object, schedule: object):
+    """Two data arrays of one shape and the positions t checked against the schedule and the first."""
+    schedule = _schedule(schedule)
+    a, b = _data(names[0], a), _data(names[1], b)
+    _same_shape(names, (a, b))
+    t = _positions(t, schedule, a, names[0])
+    return a, b, t, schedule
+
+
+def _single(name: str, x: object, t: object, schedule: object):
+    """One data array and the positions t checked against the schedule and it."""
+    schedule = _schedule(schedule)
+    x = _data(name, x)
+    t = _positions(t, schedule, x, name)
+    return x, t, schedule
+
+
 # --------------------------------------------------------------------------- schedules
 
 
