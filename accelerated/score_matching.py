@@ -222,6 +222,8 @@ def _basis_diagonal(model: Model, x: torch.Tensor, chunk_size: int | None) -> tu
 
 
 def _method(method: object) -> str:
+    if not isinstance(method, str):
+        raise TypeError(f"method: expected one of {TRACE_METHODS} (a str), got {C.describe(method)}")
     if method not in TRACE_METHODS:
         raise ValueError(f"method: expected one of {TRACE_METHODS}, got {C.describe(method)}")
     return method
@@ -449,8 +451,8 @@ def jacobian_trace(
       of their narrowest layer through the inner layers only: still O(d h^2), measured 1.0-1.3x
       the loop with three hidden layers. Details in ``accelerated/_mlp_trace.py``.
 
-    ``"auto"`` (the default) takes ``"factored"`` when the model is recognised (it never does more
-    arithmetic than ``"vmap"``), else ``"vmap"``. Both are exact and differentiable in the
+    ``"auto"`` (the default) takes ``"factored"`` when the model is recognised (less arithmetic
+    than ``"vmap"`` for all but batches of one or two rows), else ``"vmap"``. Both are exact and differentiable in the
     parameters and in x; they differ only by rounding.
 
     Parameters

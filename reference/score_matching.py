@@ -336,6 +336,8 @@ def explicit_score_matching(
 
 
 def _method(method: object) -> str:
+    if not isinstance(method, str):
+        raise TypeError(f"method: expected one of {TRACE_METHODS} (a str), got {type(method).__name__} {method!r}")
     if method not in TRACE_METHODS:
         raise ValueError(f"method: expected one of {TRACE_METHODS}, got {method!r}")
     return method

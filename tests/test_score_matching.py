@@ -398,7 +398,7 @@ BAD = [
     ("implicit_score_matching", ("MLP", np.zeros((2, 4))), {}, ValueError, r"x: expected shape \(\.\.\., 3\)"),
     ("jacobian_trace", ("MLP", np.full((2, 3), np.inf)), {}, ValueError, "x: expected finite"),
     ("jacobian_trace", ("MLP", np.zeros((2, 3))), {"method": "jacfwd"}, ValueError, r"method: expected one of \("),
-    ("implicit_score_matching", ("MLP", np.zeros((2, 3))), {"method": None}, ValueError, "method: expected one of"),
+    ("implicit_score_matching", ("MLP", np.zeros((2, 3))), {"method": None}, TypeError, "method: expected one of"),
     ("hutchinson_trace", ("MLP", np.zeros((2, 3))), {"noise": np.ones((2, 3))}, ValueError, r"noise: expected probes"),
     (
         "hutchinson_trace",
