@@ -1,45 +1,86 @@
 """Input checks for the accelerated side.
 
 Shape, dtype and device checks are free (they read metadata) and always run. Value checks (finite,
-on the simplex, positive definite) read the data and therefore synchronise a GPU with the host; they
-run at public entry points only, never inside per-step loops, and can be switched off for a training
-loop with :func:`accelerated.value_checks` (``with value_checks(False): ...``). They are skipped
-automatically while ``torch.compile`` traces, a CUDA graph is being captured, or a ``torch.func``
-transform (vmap, grad, jacrev) runs, where a host read is impossible. Every failure raises
-``ValueError`` or ``TypeError`` naming the argument, what was received and what was expected; no
-check changes a value.
+in range, on the simplex, positive definite) read the data. They are on by default and, in the default
+``"async"`` mode, cost **no host read**: each check reduces its condition to a 0-d boolean tensor on
+the data's device and hands it to ``torch._assert_async`` (:func:`require`), so the host never waits
+for the device.
+
+* On the CPU the assertion is evaluated at once and a failure is re-raised as the usual ``ValueError``
+  naming the argument, with the details (counts, extremes) worked out on the failure path only.
+* On CUDA the assertion runs on the device, in stream order: a failure surfaces at the next
+  synchronisation as a device-side assertion (``RuntimeError: CUDA error: device-side assert
+  triggered``), which ends the CUDA context. To get the named ``ValueError`` at the offending call,
+  rerun with ``accelerated.value_checks("sync")``, which reads each condition on the host.
+* ``value_checks(False)`` (or ``"off"``) skips the checks and the small reductions that feed them.
+
+Checks are skipped while ``torch.compile`` traces (the compiled graph is the formula alone), while a
+CUDA graph is being captured, and inside ``torch.func`` transforms (vmap, grad, jacrev). Every failure
+raises ``ValueError`` or ``TypeError`` naming the argument, what was received and what was expected;
+no check changes a value.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
 # Same tolerance as the reference side; float16/bfloat16 rows are allowed their own rounding.
 SIMPLEX_ATOL = 1e-5
 
-_state = {"value_checks": True}
+MODES = ("async", "sync", "off")
+_state = {"mode": "async"}
+
+_HALF = (torch.float16, torch.bfloat16)
 
 
-def set_value_checks(enabled: bool) -> None:
-    """Turn the data-reading input checks on or off globally (they are on by default)."""
-    if not isinstance(enabled, bool):
-        raise TypeError(f"enabled: expected a bool, got {type(enabled).__name__}")
-    _state["value_checks"] = enabled
+def _mode(mode: object) -> str:
+    if mode is True:
+        return "async"
+    if mode is False:
+        return "off"
+    if isinstance(mode, str) and mode in MODES:
+        return mode
+    raise TypeError(f"mode: expected True, False or one of {MODES}, got {describe(mode)}")
 
 
-@contextlib.contextmanager
-def value_checks(enabled: bool) -> Iterator[None]:
-    """Context manager: ``with value_checks(False):`` skips the data-reading checks inside the block."""
-    previous = _state["value_checks"]
-    set_value_checks(enabled)
-    try:
-        yield
-    finally:
-        _state["value_checks"] = previous
+def set_value_checks(mode: bool | str) -> None:
+    """Set the data-reading input checks globally: ``"async"`` (or True, the default), ``"sync"``, ``"off"`` (False).
+
+    ``"async"`` asserts on the device without a host read (on CUDA a failure surfaces at the next
+    synchronisation); ``"sync"`` reads every condition on the host and raises the named ``ValueError``
+    at the offending call (for debugging on a GPU); ``"off"`` skips the checks.
+    """
+    _state["mode"] = _mode(mode)
+
+
+def get_value_checks() -> str:
+    """The current mode: ``"async"``, ``"sync"`` or ``"off"``."""
+    return _state["mode"]
+
+
+class value_checks:  # lower-case: used like a function, ``with value_checks(False):``
+    """Context manager: ``with value_checks(False):`` skips the value checks inside the block.
+
+    Also ``value_checks("sync")`` (host-read checks that raise at the offending call) and
+    ``value_checks(True)`` / ``"async"`` (the default). A plain class rather than a generator-based
+    context manager: entering and leaving it costs two dictionary writes.
+    """
+
+    __slots__ = ("_mode", "_previous")
+
+    def __init__(self, mode: bool | str) -> None:
+        self._mode = _mode(mode)
+        self._previous = "async"
+
+    def __enter__(self) -> None:
+        self._previous = _state["mode"]
+        _state["mode"] = self._mode
+
+    def __exit__(self, *exc: object) -> None:
+        _state["mode"] = self._previous
 
 
 def _inside_functorch_transform() -> bool:
@@ -50,11 +91,86 @@ def _inside_functorch_transform() -> bool:
 
 def value_checks_active() -> bool:
     """Whether data-reading checks run now: enabled, and not tracing, capturing or inside torch.func."""
-    if not _state["value_checks"]:
+    if _state["mode"] == "off":
         return False
     if torch.compiler.is_compiling() or _inside_functorch_transform():
         return False
-    return not (torch.cuda.is_available() and torch.cuda.is_current_stream_capturing())
+    return not (torch.cuda.is_initialized() and torch.cuda.is_current_stream_capturing())
+
+
+def require(ok: torch.Tensor, message: str, detail: Callable[[], str] | None = None) -> None:
+    """Raise ``ValueError`` where the 0-d boolean tensor ``ok`` is False, without a host read in ``"async"`` mode.
+
+    ``message`` names the argument and what was expected (it is the device assertion's text);
+    ``detail()``, called on the failure path only (CPU or ``"sync"`` mode), may read values to word a
+    fuller message. Callers build ``ok`` only when :func:`value_checks_active` is True.
+    """
+    device = ok.device.type
+    if _state["mode"] == "sync" or device not in ("cpu", "cuda"):
+        if not bool(ok):
+            raise ValueError(detail() if detail is not None else message)
+        return
+    if device == "cpu":
+        try:
+            torch._assert_async(ok, message)
+        except RuntimeError:
+            raise ValueError(detail() if detail is not None else message) from None
+        return
+    torch._assert_async(ok, message)
+
+
+def finite_flag(x: torch.Tensor) -> torch.Tensor:
+    """0-d boolean tensor: every entry of the (non-empty) ``x`` is finite.
+
+    One pass without temporaries (``torch.aminmax``, which propagates NaN), then two comparisons of
+    0-d tensors: exact for every dtype (no sum that a large finite entry could overflow).
+    """
+    low, high = torch.aminmax(x.detach())
+    return (high < math.inf) & (low > -math.inf)
+
+
+def count_non_finite(x: torch.Tensor) -> int:
+    """The number of NaN or infinite entries (a host read: for error messages only)."""
+    return int((~torch.isfinite(x.detach())).sum())
+
+
+def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype a loss accumulates and returns in: float32 for float16 / bfloat16, else ``dtype``.
+
+    A float16 loss would overflow when ``torch.amp.GradScaler`` multiplies it by up to 2**16, and a
+    bfloat16 sum of many terms keeps about three digits; autocast's own losses return float32 too.
+    """
+    return torch.float32 if dtype in _HALF else dtype
+
+
+def promoted_dtype(names: Sequence[str], tensors: Sequence[torch.Tensor]) -> torch.dtype:
+    """The promoted floating dtype of tensors on one device (autocast mixes float32 data with half outputs)."""
+    check_same_device(names, tensors)
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = torch.promote_types(dtype, t.dtype)
+    return dtype
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    if a.type != b.type:
+        return False
+    if a.index == b.index or a.type == "cpu":
+        return True
+    current = torch.cuda.current_device() if a.type == "cuda" else 0
+    return (current if a.index is None else a.index) == (current if b.index is None else b.index)
+
+
+def check_generator(rng: object, device: torch.device, name: str = "rng") -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` (the data's); never a silent draw elsewhere and a copy per step."""
+    if not isinstance(rng, torch.Generator):
+        raise TypeError(f"{name}: expected a torch.Generator, got {describe(rng)}")
+    if not _same_device(rng.device, device):
+        raise ValueError(
+            f"{name}: expected a torch.Generator on {device} (the data's device), got one on {rng.device} "
+            f"(build it with torch.Generator(device={str(device)!r}).manual_seed(seed))"
+        )
+    return rng
 
 
 def describe(x: object) -> str:
@@ -83,13 +199,17 @@ def as_int_tensor(name: str, x: object) -> torch.Tensor:
     return x
 
 
-def check_same_device_dtype(names: Sequence[str], tensors: Sequence[torch.Tensor]) -> None:
-    devices = {t.device for t in tensors}
-    if len(devices) > 1:
+def check_same_device(names: Sequence[str], tensors: Sequence[torch.Tensor]) -> None:
+    device = tensors[0].device
+    if any(t.device != device for t in tensors[1:]):
         got = ", ".join(f"{n} on {t.device}" for n, t in zip(names, tensors))
         raise ValueError(f"{', '.join(names)}: expected tensors on one device, got {got}")
-    dtypes = {t.dtype for t in tensors}
-    if len(dtypes) > 1:
+
+
+def check_same_device_dtype(names: Sequence[str], tensors: Sequence[torch.Tensor]) -> None:
+    check_same_device(names, tensors)
+    dtype = tensors[0].dtype
+    if any(t.dtype != dtype for t in tensors[1:]):
         got = ", ".join(f"{n} {t.dtype}" for n, t in zip(names, tensors))
         raise TypeError(f"{', '.join(names)}: expected one floating dtype, got {got}")
 
@@ -120,30 +240,41 @@ def broadcast_batch(names: Sequence[str], shapes: Sequence[Sequence[int]]) -> to
 
 
 def check_finite(name: str, x: torch.Tensor) -> None:
-    """All entries finite. One read pass and no temporary: a sum is finite when every entry is (NaN and
-    inf propagate); only a non-finite sum (or an overflowing one) triggers the exact elementwise test."""
-    if not value_checks_active() or x.numel() == 0:
+    """All entries finite: one pass (:func:`finite_flag`) and a device assertion, no host read."""
+    if x.numel() == 0 or not value_checks_active():
         return
-    x = x.detach()
-    if bool(torch.isfinite(x.sum())) or bool(torch.isfinite(x).all()):
-        return
-    bad = int((~torch.isfinite(x)).sum())
-    raise ValueError(f"{name}: expected finite values, got {bad} NaN or infinite entries")
+    require(
+        finite_flag(x),
+        f"{name}: expected finite values, got NaN or infinite entries",
+        lambda: f"{name}: expected finite values, got {count_non_finite(x)} NaN or infinite entries",
+    )
 
 
 def check_not_nan(name: str, x: torch.Tensor) -> None:
+    if x.numel() == 0 or not value_checks_active():
+        return
     x = x.detach()
-    if value_checks_active() and bool(torch.isnan(x).any()):
-        raise ValueError(f"{name}: expected no NaN, got {int(torch.isnan(x).sum())} NaN entries")
+    require(
+        ~torch.isnan(x).any(),
+        f"{name}: expected no NaN, got NaN entries",
+        lambda: f"{name}: expected no NaN, got {int(torch.isnan(x).sum())} NaN entries",
+    )
 
 
 def check_in_interval(name: str, x: torch.Tensor, low: float, high: float) -> None:
+    """No NaN and every entry in [low, high], as one device assertion."""
+    if x.numel() == 0 or not value_checks_active():
+        return
     x = x.detach()
-    check_not_nan(name, x)
-    if value_checks_active() and x.numel() and bool(((x < low) | (x > high)).any()):
-        raise ValueError(
-            f"{name}: expected values in [{low}, {high}], got min {float(x.min())!r} and max {float(x.max())!r}"
-        )
+    lo, hi = torch.aminmax(x)  # NaN propagates into both, and fails both comparisons
+
+    def detail() -> str:
+        nan = int(torch.isnan(x).sum())
+        if nan:
+            return f"{name}: expected no NaN, got {nan} NaN entries"
+        return f"{name}: expected values in [{low}, {high}], got min {float(x.min())!r} and max {float(x.max())!r}"
+
+    require((lo >= low) & (hi <= high), f"{name}: expected values in [{low}, {high}] (and no NaN)", detail)
 
 
 def simplex_atol(dtype: torch.dtype) -> float:
@@ -154,20 +285,27 @@ def check_simplex(name: str, p: torch.Tensor) -> None:
     check_ndim(name, p, 1)
     if p.shape[-1] == 0:
         raise ValueError(f"{name}: expected at least one category along the last axis, got shape {tuple(p.shape)}")
-    if not value_checks_active():
+    if p.numel() == 0 or not value_checks_active():
         return
     p = p.detach()
-    check_finite(name, p)
-    if bool((p < 0).any()):
-        raise ValueError(f"{name}: expected non-negative probabilities, got min {float(p.min())!r}")
-    total = p.sum(dim=-1, dtype=torch.float64)
-    worst = float((total - 1.0).abs().max()) if total.numel() else 0.0
     atol = simplex_atol(p.dtype)
-    if worst > atol:
-        raise ValueError(
+    lo, hi = torch.aminmax(p)
+    total = p.sum(dim=-1, dtype=torch.float64)
+    ok = (lo >= 0) & (hi < math.inf) & ((total - 1.0).abs().amax() <= atol)
+
+    def detail() -> str:
+        bad = count_non_finite(p)
+        if bad:
+            return f"{name}: expected finite values, got {bad} NaN or infinite entries"
+        if bool((p < 0).any()):
+            return f"{name}: expected non-negative probabilities, got min {float(p.min())!r}"
+        worst = float((total - 1.0).abs().max())
+        return (
             f"{name}: expected probabilities summing to 1 along the last axis (within {atol:g}), "
             f"got a row off by {worst!r}"
         )
+
+    require(ok, f"{name}: expected finite non-negative probabilities summing to 1 along the last axis", detail)
 
 
 def check_square(name: str, a: torch.Tensor) -> None:
@@ -190,39 +328,49 @@ def _max_asymmetry(a: torch.Tensor, block: int = 128) -> torch.Tensor:
 
 
 def check_symmetric(name: str, a: torch.Tensor) -> None:
-    """Finite and symmetric (within 1e-8, float32: 1e-5, of max |A|), with one host read.
+    """Finite and symmetric (within 1e-8, float32: 1e-5, of max |A|), as one device assertion.
 
     A non-finite entry makes the max/min scale non-finite, so finiteness needs no pass of its own; the
-    exact count is taken only to word the error.
+    exact count and the asymmetry are read only to word the error.
     """
-    if not value_checks_active() or a.numel() == 0:
+    if a.numel() == 0 or not value_checks_active():
         return
     a = a.detach()
     low, high = torch.aminmax(a)
-    scale_asym = torch.stack([torch.maximum(high, -low), _max_asymmetry(a)])
-    scale, asym = scale_asym.tolist()  # one host read for both
-    if not math.isfinite(scale):
-        bad = int((~torch.isfinite(a)).sum())
-        raise ValueError(f"{name}: expected finite values, got {bad} NaN or infinite entries")
-    tol = (1e-8 if a.dtype == torch.float64 else 1e-5) * max(scale, 1e-300)
-    if asym > tol:
-        raise ValueError(f"{name}: expected symmetric matrices, got max |A - A^T| = {asym:.3g} (max |A| = {scale:.3g})")
+    scale = torch.maximum(high, -low)
+    asym = _max_asymmetry(a)
+    rel = 1e-8 if a.dtype == torch.float64 else 1e-5
+    ok = (scale < math.inf) & (asym <= rel * torch.clamp(scale, min=1e-300))
+
+    def detail() -> str:
+        if not math.isfinite(float(scale)):
+            return f"{name}: expected finite values, got {count_non_finite(a)} NaN or infinite entries"
+        return (
+            f"{name}: expected symmetric matrices, got max |A - A^T| = {float(asym):.3g} (max |A| = {float(scale):.3g})"
+        )
+
+    require(ok, f"{name}: expected finite symmetric matrices", detail)
 
 
 def cholesky_spd(name: str, a: torch.Tensor) -> torch.Tensor:
     """Lower Cholesky factor; a ValueError naming ``name`` if ``a`` is not symmetric positive definite.
 
-    With value checks off, a failed factorisation yields NaN instead of an error (no host read).
+    The factorisation's status is asserted on the device (no host read); with value checks off, a
+    failed factorisation yields NaN instead of an error.
     """
     check_square(name, a)
     check_symmetric(name, a)  # includes finiteness
     L, info = torch.linalg.cholesky_ex(a)
-    if value_checks_active() and bool((info != 0).any()):
-        smallest = float(torch.linalg.eigvalsh(a.detach()).min())
-        raise ValueError(
-            f"{name}: expected symmetric positive definite matrices, got one whose Cholesky factorisation "
-            f"fails (smallest eigenvalue {smallest:.3g})"
-        )
+    if value_checks_active() and a.numel():
+
+        def detail() -> str:
+            smallest = float(torch.linalg.eigvalsh(a.detach()).min())
+            return (
+                f"{name}: expected symmetric positive definite matrices, got one whose Cholesky factorisation "
+                f"fails (smallest eigenvalue {smallest:.3g})"
+            )
+
+        require((info == 0).all(), f"{name}: expected symmetric positive definite matrices", detail)
     return L
 
 

@@ -10,7 +10,12 @@ How the defaults were chosen:
 * float64: a handful of reductions of O(1) terms lose a few ulp (2.2e-16 each); 1e-10 relative leaves
   room for sums over thousands of terms and still catches any formula error (those show at 1e-3).
 * float32: one ulp is 1.2e-7; reductions over ~1e3 terms and ``log``/``exp`` chains reach ~1e-5.
-* float16/bfloat16 are not part of the agreement guarantee; entries exist so users can measure them.
+* float16/bfloat16 (the training losses and samplers, which must run under mixed precision): derived from
+  the unit roundoff u = eps / 2 of the dtype (float16 eps = 2**-10, bfloat16 eps = 2**-7), as
+  :func:`rounding_tolerance` with a count of roundings. The default allows 8 eps = 16 roundings of
+  O(1) terms on the result (each elementwise step of a half-precision formula rounds once, and the
+  losses accumulate in float32, so a loss meets it with room; a sampler's state rounds once per step
+  and its pairs size the count to their number of steps, in an override that says so).
 """
 
 from __future__ import annotations
@@ -26,12 +31,28 @@ class Tolerance:
     atol: float
 
 
+EPS = {"float64": 2.0**-52, "float32": 2.0**-23, "float16": 2.0**-10, "bfloat16": 2.0**-7}
+
+
+def rounding_tolerance(dtype: str, roundings: float, scale: float = 1.0) -> Tolerance:
+    """Tolerance for ``roundings`` roundings of terms of size ``scale`` in ``dtype``: each costs u = eps / 2.
+
+    ``rtol = roundings * eps / 2`` and ``atol = rtol * scale`` (absolute where the result cancels to
+    below the size of its terms).
+    """
+    rtol = roundings * EPS[dtype] / 2.0
+    return Tolerance(rtol=rtol, atol=rtol * scale)
+
+
 DEFAULT: dict[str, Tolerance] = {
     "float64": Tolerance(rtol=1e-10, atol=1e-12),
     "float32": Tolerance(rtol=2e-5, atol=2e-6),
-    "float16": Tolerance(rtol=2e-2, atol=2e-3),
-    "bfloat16": Tolerance(rtol=5e-2, atol=1e-2),
+    "float16": rounding_tolerance("float16", 16),  # rtol = atol = 8 eps = 7.8e-3
+    "bfloat16": rounding_tolerance("bfloat16", 16),  # rtol = atol = 8 eps = 6.3e-2
 }
+
+# The dtypes of the mixed-precision pass: training losses and samplers register these too.
+LOW_PRECISION = ("bfloat16", "float16")
 
 # (pair name, dtype) -> Tolerance. Every entry says why the default is not enough.
 OVERRIDES: dict[tuple[str, str], Tolerance] = {
