@@ -52,6 +52,18 @@ class Twin:
 
 
 @dataclass(frozen=True)
+class Exact:
+    """An array handed to both sides in float64 whatever the tested dtype (never rounded to it).
+
+    For inputs that are float64 by definition on both sides, such as the betas of a diffusion
+    ``Schedule`` (its tables are float64 on the accelerated side too): rounding them to bfloat16 would
+    turn a beta of 0.999 into 1 and test a different schedule, not the arithmetic.
+    """
+
+    value: np.ndarray
+
+
+@dataclass(frozen=True)
 class Case:
     """One input: positional and keyword arguments, shared by both sides."""
 
@@ -83,6 +95,8 @@ def _round(value: np.ndarray, dtype: str) -> np.ndarray:
 
 
 def _to_reference(value: Any, dtype: str, device: str) -> Any:
+    if isinstance(value, Exact):
+        return np.asarray(value.value, dtype=np.float64)
     if isinstance(value, Twin):
         return value.build("reference", dtype, device)
     if isinstance(value, np.ndarray) and value.dtype.kind == "f":
@@ -93,6 +107,8 @@ def _to_reference(value: Any, dtype: str, device: str) -> Any:
 
 
 def _to_accelerated(value: Any, dtype: str, device: str) -> Any:
+    if isinstance(value, Exact):
+        return torch.from_numpy(np.array(value.value, dtype=np.float64, order="C")).to(device)
     if isinstance(value, Twin):
         return value.build("accelerated", dtype, device)
     if isinstance(value, np.ndarray):
@@ -135,6 +151,8 @@ def flatten_output(out: Any, prefix: str = "out") -> list[tuple[str, np.ndarray]
 
 
 def _literal(value: Any, dtype: str) -> str:
+    if isinstance(value, Exact):
+        return f"Exact(np.array({np.asarray(value.value, dtype=np.float64).tolist()!r}))"
     if isinstance(value, Twin):
         params = ", ".join(f"{k}={_literal(v, dtype)}" for k, v in value.params.items())
         return f"Twin({value.qualname!r}, {params})"
@@ -153,7 +171,7 @@ def reproducer(reference_fn: Callable, accelerated_fn: Callable, case: Case, dty
     lines = [
         "import numpy as np, torch",
         f"import {ref_mod} as REF, {acc_mod} as ACC",
-        "from crosscheck.agree import Case, Twin, run_both",
+        "from crosscheck.agree import Case, Exact, Twin, run_both",
         f"args = ({''.join(_literal(a, dtype) + ', ' for a in case.args)})",
         f"kwargs = {{{', '.join(f'{k!r}: {_literal(v, dtype)}' for k, v in case.kwargs.items())}}}",
         f"ref, acc = run_both(REF.{reference_fn.__name__}, ACC.{accelerated_fn.__name__}, "

@@ -581,10 +581,11 @@ def test_bad_input_accelerated_dtypes_and_devices():
         acc.q_sample(x64, torch.tensor([0.0, 2.0]), S, x64)
     with pytest.raises(ValueError, match="t: expected a tensor on the schedule's device"):
         acc.q_sample(x64, t64(T2).to("meta"), S, x64)
-    with pytest.raises(
-        ValueError, match=r"eps_fn\(x_t, t\): expected a tensor of shape \(2, 3\) and dtype torch.float64"
-    ):
-        acc.ddpm_sample(lambda x, t: x.float(), (2, 3), S, noise=torch.zeros(3, 2, 3, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"eps_fn\(x_t, t\): expected a floating tensor of shape \(2, 3\)"):
+        acc.ddpm_sample(lambda x, t: x[:1], (2, 3), S, noise=torch.zeros(3, 2, 3, dtype=torch.float64))
+    # another floating dtype (autocast's) is cast to the sampling dtype: the chain stays float64
+    out = acc.ddpm_sample(lambda x, t: x.float(), (2, 3), S, noise=torch.zeros(3, 2, 3, dtype=torch.float64))
+    assert out.dtype == torch.float64
     # value checks can be switched off for a training loop: then the range is not read on the host
     with value_checks(False):
         acc.eps_to_score(x64, t64(np.array([1, 2])), S)

@@ -16,10 +16,13 @@ from .conversions import _p_mean
 from .schedules import (
     _F64,
     Schedule,
-    _at,
     _check_values,
+    _checked,
+    _coef,
     _data,
+    _gather,
     _positions,
+    _reduction,
     _same,
     _schedule,
     _sum_features,
@@ -63,18 +66,19 @@ def gaussian_kl(mean_q: torch.Tensor, var_q: torch.Tensor, mean_p: torch.Tensor,
     """
     names = ("mean_q", "var_q", "mean_p", "var_p")
     tensors = tuple(_data(n, x) for n, x in zip(names, (mean_q, var_q, mean_p, var_p)))
-    C.check_same_device_dtype(names, tensors)
+    dtype = C.promoted_dtype(names, tensors)  # a learned variance may come out of autocast in half precision
     shape = C.broadcast_batch(names, tuple(x.shape for x in tensors))
     if len(shape) == 0:
         raise ValueError("mean_q, mean_p: expected a batch axis (shape (n, ...)), got scalars")
-    mean_q, var_q, mean_p, var_p = tensors
-    extra = (
-        ((var_q >= 0).all(), lambda: f"var_q: expected variances >= 0, got min {float(var_q.min())!r}"),
-        ((var_p > 0).all(), lambda: f"var_p: expected variances > 0, got min {float(var_p.min())!r}"),
-    )
-    _check_values(None, 0, tuple(zip(names, tensors)), extra=extra if C.value_checks_active() else ())
+    mean_q, var_q, mean_p, var_p = (x.to(C.accumulation_dtype(dtype)) for x in tensors)
+    if C.value_checks_active():
+        extra = (
+            ((var_q >= 0).all(), lambda: f"var_q: expected variances >= 0, got min {float(var_q.min())!r}"),
+            ((var_p > 0).all(), lambda: f"var_p: expected variances > 0, got min {float(var_p.min())!r}"),
+        )
+        _check_values(None, 0, tuple(zip(names, tensors)), extra=extra)
     kl = _kl_terms(mean_q, var_q, mean_p, var_p)
-    return _sum_features(kl.expand(shape)).to(mean_q.dtype)
+    return _sum_features(kl.expand(shape)).to(C.accumulation_dtype(dtype))
 
 
 def elbo_weight(t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
@@ -107,8 +111,9 @@ def elbo_weight(t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
 
 
 def _elbo_weight(t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
-    beta, alpha, beta_tilde = schedule.betas[t], schedule.alphas[t], schedule.beta_tilde[t]
-    return beta**2 / (2.0 * beta_tilde * alpha * schedule.one_minus_alpha_bars[t])
+    T = schedule.T
+    beta, alpha, beta_tilde = (_gather(getattr(schedule, n), t, T) for n in ("betas", "alphas", "beta_tilde"))
+    return beta**2 / (2.0 * beta_tilde * alpha * _gather(schedule.one_minus_alpha_bars, t, T))
 
 
 def l_t(x0: torch.Tensor, x_t: torch.Tensor, eps_pred: torch.Tensor, t: torch.Tensor, schedule: Schedule):
@@ -142,43 +147,62 @@ def l_t(x0: torch.Tensor, x_t: torch.Tensor, eps_pred: torch.Tensor, t: torch.Te
     schedule = _schedule(schedule)
     names = ("x0", "x_t", "eps_pred")
     x0, x_t, eps_pred = (_data(n, x, 1) for n, x in zip(names, (x0, x_t, eps_pred)))
-    _same(names, (x0, x_t, eps_pred))
+    _same(names, (x0, x_t, eps_pred), one_dtype=False)
+    _same(names[:2], (x0, x_t))
     t = _positions(t, schedule, x0, "x0")
     _check_values(t, schedule.T, tuple(zip(names, (x0, x_t, eps_pred))), positions="1..T-1")
-    dtype = x0.dtype
+    dtype = C.accumulation_dtype(torch.promote_types(x0.dtype, eps_pred.dtype))
     x0, x_t, eps_pred = x0.to(_F64), x_t.to(_F64), eps_pred.to(_F64)
-    beta_tilde = _at(schedule.beta_tilde[t], t, x0)
-    mu_tilde = (
-        _at(schedule.posterior_mean_coef_x0[t], t, x0) * x0 + _at(schedule.posterior_mean_coef_xt[t], t, x0) * x_t
+    beta_tilde = _coef(schedule, "beta_tilde", t, x0)
+    mu_tilde = torch.addcmul(
+        _coef(schedule, "posterior_mean_coef_x0", t, x0) * x0, _coef(schedule, "posterior_mean_coef_xt", t, x0), x_t
     )
     mu_theta = _p_mean(x_t, eps_pred, t, schedule)
     return _sum_features(_kl_terms(mu_tilde, beta_tilde, mu_theta, beta_tilde)).to(dtype)
 
 
-def l_simple(eps: torch.Tensor, eps_pred: torch.Tensor) -> torch.Tensor:
-    r"""||eps - eps_theta||^2 per batch element, summed over the feature axes (accumulated in float64).
+def l_simple(eps: torch.Tensor, eps_pred: torch.Tensor, *, reduction: str = "sum") -> torch.Tensor:
+    r"""||eps - eps_theta||^2 per batch element, summed (the slide's) or averaged over the feature axes.
 
     .. math::
 
-        \mathcal L_{\text{simple}} = \|\epsilon - \epsilon_\theta(x_t, t)\|^2.
+        \mathcal L_{\text{simple}} = \|\epsilon - \epsilon_\theta(x_t, t)\|^2
+        \quad (\texttt{reduction="sum"}), \qquad
+        \frac1D \|\epsilon - \epsilon_\theta(x_t, t)\|^2 \quad (\texttt{"mean"}, D \text{ features}).
+
+    ``reduction="mean"`` is the convention of ``torch.nn.functional.mse_loss``:
+    ``l_simple(eps, eps_pred, reduction="mean").mean()`` equals ``F.mse_loss(eps_pred, eps)``. It is D
+    times smaller than the slide's sum, a factor that a learning rate absorbs.
+
+    Mixed precision: ``eps_pred`` may come out of ``torch.autocast`` in a lower precision than ``eps``;
+    the difference is formed in the promoted dtype and squared and summed in at least float32, the
+    result's dtype (float32 for float16 / bfloat16 inputs, so a ``GradScaler`` cannot overflow it).
+    The value check asserts on the device that the result is finite (no host read).
 
     Parameters
     ----------
     eps, eps_pred : (n, ...) Tensor
+        Same shape and device; floating dtypes that may differ.
+    reduction : {'sum', 'mean'}
+        Over the feature axes; keyword only.
 
     Returns
     -------
     (n,) Tensor
-        In the inputs' dtype.
+        In the promoted dtype, float32 at least.
 
     References
     ----------
     Isachenko, DGM Lecture 13, recap 'Simplified objective'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (14).
     """
     eps, eps_pred = _data("eps", eps, 1), _data("eps_pred", eps_pred, 1)
-    _same(("eps", "eps_pred"), (eps, eps_pred))
-    _check_values(None, 0, (("eps", eps), ("eps_pred", eps_pred)))
-    return _sum_features((eps - eps_pred) ** 2).to(eps.dtype)
+    _same(("eps", "eps_pred"), (eps, eps_pred), one_dtype=False)
+    mean = _reduction(reduction)
+    d = eps - eps_pred
+    d = d.to(C.accumulation_dtype(d.dtype))
+    dims = tuple(range(1, d.ndim))
+    r = d * d if not dims else (d.square().mean(dim=dims) if mean else d.square().sum(dim=dims))
+    return _checked(r, (("eps", eps), ("eps_pred", eps_pred)))
 
 
 def prior_kl(x0: torch.Tensor, schedule: Schedule) -> torch.Tensor:
@@ -197,7 +221,7 @@ def prior_kl(x0: torch.Tensor, schedule: Schedule) -> torch.Tensor:
     Returns
     -------
     (n,) Tensor
-        KL in nats, in x0's dtype (the sum accumulated in float64).
+        KL in nats, in x0's dtype (float32 for float16 / bfloat16; the sum accumulated in float64).
 
     References
     ----------
@@ -210,11 +234,10 @@ def prior_kl(x0: torch.Tensor, schedule: Schedule) -> torch.Tensor:
             f"x0: expected a tensor on the schedule's device {schedule.device}, got one on {x0.device} "
             "(move the schedule with schedule.to(device))"
         )
-    _check_values(None, 0, (("x0", x0),))
     alpha_bar_T = schedule.alpha_bars[-1]
     D = x0[0].numel()
     kl = 0.5 * (D * (-alpha_bar_T - torch.log1p(-alpha_bar_T)) + alpha_bar_T * _sum_features(x0**2))
-    return kl.to(x0.dtype)
+    return _checked(kl.to(C.accumulation_dtype(x0.dtype)), (("x0", x0),))
 
 
 def weighted_dsm_loss(score: torch.Tensor, x_t: torch.Tensor, x0: torch.Tensor, t: torch.Tensor, schedule: Schedule):
@@ -247,11 +270,12 @@ def weighted_dsm_loss(score: torch.Tensor, x_t: torch.Tensor, x0: torch.Tensor, 
     schedule = _schedule(schedule)
     names = ("score", "x_t", "x0")
     score, x_t, x0 = (_data(n, x, 1) for n, x in zip(names, (score, x_t, x0)))
-    _same(names, (score, x_t, x0))
+    _same(names, (score, x_t, x0), one_dtype=False)
+    _same(names[1:], (x_t, x0))
     t = _positions(t, schedule, x_t, "x_t")
-    _check_values(t, schedule.T, tuple(zip(names, (score, x_t, x0))))
-    dtype = x_t.dtype
+    dtype = C.accumulation_dtype(torch.promote_types(x_t.dtype, score.dtype))
+    data = tuple(zip(names, (score, x_t, x0)))
     score, x_t, x0 = score.to(_F64), x_t.to(_F64), x0.to(_F64)
-    sigma2 = _at(schedule.one_minus_alpha_bars[t], t, x_t)
-    target = -(x_t - _at(schedule.sqrt_alpha_bars[t], t, x_t) * x0) / sigma2
-    return _sum_features(sigma2 * (score - target) ** 2).to(dtype)
+    sigma2 = _coef(schedule, "one_minus_alpha_bars", t, x_t)
+    target = -(x_t - _coef(schedule, "sqrt_alpha_bars", t, x_t) * x0) / sigma2
+    return _checked(_sum_features(sigma2 * (score - target) ** 2).to(dtype), data)

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import torch
 
-from .schedules import Schedule, _at, _check_values, _data, _noise, _positions, _same, _schedule
+from .schedules import Schedule, _checked, _coef, _data, _noise, _positions, _same, _schedule
 
 
 def q_step(x_prev: torch.Tensor, t: torch.Tensor, schedule: Schedule, noise: torch.Tensor | None = None, *, rng=None):
@@ -45,9 +45,10 @@ def q_step(x_prev: torch.Tensor, t: torch.Tensor, schedule: Schedule, noise: tor
     t = _positions(t, schedule, x_prev, "x_prev")
     eps = _noise(noise, rng, x_prev)
     _same(("x_prev", "noise"), (x_prev, eps))
-    _check_values(t, schedule.T, (("x_prev", x_prev), ("noise", eps)))
-    beta = schedule.betas[t]
-    return _at(torch.sqrt(1.0 - beta), t, x_prev) * x_prev + _at(torch.sqrt(beta), t, x_prev) * eps
+    x_t = torch.addcmul(
+        _coef(schedule, "sqrt_alphas", t, x_prev) * x_prev, _coef(schedule, "sqrt_betas", t, x_prev), eps
+    )
+    return _checked(x_t, (("x_prev", x_prev), ("noise", eps)))
 
 
 def q_sample(x0: torch.Tensor, t: torch.Tensor, schedule: Schedule, noise: torch.Tensor | None = None, *, rng=None):
@@ -79,8 +80,10 @@ def q_sample(x0: torch.Tensor, t: torch.Tensor, schedule: Schedule, noise: torch
     t = _positions(t, schedule, x0, "x0")
     eps = _noise(noise, rng, x0)
     _same(("x0", "noise"), (x0, eps))
-    _check_values(t, schedule.T, (("x0", x0), ("noise", eps)))
-    return _at(schedule.sqrt_alpha_bars[t], t, x0) * x0 + _at(schedule.sqrt_one_minus_alpha_bars[t], t, x0) * eps
+    x_t = torch.addcmul(
+        _coef(schedule, "sqrt_alpha_bars", t, x0) * x0, _coef(schedule, "sqrt_one_minus_alpha_bars", t, x0), eps
+    )
+    return _checked(x_t, (("x0", x0), ("noise", eps)))
 
 
 class Posterior(NamedTuple):
@@ -120,7 +123,6 @@ def q_posterior(x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, schedule: 
     x0, x_t = _data("x0", x0), _data("x_t", x_t)
     _same(("x0", "x_t"), (x0, x_t))
     t = _positions(t, schedule, x0, "x0")
-    _check_values(t, schedule.T, (("x0", x0), ("x_t", x_t)))
-    coef_x0 = _at(schedule.posterior_mean_coef_x0[t], t, x0)
-    coef_xt = _at(schedule.posterior_mean_coef_xt[t], t, x0)
-    return Posterior(coef_x0 * x0 + coef_xt * x_t, _at(schedule.beta_tilde[t], t, x0))
+    coef_x0 = _coef(schedule, "posterior_mean_coef_x0", t, x0)
+    mean = torch.addcmul(coef_x0 * x0, _coef(schedule, "posterior_mean_coef_xt", t, x0), x_t)
+    return Posterior(_checked(mean, (("x0", x0), ("x_t", x_t))), _coef(schedule, "beta_tilde", t, x0))

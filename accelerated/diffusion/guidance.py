@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from .. import _checks as C
-from .schedules import Schedule, _at, _check_values, _data, _pair, _same
+from .schedules import Schedule, _check_values, _checked, _coef, _data, _pair, _same
 
 
 def classifier_guided_mean(mean: torch.Tensor, variance: torch.Tensor, grad_log_py: torch.Tensor, scale: float):
@@ -45,11 +45,12 @@ def classifier_guided_mean(mean: torch.Tensor, variance: torch.Tensor, grad_log_
             f"variance: expected a shape that broadcasts to mean's {tuple(mean.shape)}, got {tuple(variance.shape)}"
         )
     gamma = C.check_real_scalar("scale", scale)
-    negative = (
-        (((variance >= 0).all()), lambda: f"variance: expected variances >= 0, got min {float(variance.min())!r}"),
-    )
-    data = (("mean", mean), ("variance", variance), ("grad_log_py", grad))
-    _check_values(None, 0, data, extra=negative if C.value_checks_active() else ())
+    if C.value_checks_active():
+        negative = (
+            ((variance >= 0).all(), lambda: f"variance: expected variances >= 0, got min {float(variance.min())!r}"),
+        )
+        data = (("mean", mean), ("variance", variance), ("grad_log_py", grad))
+        _check_values(None, 0, data, extra=negative)
     return mean + gamma * variance * grad
 
 
@@ -80,7 +81,8 @@ def classifier_guided_eps(
     """
     eps, grad, t, schedule = _pair(("eps", "grad_log_py"), eps, grad_log_py, t, schedule)
     gamma = C.check_real_scalar("scale", scale)
-    return eps - _at(gamma * schedule.sqrt_one_minus_alpha_bars[t], t, eps) * grad
+    guided = eps - gamma * _coef(schedule, "sqrt_one_minus_alpha_bars", t, eps) * grad
+    return _checked(guided, (("eps", eps), ("grad_log_py", grad)))
 
 
 def classifier_free_guidance(eps_cond: torch.Tensor, eps_uncond: torch.Tensor, scale: float) -> torch.Tensor:
@@ -110,5 +112,5 @@ def classifier_free_guidance(eps_cond: torch.Tensor, eps_uncond: torch.Tensor, s
     eps_cond, eps_uncond = _data("eps_cond", eps_cond), _data("eps_uncond", eps_uncond)
     _same(("eps_cond", "eps_uncond"), (eps_cond, eps_uncond))
     gamma = C.check_real_scalar("scale", scale)
-    _check_values(None, 0, (("eps_cond", eps_cond), ("eps_uncond", eps_uncond)))
-    return gamma * eps_cond + (1.0 - gamma) * eps_uncond
+    guided = gamma * eps_cond + (1.0 - gamma) * eps_uncond
+    return _checked(guided, (("eps_cond", eps_cond), ("eps_uncond", eps_uncond)))

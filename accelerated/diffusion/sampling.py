@@ -8,6 +8,7 @@ Isachenko, DGM Lecture 13, recap 'Sampling' (Ho et al. Algorithm 2); Lecture 14,
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import torch
@@ -17,9 +18,9 @@ from .conversions import _p_mean
 from .schedules import (
     _F64,
     Schedule,
-    _at,
-    _check_values,
+    _checked,
     _clip_range,
+    _coef,
     _data,
     _noise,
     _positions,
@@ -32,15 +33,16 @@ def _step(x_t, eps_pred, t, schedule, z, clip) -> torch.Tensor:
     if clip is None:
         mean = _p_mean(x_t, eps_pred, t, schedule)
     else:
-        x0_hat = (x_t - _at(schedule.sqrt_one_minus_alpha_bars[t], t, x_t) * eps_pred) / _at(
-            schedule.sqrt_alpha_bars[t], t, x_t
+        x0_hat = (x_t - _coef(schedule, "sqrt_one_minus_alpha_bars", t, x_t) * eps_pred) / _coef(
+            schedule, "sqrt_alpha_bars", t, x_t
         )
         x0_hat = x0_hat.clamp(clip[0], clip[1])
-        mean = (
-            _at(schedule.posterior_mean_coef_x0[t], t, x_t) * x0_hat
-            + _at(schedule.posterior_mean_coef_xt[t], t, x_t) * x_t
+        mean = torch.addcmul(
+            _coef(schedule, "posterior_mean_coef_x0", t, x_t) * x0_hat,
+            _coef(schedule, "posterior_mean_coef_xt", t, x_t),
+            x_t,
         )
-    return mean + _at(torch.sqrt(schedule.beta_tilde[t]), t, x_t) * z
+    return torch.addcmul(mean, _coef(schedule, "sqrt_beta_tilde", t, x_t), z)
 
 
 def ddpm_step(
@@ -85,13 +87,18 @@ def ddpm_step(
     """
     schedule = _schedule(schedule)
     x_t, eps_pred = _data("x_t", x_t), _data("eps_pred", eps_pred)
-    _same(("x_t", "eps_pred"), (x_t, eps_pred))
+    _same(("x_t", "eps_pred"), (x_t, eps_pred), one_dtype=False)
     t = _positions(t, schedule, x_t, "x_t")
     clip = _clip_range(clip_x0)
     z = _noise(noise, rng, x_t)
     _same(("x_t", "noise"), (x_t, z))
-    _check_values(t, schedule.T, (("x_t", x_t), ("eps_pred", eps_pred), ("noise", z)))
-    return _step(x_t, eps_pred, t, schedule, z, clip)
+    x_prev = _step(x_t, eps_pred.to(x_t.dtype), t, schedule, z, clip)
+    return _checked(x_prev, (("x_t", x_t), ("eps_pred", eps_pred), ("noise", z)))
+
+
+def _checks_off():
+    """``value_checks(False)`` for a sampling loop; nothing while ``torch.compile`` traces (checks are off there)."""
+    return contextlib.nullcontext() if torch.compiler.is_compiling() else C.value_checks(False)
 
 
 def _shape(shape: object) -> tuple[int, ...]:
@@ -148,8 +155,10 @@ def ddpm_sample(
 
         x_{t-1} = \mu_\theta(x_t, t) + \sqrt{\tilde\beta_t}\, z_t \quad (t = T, \dots, 1;\ z_1 = 0).
 
-    ``eps_fn(x_t, t)`` gets the batch and an int64 tensor of shape (n,) (all entries the position) and must
-    return a tensor of the batch's shape and dtype (checked on the first step's output). Noise layout as in
+    ``eps_fn(x_t, t)`` gets the batch and an int64 tensor of shape (n,) on the sampling device (all entries
+    the position) and must return a floating tensor of the batch's shape (checked on the first step's
+    output). Its dtype may differ: under ``torch.autocast`` the network's output is cast to the sampling
+    dtype, in which the state x stays (a bfloat16 network, a float32 chain). Noise layout as in
     :func:`reference.diffusion.ddpm_sample`: ``noise[0]`` is x_T, ``noise[k]`` the z of the k-th step
     (k = 1..T-1); shape ``(T, *shape)``. With ``rng`` the draws are made per step on the generator's device
     in ``torch.get_default_dtype()``.
@@ -211,14 +220,13 @@ def ddpm_sample(
             coef[k] for k in ("neg_sqrt_one_minus_alpha_bar", "sqrt_alpha_bar", "coef_x0", "coef_xt")
         )
         low, high = clip
-    with C.value_checks(False):  # validated at entry: no host reads inside the loop
+    with _checks_off():  # validated at entry: this library's checks are off inside the loop
         for k in steps:
             t = T - 1 - k
             eps = eps_fn(x, positions[t])
-            if k == 0 and (not isinstance(eps, torch.Tensor) or eps.shape != x.shape or eps.dtype != x.dtype):
-                raise ValueError(
-                    f"eps_fn(x_t, t): expected a tensor of shape {shape} and dtype {dtype}, got {C.describe(eps)}"
-                )
+            if k == 0 and (not isinstance(eps, torch.Tensor) or eps.shape != x.shape or not eps.is_floating_point()):
+                raise ValueError(f"eps_fn(x_t, t): expected a floating tensor of shape {shape}, got {C.describe(eps)}")
+            eps = eps.to(dtype)  # autocast: the network's output in its precision, the state in x's
             if clip is None:
                 mean = torch.addcmul(x, eps, neg_k[t]).div_(sqrt_alpha[t])
             else:

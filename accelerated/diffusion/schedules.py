@@ -51,9 +51,13 @@ def _data(name: str, x: object, min_ndim: int = 0) -> torch.Tensor:
     return x
 
 
-def _same(names: tuple[str, ...], tensors: tuple[torch.Tensor, ...]) -> None:
-    """One shape, dtype and device for the data arguments."""
-    C.check_same_device_dtype(names, tensors)
+def _same(names: tuple[str, ...], tensors: tuple[torch.Tensor, ...], *, one_dtype: bool = True) -> None:
+    """One shape, dtype and device for the data arguments (``one_dtype=False``: dtypes may differ, as a
+    model's output under autocast does from the data)."""
+    if one_dtype:
+        C.check_same_device_dtype(names, tensors)
+    else:
+        C.check_same_device(names, tensors)
     if len({tuple(x.shape) for x in tensors}) > 1:
         got = ", ".join(f"{n} {tuple(x.shape)}" for n, x in zip(names, tensors))
         raise ValueError(f"{', '.join(names)}: expected tensors of one shape, got {got}")
@@ -86,6 +90,20 @@ def _positions(t: object, schedule: Schedule, x: torch.Tensor | None = None, x_n
     return t
 
 
+def _t_range_message(t: torch.Tensor, T: int, low: int) -> str:
+    """The error for positions outside low..T-1 (reads t: failure path only)."""
+    lo, hi = int(t.min()), int(t.max())
+    if low == 1 and lo == 0 and hi < T:
+        return (
+            "t: expected positions 1..T-1; position 0 (the slide's step 1) is the reconstruction term "
+            "E log p(x_0 | x_1), not a KL (beta_tilde = 0 there), got a 0"
+        )
+    return (
+        f"t: expected integer positions in {low}..{T - 1} (position t is the slide's step t + 1; T = {T}), "
+        f"got min {lo} and max {hi}"
+    )
+
+
 def _check_values(
     t: torch.Tensor | None,
     T: int,
@@ -94,33 +112,79 @@ def _check_values(
     positions: str = "0..T-1",
     extra: tuple[tuple[torch.Tensor, Callable[[], str]], ...] = (),
 ) -> None:
-    """t in range, data finite and the ``extra`` (ok-flag, message) conditions, in one host read.
+    """t in range, data finite and the ``extra`` (ok-flag, message) conditions, as one device assertion.
 
-    Skipped when value checks are off (``accelerated.value_checks(False)``, compiling, graph capture).
+    No host read (see :func:`accelerated._checks.require`); the message of a failure is worked out on
+    the failure path. Skipped when value checks are off (``accelerated.value_checks(False)``, compiling,
+    graph capture).
     """
     if not C.value_checks_active():
         return
     low = 1 if positions == "1..T-1" else 0
-    flags = [torch.isfinite(x.detach()).all() for _, x in data] + [ok for ok, _ in extra]
+    flags = [C.finite_flag(x) for _, x in data if x.numel()] + [ok for ok, _ in extra]
     if t is not None and t.numel():
-        flags.append(((t >= low) & (t < T)).all())
-    if not flags or bool(torch.stack([f.to(flags[0].device) for f in flags]).all()):
+        lo, hi = torch.aminmax(t)
+        flags.append((lo >= low) & (hi < T))
+    if not flags:
         return
-    if t is not None and t.numel() and not bool(((t >= low) & (t < T)).all()):
-        if low == 1 and bool(((t >= 0) & (t < T)).all()):
-            raise ValueError(
-                "t: expected positions 1..T-1; position 0 (the slide's step 1) is the reconstruction term "
-                "E log p(x_0 | x_1), not a KL (beta_tilde = 0 there), got a 0"
-            )
-        raise ValueError(
-            f"t: expected integer positions in {low}..{T - 1} (position t is the slide's step t + 1; T = {T}), "
-            f"got min {int(t.min())} and max {int(t.max())}"
+    ok = flags[0]
+    for flag in flags[1:]:
+        ok = ok & flag
+
+    def detail() -> str:
+        if t is not None and t.numel() and not bool(((t >= low) & (t < T)).all()):
+            return _t_range_message(t, T, low)
+        for name, x in data:
+            if x.numel() and C.count_non_finite(x):
+                return f"{name}: expected finite values, got {C.count_non_finite(x)} NaN or infinite entries"
+        for flag, message in extra:
+            if not bool(flag):
+                return message()
+        return "expected valid inputs"  # pragma: no cover - one of the above failed
+
+    names = ", ".join([name for name, _ in data] + (["t"] if t is not None else []))
+    C.require(ok, f"{names}: expected finite values and t in {low}..{T - 1} (or a condition of the docstring)", detail)
+
+
+def _checked(out: torch.Tensor, data: tuple[tuple[str, torch.Tensor], ...]) -> torch.Tensor:
+    """Assert that the result ``out`` is finite: the value check of the per-step functions.
+
+    Their coefficients are finite and positive, so a NaN or inf in any input reaches the result, and
+    one reduction of the tensor the function writes anyway checks them all; the failure names the
+    inputs that were not finite (or says the result overflowed from finite inputs). The positions t
+    are checked by the bounds check of the gather (:func:`_coef`). In ``"sync"`` mode the inputs are
+    checked one by one, as :func:`_check_values` does.
+    """
+    if out.numel() == 0 or not C.value_checks_active():
+        return out
+
+    def detail() -> str:
+        for name, x in data:
+            if x.numel() and C.count_non_finite(x):
+                return f"{name}: expected finite values, got {C.count_non_finite(x)} NaN or infinite entries"
+        return (
+            f"{', '.join(n for n, _ in data)}: the result overflowed {out.dtype} from finite inputs "
+            f"(largest input magnitude {max(float(x.detach().abs().max()) for _, x in data if x.numel()):.3g})"
         )
-    for name, x in data:
-        C.check_finite(name, x)
-    for ok, message in extra:
-        if not bool(ok):
-            raise ValueError(message())
+
+    C.require(C.finite_flag(out), f"{', '.join(n for n, _ in data)}: expected finite values", detail)
+    return out
+
+
+def _gather(table: torch.Tensor, t: torch.Tensor, T: int) -> torch.Tensor:
+    """``table[t]`` by ``index_select``, whose bounds check refuses negative and too large positions (no wrap)."""
+    try:
+        if t.ndim == 1:
+            return table.index_select(0, t)
+        return table.index_select(0, t.reshape(1)).reshape(())
+    except IndexError:
+        raise ValueError(_t_range_message(t, T, 0)) from None
+
+
+def _coef(schedule: Schedule, name: str, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A table entry at t in like's dtype, shaped to broadcast over its features (cached cast, one gather)."""
+    value = _gather(schedule.cast(name, like.dtype), t, schedule.T)
+    return value.view(tuple(t.shape) + (1,) * max(like.ndim - t.ndim, 0))
 
 
 def _at(value: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -150,6 +214,18 @@ def _clip_range(clip_x0: object) -> tuple[float, float] | None:
     return low, high
 
 
+REDUCTIONS = ("sum", "mean")
+
+
+def _reduction(reduction: object) -> bool:
+    """True for 'mean', False for 'sum' (over the feature axes)."""
+    if not isinstance(reduction, str):
+        raise TypeError(f"reduction: expected one of {REDUCTIONS} (a str), got {C.describe(reduction)}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
+    return reduction == "mean"
+
+
 def _sum_features(x: torch.Tensor) -> torch.Tensor:
     """Sum over every axis after the first, accumulated in float64."""
     if x.ndim == 1:
@@ -158,12 +234,14 @@ def _sum_features(x: torch.Tensor) -> torch.Tensor:
 
 
 def _pair(names: tuple[str, str], a: object, b: object, t: object, schedule: object):
-    """Two data tensors of one shape and the positions t, checked against the schedule and the first."""
+    """Two data tensors of one shape and the positions t, checked against the schedule and the first.
+
+    Metadata checks only: the caller checks its result with :func:`_checked`.
+    """
     schedule = _schedule(schedule)
     a, b = _data(names[0], a), _data(names[1], b)
     _same(names, (a, b))
     t = _positions(t, schedule, a, names[0])
-    _check_values(t, schedule.T, ((names[0], a), (names[1], b)))
     return a, b, t, schedule
 
 
@@ -172,7 +250,6 @@ def _single(name: str, x: object, t: object, schedule: object):
     schedule = _schedule(schedule)
     x = _data(name, x)
     t = _positions(t, schedule, x, name)
-    _check_values(t, schedule.T, ((name, x),))
     return x, t, schedule
 
 
@@ -259,6 +336,10 @@ _TABLES = (
     "log_beta_tilde_clipped",
     "posterior_mean_coef_x0",
     "posterior_mean_coef_xt",
+    "sqrt_alphas",
+    "sqrt_betas",
+    "sqrt_beta_tilde",
+    "eps_coef",
 )
 
 
@@ -276,8 +357,11 @@ class Schedule:
     (1 at position 0), ``one_minus_alpha_bars`` (-expm1(cumsum(log1p(-beta))), no cancellation),
     ``sqrt_alpha_bars``, ``sqrt_one_minus_alpha_bars``, ``beta_tilde`` (0 at position 0),
     ``log_beta_tilde_clipped`` (position 0 takes the position-1 value, log beta_1 if T = 1),
-    ``posterior_mean_coef_x0``, ``posterior_mean_coef_xt``; ``T`` and ``device``. The tables are built
-    once, in float64, whatever the dtype of ``betas`` (a float32 tensor is upcast first).
+    ``posterior_mean_coef_x0``, ``posterior_mean_coef_xt``, ``sqrt_alphas``, ``sqrt_betas``,
+    ``sqrt_beta_tilde`` and ``eps_coef`` ((1 - alpha_t) / sqrt(1 - alpha_bar_t), the eps coefficient of
+    mu_theta); ``T`` and ``device``. :meth:`cast` gives a table in another dtype, cast once and cached.
+    The tables are built once, in float64, whatever the dtype of ``betas`` (a float32 tensor is upcast
+    first).
 
     Parameters
     ----------
@@ -323,6 +407,24 @@ class Schedule:
         self.log_beta_tilde_clipped = torch.log(clipped)
         self.posterior_mean_coef_x0 = torch.sqrt(alpha_bars_prev) * betas / one_minus_alpha_bars
         self.posterior_mean_coef_xt = torch.sqrt(alphas) * one_minus_alpha_bars_prev / one_minus_alpha_bars
+        self.sqrt_alphas = torch.sqrt(alphas)
+        self.sqrt_betas = torch.sqrt(betas)
+        self.sqrt_beta_tilde = torch.sqrt(beta_tilde)
+        self.eps_coef = betas / self.sqrt_one_minus_alpha_bars
+
+    def cast(self, name: str, dtype: torch.dtype) -> torch.Tensor:
+        """The float64 table ``name`` cast to ``dtype``, cast once and cached (the per-step functions gather from it).
+
+        Casting the table and then gathering gives the same numbers as gathering and then casting, so the
+        float64 tables stay the only source; only the per-call cast goes.
+        """
+        cache = self.__dict__.setdefault("_cast_cache", {})
+        key = (name, dtype)
+        table = cache.get(key)
+        if table is None:
+            source = getattr(self, name)
+            table = cache[key] = source if source.dtype == dtype else source.to(dtype)
+        return table
 
     @property
     def T(self) -> int:

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from crosscheck import strategies as cs
-from crosscheck.agree import Case, Twin
+from crosscheck.agree import Case, Exact, Twin
 from crosscheck.registry import register_pair
-from crosscheck.tolerances import tolerance_for
+from crosscheck.tolerances import LOW_PRECISION, tolerance_for
 from reference import diffusion as ref
 
 L13 = "L13"
@@ -50,7 +50,8 @@ def betas_arrays(draw: st.DrawFn, max_T: int = 12, min_T: int = 1, standard: boo
 
 
 def schedules(betas: np.ndarray) -> Twin:
-    return Twin("diffusion.Schedule", betas=betas)
+    """A schedule on both sides from the same float64 betas (tables are float64 whatever the data's dtype)."""
+    return Twin("diffusion.Schedule", betas=Exact(betas))
 
 
 @st.composite
@@ -222,7 +223,7 @@ def _l_t_cases(draw: st.DrawFn) -> Case:
 @st.composite
 def _l_simple_cases(draw: st.DrawFn) -> Case:
     shape = draw(data_shapes())
-    return Case((draw(data(shape, 4.0)), draw(data(shape, 4.0))))
+    return Case((draw(data(shape, 4.0)), draw(data(shape, 4.0))), {"reduction": draw(st.sampled_from(["sum", "mean"]))})
 
 
 @st.composite
@@ -268,19 +269,22 @@ def _ddpm_step_cases(draw: st.DrawFn, dtype: str) -> Case:
 def _ddpm_sample_cases(draw: st.DrawFn, dtype: str) -> Case:
     """Short chains (T <= 20) with the exact eps of Gaussian data.
 
-    At float32 the betas are capped at 0.95: a reverse step at beta close to 1 cancels x_t against
+    At float32 and below the betas are capped at 0.95: a reverse step at beta close to 1 cancels x_t against
     (1 - alpha) / sqrt(1 - alpha_bar) eps, which is nearly x_t there, and its float32 result carries
     1 / (1 - beta) times the roundoff (1e4 at beta = 0.9999, found by a random soak); when such a step is
     among the last, no later step dilutes it. The single step at any beta is covered by ddpm_step's
     conditioning filter.
     """
     betas = draw(betas_arrays(max_T=20, standard=False))
-    if dtype == "float32":
+    if dtype != "float64":
         betas = np.minimum(betas, 0.95)
     schedule = schedules(betas)
     n, d = draw(st.integers(1, 4)), draw(st.integers(1, 3))
     cov = draw(cs.spd_matrices(d, max_condition=1e2, scale=(0.05, 5.0)))
-    model = Twin("diffusion.GaussianEps", mean=draw(cs.bounded_floats((d,), -2.0, 2.0)), cov=cov, schedule=schedule)
+    # The model is float64 on both sides (it evaluates in float64 and casts to x_t's dtype): only the chain
+    # runs in the tested dtype.
+    mean = draw(cs.bounded_floats((d,), -2.0, 2.0))
+    model = Twin("diffusion.GaussianEps", mean=Exact(mean), cov=Exact(cov), schedule=schedule)
     kwargs = {"noise": draw(data((len(betas), n, d), 4.0))}
     clip = draw(_clip_ranges())
     if clip is not None:
@@ -353,5 +357,10 @@ _REGISTRATIONS = [
     ("classifier_free_guidance", f"{L14}, 'Classifier-free guidance'", _any_dtype(_cfg_cases)),
 ]
 
+# The training losses and the per-step functions of a training loop or a sampler also run the
+# mixed-precision pass (inputs rounded to bfloat16 and float16; see crosscheck.tolerances).
+_MIXED_PRECISION = {"q_sample", "l_simple", "l_t", "weighted_dsm_loss", "ddpm_step", "ddpm_sample"}
+
 for _name, _slide, _cases in _REGISTRATIONS:
-    register_pair("diffusion", _name, slide=_slide, cases=_cases)
+    _dtypes = ("float64", "float32", *LOW_PRECISION) if _name in _MIXED_PRECISION else ("float64", "float32")
+    register_pair("diffusion", _name, slide=_slide, cases=_cases, dtypes=_dtypes)

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import _checks as C
 from .conversions import _p_mean
-from .schedules import Schedule, _at, _data, _positions, _same_shape, _schedule, _sum_features
+from .schedules import Schedule, _at, _data, _positions, _reduction, _same_shape, _schedule, _sum_features
 
 
 def gaussian_kl(mean_q: np.ndarray, var_q: np.ndarray, mean_p: np.ndarray, var_p: np.ndarray) -> np.ndarray:
@@ -160,23 +160,27 @@ def l_t(x0: np.ndarray, x_t: np.ndarray, eps_pred: np.ndarray, t: np.ndarray, sc
     return gaussian_kl(mu_tilde, beta_tilde, mu_theta, beta_tilde)
 
 
-def l_simple(eps: np.ndarray, eps_pred: np.ndarray) -> np.ndarray:
-    r"""The simplified objective's term ||eps - eps_theta||^2, summed over the feature axes.
+def l_simple(eps: np.ndarray, eps_pred: np.ndarray, *, reduction: str = "sum") -> np.ndarray:
+    r"""The simplified objective's term ||eps - eps_theta||^2, summed (the slide's) or averaged over features.
 
     .. math::
 
         \mathcal L_{\text{simple}} = \|\epsilon - \epsilon_\theta(\sqrt{\bar\alpha_t} x_0
-        + \sqrt{1 - \bar\alpha_t} \epsilon, t)\|^2.
+        + \sqrt{1 - \bar\alpha_t} \epsilon, t)\|^2 \quad (\texttt{reduction="sum"}), \qquad
+        \frac1D \|\epsilon - \epsilon_\theta\|^2 \quad (\texttt{"mean"}, D \text{ features}).
 
-    The code of Ho et al. averages over features instead (``mean_flat``): that is this value divided
-    by the number of features. Average over the batch and over t yourself: L13's 'Simplified
-    objective' writes t ~ U[2, T] (the KL terms only), its 'Training' slide and Ho et al. t ~ U[1, T]
-    (positions 0..T-1 here).
+    ``reduction="mean"`` is the code of Ho et al. (``mean_flat``) and ``torch.nn.functional.mse_loss``
+    (whose default mean over everything is the batch mean of this): the slide's value divided by the
+    number of features. Average over the batch and over t yourself: L13's 'Simplified objective'
+    writes t ~ U[2, T] (the KL terms only), its 'Training' slide and Ho et al. t ~ U[1, T] (positions
+    0..T-1 here).
 
     Parameters
     ----------
     eps, eps_pred : (n, ...) array_like
         True and predicted noise, one shape.
+    reduction : {'sum', 'mean'}
+        Over the feature axes; keyword only.
 
     Returns
     -------
@@ -189,7 +193,10 @@ def l_simple(eps: np.ndarray, eps_pred: np.ndarray) -> np.ndarray:
     """
     eps, eps_pred = _data("eps", eps, 1), _data("eps_pred", eps_pred, 1)
     _same_shape(("eps", "eps_pred"), (eps, eps_pred))
-    return _sum_features((eps - eps_pred) ** 2)
+    squared = (eps - eps_pred) ** 2
+    if _reduction(reduction) == "mean":
+        return squared.reshape(squared.shape[0], -1).mean(axis=1)
+    return _sum_features(squared)
 
 
 def prior_kl(x0: np.ndarray, schedule: Schedule) -> np.ndarray:

@@ -112,6 +112,18 @@ def _clip_range(clip_x0: object) -> tuple[float, float] | None:
     return low, high
 
 
+REDUCTIONS = ("sum", "mean")
+
+
+def _reduction(reduction: object) -> str:
+    """'sum' or 'mean' (over the feature axes)."""
+    if not isinstance(reduction, str):
+        raise TypeError(f"reduction: expected one of {REDUCTIONS} (a str), got {C.describe(reduction)}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
+    return reduction
+
+
 def _sum_features(x: np.ndarray) -> np.ndarray:
     """Sum over every axis after the first (batch) axis."""
     return np.sum(x, axis=tuple(range(1, x.ndim)))
@@ -229,7 +241,9 @@ class Schedule:
     betas, where 1 - alpha_bar would cancel), ``sqrt_alpha_bars``, ``sqrt_one_minus_alpha_bars``,
     ``beta_tilde`` (exactly 0 at position 0, where q(x_0 | x_1, x_0) is a point mass),
     ``log_beta_tilde_clipped``, ``posterior_mean_coef_x0`` and ``posterior_mean_coef_xt`` (the two
-    coefficients of mu_tilde above). ``T`` is the number of steps.
+    coefficients of mu_tilde above), ``sqrt_alphas``, ``sqrt_betas``, ``sqrt_beta_tilde`` and
+    ``eps_coef`` = (1 - alpha_t) / sqrt(1 - alpha_bar_t), the eps coefficient of mu_theta. ``T`` is the
+    number of steps.
 
     ``log_beta_tilde_clipped`` is log beta_tilde with its position-0 entry (log 0 = -inf) replaced by
     the position-1 value, log beta_tilde at the slide's step 2, as in the code of Ho et al. and Nichol &
@@ -269,6 +283,10 @@ class Schedule:
         self.log_beta_tilde_clipped = np.log(clipped)
         self.posterior_mean_coef_x0 = np.sqrt(alpha_bars_prev) * betas / one_minus_alpha_bars
         self.posterior_mean_coef_xt = np.sqrt(alphas) * one_minus_alpha_bars_prev / one_minus_alpha_bars
+        self.sqrt_alphas = np.sqrt(alphas)
+        self.sqrt_betas = np.sqrt(betas)
+        self.sqrt_beta_tilde = np.sqrt(beta_tilde)
+        self.eps_coef = betas / self.sqrt_one_minus_alpha_bars
         for table in vars(self).values():
             table.setflags(write=False)
 
