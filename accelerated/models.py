@@ -27,7 +27,7 @@ from torch import nn
 
 from . import _checks as C
 
-__all__ = ["LinearScore", "MLPScore"]
+__all__ = ["Flattened", "LinearScore", "MLPScore"]
 
 
 def _param(name: str, value: object, ndim: int) -> torch.Tensor:
@@ -168,6 +168,9 @@ class MLPScore(nn.Module):
         else:
             if c is None:
                 raise ValueError(f"c: required, this model has a conditioning input of size k = {k} (W1 rows - d)")
+            c = C.as_float_tensor("c", c)
+            if k == 1 and c.ndim >= 1 and c.shape == x.shape[:-1]:
+                c = c.unsqueeze(-1)  # one level or time per point, as the losses and samplers pass sigma
             c = _inputs("c", c, self.W1, k, f"k = {k} from W1")
             batch = C.broadcast_batch(("x", "c"), (x.shape[:-1], c.shape[:-1]))
             x = x.expand(*batch, self.dim)
@@ -175,7 +178,11 @@ class MLPScore(nn.Module):
         return x, torch.tanh(z @ self.W1 + self.b1)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        """s(x, c) for x (..., d) and c (..., k) (batch axes broadcast; None when k = 0); returns (..., d)."""
+        """s(x, c) for x (..., d) and c (..., k) (batch axes broadcast; None when k = 0); returns (..., d).
+
+        With k = 1, c may also have the batch shape of x, ``x.shape[:-1]``: one scalar per point, as
+        :func:`accelerated.score_matching.ncsn_loss` and the Langevin samplers pass sigma.
+        """
         _, h = self._hidden(x, c)
         return h @ self.W2 + self.b2
 
@@ -189,3 +196,50 @@ class MLPScore(nn.Module):
         _, h = self._hidden(x, c)
         v = (self.W1[: self.dim] * self.W2.mT).sum(dim=0)
         return (1.0 - h**2) @ v
+
+
+class Flattened(nn.Module):
+    r"""A score model of vectors applied to samples of any shape (see :class:`reference.models.Flattened`).
+
+    .. math::
+
+        s(x) = \operatorname{unvec}\bigl(s_{\text{inner}}(\operatorname{vec}(x))\bigr).
+
+    Samples ``(n, ...)`` with D features in all are flattened to ``(n, D)`` (a view where the layout
+    allows), passed to ``inner`` with any conditioning arguments, and the result is reshaped back.
+    :meth:`jacobian` and :meth:`divergence` are the inner model's at the flattened points.
+
+    Parameters
+    ----------
+    inner : nn.Module
+        The model of flat vectors (a registered submodule: its parameters are this module's).
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, 'Noise Conditioned Score Network (NCSN)' (score models of images).
+    """
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        if not isinstance(inner, nn.Module):
+            raise TypeError(f"inner: expected an nn.Module of flat vectors, got {C.describe(inner)}")
+        self.inner = inner
+
+    @staticmethod
+    def _flat(x: object) -> torch.Tensor:
+        x = C.as_float_tensor("x", x)
+        if x.ndim < 1:
+            raise ValueError(f"x: expected samples of shape (n, ...), got shape {tuple(x.shape)}")
+        return x.reshape(x.shape[0], -1)
+
+    def forward(self, x: torch.Tensor, *cond: torch.Tensor) -> torch.Tensor:
+        """s(x) of the shape of x."""
+        return self.inner(self._flat(x), *cond).reshape(x.shape)
+
+    def jacobian(self, x: torch.Tensor, *cond: torch.Tensor) -> torch.Tensor:
+        """The Jacobian of the flattened map, (n, D, D)."""
+        return self.inner.jacobian(self._flat(x), *cond)
+
+    def divergence(self, x: torch.Tensor, *cond: torch.Tensor) -> torch.Tensor:
+        """tr J per sample, (n,)."""
+        return self.inner.divergence(self._flat(x), *cond)

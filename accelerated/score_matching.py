@@ -47,6 +47,7 @@ One-sided names: none.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -82,18 +83,24 @@ Model = Callable[..., torch.Tensor]
 
 
 def _samples(name: str, x: object) -> torch.Tensor:
-    """A floating tensor of samples (n, d), n >= 1, d >= 1, finite (value check)."""
+    """A floating tensor of samples (n, ...), n >= 1 and at least one feature (metadata only).
+
+    Finiteness is asserted on the result of each objective (see :func:`_checked`): a NaN or inf in
+    the samples reaches it, and one reduction of a scalar replaces a pass over the data.
+    """
     x = C.as_float_tensor(name, x)
-    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"{name}: expected samples of shape (n, d) with n, d >= 1, got shape {tuple(x.shape)}")
-    C.check_finite(name, x)
+    if x.ndim == 0 or x.shape[0] == 0 or x[0].numel() == 0:
+        raise ValueError(
+            f"{name}: expected samples of shape (n, ...) with n >= 1 and features, got shape {tuple(x.shape)}"
+        )
     return x
 
 
 def _check_callable(model: object) -> None:
     if not callable(model):
         raise TypeError(
-            f"model: expected a callable score model s(x) -> (n, d) (e.g. an nn.Module), got {C.describe(model)}"
+            "model: expected a callable score model s(x) of the shape of x (e.g. an nn.Module), "
+            f"got {C.describe(model)}"
         )
 
 
@@ -103,12 +110,58 @@ def _check_bool(name: str, value: object) -> None:
 
 
 def _scores(model: Model, x: torch.Tensor, *cond: torch.Tensor) -> torch.Tensor:
-    """model(x[, cond]), checked to be a tensor of the shape of x."""
+    """model(x[, cond]), checked to be a floating tensor of the shape of x (its dtype may differ: autocast)."""
     s = model(x, *cond)
     if not isinstance(s, torch.Tensor) or s.shape != x.shape:
         got = f"shape {tuple(s.shape)}" if isinstance(s, torch.Tensor) else C.describe(s)
         raise ValueError(f"model: expected scores of the shape of x {tuple(x.shape)}, got {got}")
+    if not s.is_floating_point():
+        raise TypeError(f"model: expected floating-point scores, got {C.describe(s)}")
     return s
+
+
+def _features(x: torch.Tensor) -> tuple[int, ...]:
+    return tuple(range(1, x.ndim))
+
+
+def _sum_features(x: torch.Tensor) -> torch.Tensor:
+    """Sum over every axis after the first (one value per sample)."""
+    return x.sum(dim=_features(x)) if x.ndim > 1 else x
+
+
+def _half_squared_norm_mean(r: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """(1/n) sum_i w_i (1/2) ||r_i||^2 over the feature axes, accumulated in at least float32.
+
+    Without a weight the per-sample norms are never formed: one square and one sum of all entries.
+    """
+    r = r.to(C.accumulation_dtype(r.dtype))
+    n = r.shape[0]
+    if weight is None:
+        return r.square().sum().mul(0.5 / n)
+    return (_sum_features(r.square()) * weight).sum().mul(0.5 / n)
+
+
+def _checked(value: torch.Tensor, inputs: tuple[tuple[str, torch.Tensor], ...]) -> torch.Tensor:
+    """Assert on the device that an objective's value is finite (no host read).
+
+    Every input (samples, noise, probes, the model's output) enters the value through sums with
+    finite positive weights, so a NaN or inf in any of them, or an overflow, makes it non-finite; the
+    failure path (CPU, or ``value_checks("sync")``) names the first non-finite input, as the reference
+    side's entry checks do.
+    """
+    if not C.value_checks_active() or value.numel() == 0:
+        return value
+
+    def detail() -> str:
+        for name, x in inputs:
+            bad = C.count_non_finite(x) if x.numel() else 0
+            if bad:
+                return f"{name}: expected finite values, got {bad} NaN or infinite entries"
+        return f"{', '.join(n for n, _ in inputs)}: the objective overflowed {value.dtype} from finite inputs"
+
+    names = ", ".join(n for n, _ in inputs)
+    C.require(C.finite_flag(value), f"{names}: expected finite values (the objective is not finite)", detail)
+    return value
 
 
 def _chunk_size(chunk_size: object) -> int | None:
@@ -127,51 +180,48 @@ def _count(name: str, value: object) -> int | None:
     return value
 
 
-def _draw_normals(rng: torch.Generator, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-    """Standard normals drawn on the generator's device in ``like``'s dtype, then moved to ``like``'s device."""
-    return torch.randn(shape, generator=rng, device=rng.device, dtype=like.dtype).to(like.device)
-
-
 def _probes(x: torch.Tensor, count_name: str, count: object, kind: object, noise: object, rng: object) -> torch.Tensor:
-    """Probe vectors v of shape (M, n, d): the given ``noise`` (checked) or M draws of ``kind`` from ``rng``."""
+    """Probe vectors v of shape (M, n, ...): the given ``noise`` (checked) or M draws of ``kind`` from ``rng``."""
     if kind not in PROBE_KINDS:
         raise ValueError(f"kind: expected one of {PROBE_KINDS}, got {kind!r}")
     M = _count(count_name, count)
     C.check_noise_or_rng(noise, rng)
-    n, d = x.shape
     if noise is None:
-        shape = (1 if M is None else M, n, d)
+        C.check_generator(rng, x.device)
+        shape = (1 if M is None else M, *x.shape)
         if kind == "gaussian":
-            return _draw_normals(rng, shape, x)
-        signs = torch.randint(0, 2, shape, generator=rng, device=rng.device).to(device=x.device, dtype=x.dtype)
+            return torch.randn(shape, generator=rng, device=x.device, dtype=x.dtype)
+        signs = torch.randint(0, 2, shape, generator=rng, device=x.device).to(dtype=x.dtype)
         return 2.0 * signs - 1.0
     v = C.as_float_tensor("noise", noise)
     C.check_same_device_dtype(("x", "noise"), (x, v))
-    if v.ndim != 3 or tuple(v.shape[1:]) != (n, d) or v.shape[0] == 0 or (M is not None and v.shape[0] != M):
-        expected = f"({'M' if M is None else M}, {n}, {d})"
+    if v.ndim != x.ndim + 1 or v.shape[1:] != x.shape or v.shape[0] == 0 or (M is not None and v.shape[0] != M):
+        expected = f"({'M' if M is None else M}, {', '.join(str(k) for k in x.shape)})"
         raise ValueError(
             f"noise: expected probes of shape {expected} ({count_name} probes per sample, x has shape "
             f"{tuple(x.shape)}), got shape {tuple(v.shape)}"
         )
-    C.check_finite("noise", v)
-    if kind == "rademacher" and C.value_checks_active() and not bool((v.detach().abs() == 1.0).all()):
-        raise ValueError("noise: expected Rademacher probes (every entry -1 or +1) for kind='rademacher'")
+    if kind == "rademacher" and C.value_checks_active():
+        C.require(
+            (v.detach().abs() == 1.0).all(),
+            "noise: expected Rademacher probes (every entry -1 or +1) for kind='rademacher'",
+        )
     return v
 
 
 def _standard_normals(name: str, noise: object, rng: object, like: torch.Tensor) -> torch.Tensor:
     C.check_noise_or_rng(noise, rng)
     if noise is None:
-        return _draw_normals(rng, tuple(like.shape), like)
+        C.check_generator(rng, like.device)
+        return torch.randn(like.shape, generator=rng, device=like.device, dtype=like.dtype)
     eps = C.as_float_tensor(name, noise)
     C.check_same_device_dtype(("x", name), (like, eps))
     C.check_shape(name, eps, like.shape)
-    C.check_finite(name, eps)
     return eps
 
 
 def _sigma_table(sigmas: object, x: torch.Tensor) -> torch.Tensor:
-    """NCSN levels sigma_1 > ... > sigma_L > 0 on x's device, cast to x's dtype."""
+    """NCSN levels sigma_1 > ... > sigma_L > 0 on x's device, in x's dtype (checked on the device)."""
     sigmas = C.as_float_tensor("sigmas", sigmas)
     if sigmas.ndim != 1 or sigmas.shape[0] == 0:
         raise ValueError(f"sigmas: expected a vector of noise levels of shape (L,), got shape {tuple(sigmas.shape)}")
@@ -180,43 +230,58 @@ def _sigma_table(sigmas: object, x: torch.Tensor) -> torch.Tensor:
             f"sigmas: expected the noise levels on x's device {x.device}, got {sigmas.device} "
             "(move the table once with sigmas.to(device))"
         )
-    C.check_finite("sigmas", sigmas)
     if C.value_checks_active():
         s = sigmas.detach()
-        if bool((s <= 0).any()):
-            raise ValueError(f"sigmas: expected positive noise levels, got min {float(s.min())!r}")
-        if s.shape[0] > 1 and bool((s[1:] >= s[:-1]).any()):
-            raise ValueError(
-                f"sigmas: expected strictly decreasing noise levels sigma_1 > ... > sigma_L (NCSN), got {s.tolist()}"
-            )
-    return sigmas.to(x.dtype)
+        ok = (s.amin() > 0) & (s.amax() < math.inf)
+        if s.shape[0] > 1:
+            ok = ok & (s[1:] < s[:-1]).all()
+
+        def detail() -> str:
+            if C.count_non_finite(s):
+                return f"sigmas: expected finite values, got {C.count_non_finite(s)} NaN or infinite entries"
+            if bool((s <= 0).any()):
+                return f"sigmas: expected positive noise levels, got min {float(s.min())!r}"
+            return f"sigmas: expected strictly decreasing noise levels sigma_1 > ... > sigma_L (NCSN), got {s.tolist()}"
+
+        C.require(ok, "sigmas: expected finite, positive, strictly decreasing noise levels (NCSN)", detail)
+    return sigmas if sigmas.dtype == x.dtype else sigmas.to(x.dtype)
+
+
+def _levels_message(l: torch.Tensor, L: int) -> str:
+    return f"levels: expected indices in [0, {L}) (L = {L} levels), got min {int(l.min())} and max {int(l.max())}"
+
+
+def _per_sample(value: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A per-sample (n,) tensor as (n, 1, ..., 1), to broadcast over x's feature axes (a view)."""
+    return value.view((x.shape[0],) + (1,) * (x.ndim - 1))
+
+
+def _noise_levels(sigma: float, x: torch.Tensor) -> torch.Tensor:
+    """The model-call protocol: one noise level per sample, shape (n,), in x's dtype on x's device."""
+    return torch.full((x.shape[0],), sigma, dtype=x.dtype, device=x.device)
 
 
 # --------------------------------------------------------------------------- vector-Jacobian products
 
 
-def _check_scores(s: object, shape: torch.Size) -> None:
-    if not isinstance(s, torch.Tensor) or s.shape != shape:
-        got = f"shape {tuple(s.shape)}" if isinstance(s, torch.Tensor) else C.describe(s)
-        raise ValueError(f"model: expected scores of the shape of x {tuple(shape)}, got {got}")
-
-
 def _basis_diagonal(model: Model, x: torch.Tensor, chunk_size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """s = model(x) (n, d) and the Jacobian diagonals J_i[j, j] as a (d, n) tensor, exactly.
+    """s = model(x) (n, ...) and the Jacobian diagonals J_i[j, j] as a (D, n) tensor, exactly.
 
+    D is the number of features (the product of the feature axes: the Jacobian of the flattened map).
     One forward pass of the batch; ``torch.func.vjp`` gives the pullback u -> u^T J at every row, which
-    is vmapped over the d basis cotangents e_j (the same at every row; ``chunk_size`` of them at a
+    is vmapped over the D basis cotangents e_j (the same at every row; ``chunk_size`` of them at a
     time), keeping only the entry (e_j^T J_i)_j of each. Differentiable in the model's parameters
     (and in x): torch.func transforms compose with ordinary autograd outside them.
     """
-    n, d = x.shape
+    n, features = x.shape[0], x.shape[1:]
+    D = math.prod(features)
     s, pullback = torch.func.vjp(model, x)
-    _check_scores(s, x.shape)
-    basis = torch.eye(d, dtype=x.dtype, device=x.device).unsqueeze(1).expand(d, n, d)
+    _scores(lambda _: s, x)
+    basis = torch.eye(D, dtype=s.dtype, device=x.device).view(D, 1, *features).expand(D, n, *features)
 
     def diagonal_entry(e: torch.Tensor) -> torch.Tensor:
         (eJ,) = pullback(e)
-        return (eJ * e).sum(dim=-1)
+        return _sum_features(eJ * e)
 
     return s, torch.func.vmap(diagonal_entry, chunk_size=chunk_size)(basis)
 
@@ -232,48 +297,41 @@ def _method(method: object) -> str:
 def _scores_and_trace(
     model: Model, x: torch.Tensor, chunk_size: int | None, method: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """s = model(x) (n, d) and the exact traces tr(grad_x s) (n,), by the factored or the vmap method."""
-    steps = None if method == "vmap" else _mlp_trace.chain_of(model)
+    """s = model(x) (n, ...) and the exact traces tr(grad_x s) (n,), by the factored or the vmap method."""
+    steps = None if method == "vmap" or x.ndim != 2 else _mlp_trace.chain_of(model)
     if steps is None:
         if method == "factored":
             raise TypeError(
                 "model: method='factored' needs an nn.Sequential of nn.Linear and elementwise activations "
                 "(no hooks, no in-place activations) or an unconditional accelerated.models.MLPScore / "
-                f"LinearScore; got {C.describe(model)}. Use method='vmap' (or 'auto') for any model"
+                f"LinearScore, on samples of shape (n, d); got {C.describe(model)} and x of shape "
+                f"{tuple(x.shape)}. Use method='vmap' (or 'auto') for any model"
             )
         s, diagonal = _basis_diagonal(model, x, chunk_size)
         return s, diagonal.sum(dim=0)
     _mlp_trace.check_input(steps, x)
     s, factors = _mlp_trace.forward_with_factors(steps, x)
-    _check_scores(s, x.shape)
+    _scores(lambda _: s, x)
     return s, _mlp_trace.trace_of_factors(factors, x.shape[0], chunk_size)
 
 
 def _probe_quadratic_forms(model: Model, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scores (M, n, d) at the M copies of x and the quadratic forms v^T (grad_x s) v, (M, n).
+    """Scores (M, n, ...) at the M copies of x and the quadratic forms v^T (grad_x s) v, (M, n).
 
     The M probe batches are stacked into one batch of M n rows: one forward pass and one
-    vector-Jacobian product (``torch.autograd.grad`` with the probes as cotangents), whatever d.
-    The graph is kept (``create_graph``) only when the caller has grad mode on, so the result is
-    differentiable in the model's parameters (and in x when it requires grad) for training, and a
-    plain value under ``torch.no_grad``.
+    vector-Jacobian product (``torch.func.vjp`` with the probes as cotangents), whatever the number of
+    features. ``torch.func`` rather than ``torch.autograd.grad``: ``torch.compile`` traces it without
+    a graph break, and under grad mode its result stays differentiable in the model's parameters (and
+    in x when it requires grad), as a training step needs; under ``torch.no_grad`` it is a plain value.
     """
-    M, n, d = v.shape
-    create_graph = torch.is_grad_enabled()
-    with torch.enable_grad():
-        x_in = x if x.requires_grad else x.detach().requires_grad_(True)
-        rows = x_in if M == 1 else x_in.repeat(M, 1)
-        s = model(rows)
-        _check_scores(s, rows.shape)
-        v_rows = v.reshape(M * n, d)
-        vJ = None
-        if s.requires_grad:
-            (vJ,) = torch.autograd.grad(s, rows, grad_outputs=v_rows, create_graph=create_graph, allow_unused=True)
-        if vJ is None:  # a score that does not depend on x (a constant model): zero Jacobian
-            vJ = torch.zeros_like(v_rows)
-    vJv = (vJ * v_rows).sum(dim=-1).reshape(M, n)
-    s = s.reshape(M, n, d)
-    return (s, vJv) if create_graph else (s.detach(), vJv.detach())
+    M, n = v.shape[0], x.shape[0]
+    rows = x if M == 1 else x.unsqueeze(0).expand(M, *x.shape).reshape(M * n, *x.shape[1:])
+    s, pullback = torch.func.vjp(model, rows)
+    _scores(lambda _: s, rows)
+    v_rows = v.reshape(rows.shape)
+    (vJ,) = pullback(v_rows.to(s.dtype))  # the cotangent in the output's dtype (autocast)
+    vJv = _sum_features(vJ * v_rows).reshape(M, n)
+    return s.reshape(v.shape), vJv
 
 
 # --------------------------------------------------------------------------- Fisher divergence and ESM
@@ -303,9 +361,9 @@ def fisher_divergence(score_p: torch.Tensor, score_q: torch.Tensor) -> torch.Ten
     """
     s_p = _samples("score_p", score_p)
     s_q = _samples("score_q", score_q)
-    C.check_same_device_dtype(("score_p", "score_q"), (s_p, s_q))
+    C.check_same_device(("score_p", "score_q"), (s_p, s_q))  # dtypes may differ (a model's under autocast)
     C.check_shape("score_q", s_q, s_p.shape)
-    return (0.5 * ((s_p - s_q) ** 2).sum(dim=-1)).mean()
+    return _checked(_half_squared_norm_mean(s_p - s_q), (("score_p", s_p), ("score_q", s_q)))
 
 
 def kde_score(x: torch.Tensor, data: torch.Tensor, bandwidth: float) -> torch.Tensor:
@@ -348,13 +406,20 @@ def kde_score(x: torch.Tensor, data: torch.Tensor, bandwidth: float) -> torch.Te
     x = _samples("x", x)
     data = _samples("data", data)
     C.check_same_device_dtype(("x", "data"), (x, data))
-    C.check_same_last_dim(("x", "data"), (x, data))
+    if x.shape[1:] != data.shape[1:]:
+        raise ValueError(
+            f"x and data: expected the same feature shape, got x {tuple(x.shape)} and data {tuple(data.shape)}"
+        )
     h = C.check_positive_scalar("bandwidth", bandwidth)
+    C.check_finite("x", x)
+    C.check_finite("data", data)
     return _kde_score(x, data, h)
 
 
 def _kde_score(x: torch.Tensor, data: torch.Tensor, h: float) -> torch.Tensor:
     """The KDE score of checked inputs: float64, rows of x in chunks, cast back to x's dtype."""
+    shape = x.shape
+    x, data = x.reshape(x.shape[0], -1), data.reshape(data.shape[0], -1)  # the KDE of the flattened samples
     m, d = data.shape
     rows = max(1, _KDE_CHUNK_ENTRIES // (m * d))
     x64, data64 = x.to(torch.float64), data.to(torch.float64)
@@ -363,7 +428,7 @@ def _kde_score(x: torch.Tensor, data: torch.Tensor, h: float) -> torch.Tensor:
         diff = data64.unsqueeze(0) - x64[start : start + rows].unsqueeze(1)  # x_k - x, (rows, m, d)
         w = torch.softmax(-0.5 * (diff**2).sum(dim=-1) / h**2, dim=1)
         out.append(torch.einsum("nm,nmd->nd", w, diff) / h**2)
-    return (torch.cat(out) if len(out) > 1 else out[0]).to(x.dtype)
+    return (torch.cat(out) if len(out) > 1 else out[0]).to(x.dtype).reshape(shape)
 
 
 def explicit_score_matching(
@@ -412,11 +477,11 @@ def explicit_score_matching(
     data = _samples("data", data)
     h = C.check_positive_scalar("bandwidth", bandwidth)
     eps = _standard_normals("noise", noise, rng, data)
-    x_tilde = data + h * eps
+    x_tilde = torch.add(data, eps, alpha=h)
     s = _scores(model, x_tilde)
     with torch.no_grad():
         target = _kde_score(x_tilde, data, h)
-    return (0.5 * ((s - target) ** 2).sum(dim=-1)).mean()
+    return _checked(_half_squared_norm_mean(s - target), (("data", data), ("noise", eps), ("model(x)", s)))
 
 
 # --------------------------------------------------------------------------- implicit score matching
@@ -484,7 +549,7 @@ def jacobian_trace(
     x = _samples("x", x)
     chunk_size = _chunk_size(chunk_size)
     _, trace = _scores_and_trace(model, x, chunk_size, _method(method))
-    return trace
+    return _checked(trace, (("x", x),))
 
 
 def implicit_score_matching(
@@ -527,7 +592,9 @@ def implicit_score_matching(
     x = _samples("x", x)
     chunk_size = _chunk_size(chunk_size)
     s, trace = _scores_and_trace(model, x, chunk_size, _method(method))
-    return (0.5 * (s**2).sum(dim=-1) + trace).mean()
+    acc = C.accumulation_dtype(s.dtype)
+    objective = _half_squared_norm_mean(s) + trace.to(acc).mean()
+    return _checked(objective, (("x", x), ("model(x)", s)))
 
 
 # --------------------------------------------------------------------------- Hutchinson and sliced SM
@@ -579,7 +646,7 @@ def hutchinson_trace(
     x = _samples("x", x)
     v = _probes(x, "n_probes", n_probes, kind, noise, rng)
     _, vJv = _probe_quadratic_forms(model, x, v)
-    return vJv.mean(dim=0)
+    return _checked(vJv.mean(dim=0), (("x", x), ("noise", v)))
 
 
 def sliced_score_matching(
@@ -622,8 +689,9 @@ def sliced_score_matching(
     x = _samples("x", x)
     v = _probes(x, "n_projections", n_projections, kind, noise, rng)
     s, vJv = _probe_quadratic_forms(model, x, v)
-    vs = (v * s).sum(dim=-1)
-    return (vJv + 0.5 * vs**2).mean()
+    acc = C.accumulation_dtype(torch.promote_types(s.dtype, v.dtype))
+    vs = (v.flatten(2).to(acc) * s.flatten(2).to(acc)).sum(dim=-1)
+    return _checked((vJv.to(acc) + 0.5 * vs**2).mean(), (("x", x), ("noise", v), ("model(x)", s)))
 
 
 def sliced_score_matching_vr(
@@ -664,7 +732,8 @@ def sliced_score_matching_vr(
     x = _samples("x", x)
     v = _probes(x, "n_projections", n_projections, kind, noise, rng)
     s, vJv = _probe_quadratic_forms(model, x, v)
-    return vJv.mean() + (0.5 * (s[0] ** 2).sum(dim=-1)).mean()
+    acc = C.accumulation_dtype(s.dtype)
+    return _checked(vJv.to(acc).mean() + _half_squared_norm_mean(s[0]), (("x", x), ("noise", v), ("model(x)", s)))
 
 
 # --------------------------------------------------------------------------- denoising SM and NCSN
@@ -721,10 +790,10 @@ def denoising_score_matching(
     x = _samples("x", x)
     sigma = C.check_positive_scalar("sigma", sigma)
     eps = _standard_normals("noise", noise, rng, x)
-    x_tilde = x + sigma * eps
-    cond = (torch.full((x.shape[0], 1), sigma, dtype=x.dtype, device=x.device),) if noise_conditional else ()
-    s = _scores(model, x_tilde, *cond)
-    return (0.5 * ((s + eps / sigma) ** 2).sum(dim=-1)).mean()
+    x_tilde = torch.add(x, eps, alpha=sigma)
+    s = _scores(model, x_tilde, _noise_levels(sigma, x)) if noise_conditional else _scores(model, x_tilde)
+    r = torch.add(s.to(C.accumulation_dtype(s.dtype)), eps, alpha=1.0 / sigma)  # s + eps / sigma, in range
+    return _checked(_half_squared_norm_mean(r), (("x", x), ("noise", eps), ("model(x)", s)))
 
 
 def geometric_sigmas(sigma_1: float, sigma_L: float, L: int) -> torch.Tensor:
@@ -828,23 +897,28 @@ def ncsn_loss(
     if noise is None:
         if levels is not None:
             raise ValueError("levels: pre-drawn levels go with noise= (with rng= the levels are drawn), got both")
-        levels = torch.randint(0, L, (n,), generator=rng, device=rng.device).to(x.device)
+        C.check_generator(rng, x.device)
+        levels = torch.randint(0, L, (n,), generator=rng, device=x.device)
     elif levels is None:
         raise ValueError("levels: required with noise= (the pre-drawn level index of every sample), got None")
     l = C.as_int_tensor("levels", levels)
     C.check_shape("levels", l, (n,))
     if l.device != x.device:
         raise ValueError(f"levels: expected the level indices on x's device {x.device}, got {l.device}")
-    if C.value_checks_active() and bool(((l < 0) | (l >= L)).any()):
-        raise ValueError(
-            f"levels: expected indices in [0, {L}) (L = {L} levels), got min {int(l.min())} and max {int(l.max())}"
-        )
     eps = _standard_normals("noise", noise, rng, x)
-    sigma = sigmas[l].unsqueeze(-1)  # (n, 1)
-    x_tilde = x + sigma * eps
-    cond = (sigma,) if noise_conditional else ()
-    s = _scores(model, x_tilde, *cond)
-    return (0.5 * sigma.squeeze(-1) ** 2 * ((s + eps / sigma) ** 2).sum(dim=-1)).mean()
+    if C.get_value_checks() == "sync" and C.value_checks_active() and bool(((l < 0) | (l >= L)).any()):
+        raise ValueError(_levels_message(l, L))  # named at the call, before a GPU kernel's bounds assertion
+    try:  # index_select's bounds check (no host read on the accelerator) refuses negative indices too
+        sigma = sigmas.index_select(0, l if l.dtype == torch.int64 else l.long())  # (n,): the model's sigma
+    except IndexError:
+        raise ValueError(_levels_message(l, L)) from None
+    sigma_b = _per_sample(sigma, x)
+    x_tilde = torch.addcmul(x, sigma_b, eps)
+    s = _scores(model, x_tilde, sigma) if noise_conditional else _scores(model, x_tilde)
+    # sigma^2 ||s + eps / sigma||^2 = ||sigma s + eps||^2: the same value, without eps / sigma, whose
+    # square overflows float16 at small sigma (eps / sigma = 400 at sigma = 0.01).
+    r = torch.addcmul(eps.to(C.accumulation_dtype(s.dtype)), sigma_b, s)
+    return _checked(_half_squared_norm_mean(r), (("x", x), ("noise", eps), ("model(x)", s)))
 
 
 # --------------------------------------------------------------------------- Tweedie

@@ -32,7 +32,7 @@ import numpy as np
 
 from . import _checks as C
 
-__all__ = ["LinearScore", "MLPScore", "init_mlp_params"]
+__all__ = ["Flattened", "LinearScore", "MLPScore", "init_mlp_params"]
 
 
 def _finite_param(name: str, value: object, ndim: int) -> np.ndarray:
@@ -175,6 +175,9 @@ class MLPScore:
         else:
             if c is None:
                 raise ValueError(f"c: required, this model has a conditioning input of size k = {k} (W1 rows - d)")
+            c = C.as_float64("c", c)
+            if k == 1 and c.ndim >= 1 and c.shape == x.shape[:-1]:
+                c = c[..., None]  # one level or time per point, as the losses and samplers pass sigma
             c = _inputs("c", c, k, f"k = {k} from W1")
             batch = C.broadcast_batch(("x", "c"), (x.shape[:-1], c.shape[:-1]))
             x = np.broadcast_to(x, (*batch, self.dim))
@@ -182,7 +185,11 @@ class MLPScore:
         return x, np.tanh(z @ self.W1 + self.b1)
 
     def __call__(self, x: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
-        """s(x, c) for x (..., d) and c (..., k) (batch axes broadcast; None when k = 0); returns (..., d)."""
+        """s(x, c) for x (..., d) and c (..., k) (batch axes broadcast; None when k = 0); returns (..., d).
+
+        With k = 1, c may also have the batch shape of x, ``x.shape[:-1]``: one scalar per point, as
+        :func:`reference.score_matching.ncsn_loss` and the Langevin samplers pass sigma.
+        """
         _, h = self._hidden(x, c)
         return h @ self.W2 + self.b2
 
@@ -200,6 +207,54 @@ class MLPScore:
         _, h = self._hidden(x, c)
         v = np.sum(self.W1[: self.dim] * self.W2.T, axis=0)  # (H,): sum_i W1[i, h] W2[h, i]
         return (1.0 - h**2) @ v
+
+
+class Flattened:
+    r"""A score model of vectors applied to samples of any shape: the features are flattened and restored.
+
+    .. math::
+
+        s(x) = \operatorname{unvec}\bigl(s_{\text{inner}}(\operatorname{vec}(x))\bigr), \qquad
+        J(x) = J_{\text{inner}}(\operatorname{vec}(x)),
+
+    for samples x of shape ``(n, ...)`` with D features in all (an image ``(n, C, H, W)`` has
+    D = C H W) and an inner model of ``(n, D)``. The Jacobian and its trace are those of the flattened
+    map, which is what the score-matching objectives use for samples of any shape.
+
+    Parameters
+    ----------
+    inner : LinearScore or MLPScore
+        The model of flat vectors; conditioning arguments are passed through.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 13, 'Noise Conditioned Score Network (NCSN)' (score models of images).
+    """
+
+    def __init__(self, inner: object) -> None:
+        if not callable(inner):
+            raise TypeError(f"inner: expected a score model of flat vectors, got {C.describe(inner)}")
+        self.inner = inner
+
+    @staticmethod
+    def _flat(x: object) -> np.ndarray:
+        x = C.as_float64("x", x)
+        if x.ndim < 1:
+            raise ValueError(f"x: expected samples of shape (n, ...), got shape {x.shape}")
+        return x.reshape(x.shape[0], -1)
+
+    def __call__(self, x: np.ndarray, *cond: np.ndarray) -> np.ndarray:
+        """s(x) of the shape of x."""
+        x = C.as_float64("x", x)
+        return np.asarray(self.inner(self._flat(x), *cond)).reshape(x.shape)
+
+    def divergence(self, x: np.ndarray, *cond: np.ndarray) -> np.ndarray:
+        """tr J per sample, (n,)."""
+        return self.inner.divergence(self._flat(x), *cond)
+
+    def jacobian(self, x: np.ndarray, *cond: np.ndarray) -> np.ndarray:
+        """The Jacobian of the flattened map, (n, D, D)."""
+        return self.inner.jacobian(self._flat(x), *cond)
 
 
 def init_mlp_params(d: int, hidden: int, *, cond_dim: int = 0, rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -28,18 +28,23 @@ Conventions
   function's docstring says which slide it matches exactly and by which factor it differs from the others.
 * **Reductions.** Every objective is a *mean* over samples (and over projections / probes); the
   estimators of traces return one value per sample.
-* **Shapes.** Samples are rows: ``x`` has shape ``(n, d)``. A score model maps ``(n, d)`` to ``(n, d)``
-  and must treat rows independently.
+* **Shapes.** Samples lie along the first axis: ``x`` has shape ``(n, ...)``, a vector ``(n, d)`` or an
+  image ``(n, C, H, W)`` per sample; norms and inner products are sums over all the feature axes (the
+  flattened sample of D features, as in :mod:`reference.diffusion`). A score model maps ``x`` to an
+  array of its shape and must treat samples independently.
 * **Models on this side** have no autograd: objectives that need derivatives of the model take an
   analytic model, ``model(x)`` plus ``model.divergence(x)`` (the exact trace of the Jacobian, shape
-  ``(n,)``) or ``model.jacobian(x)`` (``(n, d, d)``, entry ``[k, i, j] = d s_i / d x_j`` at ``x_k``),
+  ``(n,)``) or ``model.jacobian(x)`` (``(n, D, D)``, entry ``[k, i, j] = d s_i / d x_j`` at ``x_k`` for
+  the flattened features),
   e.g. :class:`reference.models.LinearScore` and :class:`reference.models.MLPScore`. Objectives that
   only evaluate the model (DSM, ESM, NCSN) take any callable.
 * **Noise-conditional models** (NCSN's s_theta(x', sigma)) are called as ``model(x_tilde, sigma)``
-  with ``sigma`` a column of shape ``(n, 1)`` holding each row's noise level (the value sigma, not its
-  index or its log: wrap the model to feed log sigma); ``reference.models.MLPScore`` with
-  ``cond_dim=1`` takes it as its conditioning input. ``noise_conditional=`` selects the call; it
-  never changes the formula.
+  with ``sigma`` of shape ``(n,)`` holding each sample's noise level (the value sigma, not its index or
+  its log: wrap the model to feed log sigma), the same call in training (:func:`ncsn_loss`,
+  :func:`denoising_score_matching`) and in sampling (:func:`reference.langevin.annealed_langevin_sample`),
+  as the time step t reaches a diffusion model; ``reference.models.MLPScore`` with ``cond_dim=1``
+  takes it as its conditioning input. ``noise_conditional=`` selects the call; it never changes the
+  formula.
 * **Randomness** is an argument: ``noise=`` (pre-drawn standard normals, or the probe vectors of the
   sliced objectives; NCSN's level indices come with them as ``levels=``) or ``rng=`` (a
   ``numpy.random.Generator``), exactly one.
@@ -77,17 +82,27 @@ TRACE_METHODS = ("auto", "factored", "vmap")
 
 
 def _samples(name: str, x: object) -> np.ndarray:
-    """A float64 matrix of samples (n, d), n >= 1, d >= 1, finite."""
+    """A float64 array of samples (n, ...), n >= 1 and at least one feature, finite."""
     x = C.as_float64(name, x)
-    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"{name}: expected samples of shape (n, d) with n, d >= 1, got shape {x.shape}")
+    if x.ndim == 0 or x.shape[0] == 0 or x[0].size == 0:
+        raise ValueError(f"{name}: expected samples of shape (n, ...) with n >= 1 and features, got shape {x.shape}")
     C.check_finite(name, x)
     return x
 
 
+def _flat(x: np.ndarray) -> np.ndarray:
+    """Samples (n, ...) as rows (n, D) of their D features (a view)."""
+    return x.reshape(x.shape[0], -1)
+
+
+def _sum_features(x: np.ndarray) -> np.ndarray:
+    """Sum over every axis after the first: one value per sample."""
+    return np.sum(_flat(x), axis=1)
+
+
 def _check_callable(model: object) -> None:
     if not callable(model):
-        raise TypeError(f"model: expected a callable score model s(x) -> (n, d), got {C.describe(model)}")
+        raise TypeError(f"model: expected a callable score model s(x) of the shape of x, got {C.describe(model)}")
 
 
 def _analytic(model: object, method: str) -> None:
@@ -109,10 +124,11 @@ def _scores(model: object, x: np.ndarray, *cond: np.ndarray) -> np.ndarray:
 
 
 def _jacobians(model: object, x: np.ndarray) -> np.ndarray:
+    """model.jacobian(x): (n, D, D), the Jacobian of the flattened map of the D features at every sample."""
     J = C.as_float64("model.jacobian(x)", model.jacobian(x))
-    n, d = x.shape
-    if J.shape != (n, d, d):
-        raise ValueError(f"model: expected model.jacobian(x) of shape ({n}, {d}, {d}), got shape {J.shape}")
+    n, D = _flat(x).shape
+    if J.shape != (n, D, D):
+        raise ValueError(f"model: expected model.jacobian(x) of shape ({n}, {D}, {D}), got shape {J.shape}")
     return J
 
 
@@ -137,20 +153,19 @@ def _count(name: str, value: object) -> int | None:
 
 
 def _probes(x: np.ndarray, count_name: str, count: object, kind: object, noise: object, rng: object) -> np.ndarray:
-    """Probe vectors v of shape (M, n, d): the given ``noise`` (checked) or M draws of ``kind`` from ``rng``."""
+    """Probe vectors v of shape (M, n, ...): the given ``noise`` (checked) or M draws of ``kind`` from ``rng``."""
     if kind not in PROBE_KINDS:
         raise ValueError(f"kind: expected one of {PROBE_KINDS}, got {kind!r}")
     M = _count(count_name, count)
     C.check_noise_or_rng(noise, rng)
-    n, d = x.shape
     if noise is None:
         M = 1 if M is None else M
         if kind == "gaussian":
-            return rng.standard_normal((M, n, d))
-        return 2.0 * rng.integers(0, 2, size=(M, n, d)).astype(np.float64) - 1.0
+            return rng.standard_normal((M, *x.shape))
+        return 2.0 * rng.integers(0, 2, size=(M, *x.shape)).astype(np.float64) - 1.0
     v = C.as_float64("noise", noise)
-    if v.ndim != 3 or v.shape[1:] != (n, d) or v.shape[0] == 0 or (M is not None and v.shape[0] != M):
-        expected = f"({'M' if M is None else M}, {n}, {d})"
+    if v.ndim != x.ndim + 1 or v.shape[1:] != x.shape or v.shape[0] == 0 or (M is not None and v.shape[0] != M):
+        expected = f"({'M' if M is None else M}, {', '.join(str(k) for k in x.shape)})"
         raise ValueError(
             f"noise: expected probes of shape {expected} ({count_name} probes per sample, x has shape {x.shape}), "
             f"got shape {v.shape}"
@@ -202,7 +217,7 @@ def fisher_divergence(score_p: np.ndarray, score_q: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    score_p, score_q : (n, d) array_like
+    score_p, score_q : (n, ...) array_like
         The two scores at the same n samples, finite.
 
     Returns
@@ -219,7 +234,7 @@ def fisher_divergence(score_p: np.ndarray, score_q: np.ndarray) -> np.ndarray:
     s_p = _samples("score_p", score_p)
     s_q = _samples("score_q", score_q)
     C.check_shape("score_q", s_q, s_p.shape)
-    return np.mean(0.5 * np.sum((s_p - s_q) ** 2, axis=-1))
+    return np.mean(0.5 * _sum_features((s_p - s_q) ** 2))
 
 
 def kde_score(x: np.ndarray, data: np.ndarray, bandwidth: float) -> np.ndarray:
@@ -240,16 +255,16 @@ def kde_score(x: np.ndarray, data: np.ndarray, bandwidth: float) -> np.ndarray:
 
     Parameters
     ----------
-    x : (n, d) array_like
+    x : (n, ...) array_like
         Evaluation points, finite.
-    data : (m, d) array_like
+    data : (m, ...) array_like
         The data set x_1..x_m, finite.
     bandwidth : float
         Kernel width h > 0 (the standard deviation of each Gaussian kernel).
 
     Returns
     -------
-    (n, d) ndarray
+    (n, ...) ndarray
         :math:`\nabla_x \log q(x_i)` for every row.
 
     References
@@ -260,17 +275,18 @@ def kde_score(x: np.ndarray, data: np.ndarray, bandwidth: float) -> np.ndarray:
     """
     x = _samples("x", x)
     data = _samples("data", data)
-    C.check_same_last_dim(("x", "data"), (x, data))
+    if x.shape[1:] != data.shape[1:]:
+        raise ValueError(f"x and data: expected the same feature shape, got x {x.shape} and data {data.shape}")
     h = C.check_positive_scalar("bandwidth", bandwidth)
     return _kde_score(x, data, h)
 
 
 def _kde_score(x: np.ndarray, data: np.ndarray, h: float) -> np.ndarray:
-    """The KDE score of checked inputs (see :func:`kde_score`)."""
-    diff = data[None, :, :] - x[:, None, :]  # x_k - x, (n, m, d)
+    """The KDE score of checked inputs (see :func:`kde_score`), of the flattened samples."""
+    diff = _flat(data)[None, :, :] - _flat(x)[:, None, :]  # x_k - x, (n, m, D)
     log_w = -0.5 * np.sum(diff**2, axis=-1) / h**2
     w = special.softmax(log_w, axis=1)
-    return np.einsum("nm,nmd->nd", w, diff) / h**2
+    return (np.einsum("nm,nmd->nd", w, diff) / h**2).reshape(x.shape)
 
 
 def explicit_score_matching(
@@ -301,15 +317,15 @@ def explicit_score_matching(
     Parameters
     ----------
     model : callable
-        Score model, ``model(x)`` maps (m, d) to (m, d) (any callable: no derivative is needed).
-    data : (m, d) array_like
+        Score model, ``model(x)`` maps (m, ...) to (m, ...) (any callable: no derivative is needed).
+    data : (m, ...) array_like
         The data set (kernel centres), finite.
     bandwidth : float
         Kernel width h > 0.
-    noise : (m, d) array_like, optional
+    noise : (m, ...) array_like, optional
         Standard normals eps_k, one per data point. Exactly one of ``noise`` and ``rng``.
     rng : numpy.random.Generator, optional
-        Draws ``noise = rng.standard_normal((m, d))``.
+        Draws ``noise = rng.standard_normal(data.shape)``.
 
     Returns
     -------
@@ -329,7 +345,7 @@ def explicit_score_matching(
     x_tilde = data + h * eps
     s = _scores(model, x_tilde)
     grad_log_q = _kde_score(x_tilde, data, h)
-    return np.mean(0.5 * np.sum((s - grad_log_q) ** 2, axis=-1))
+    return np.mean(0.5 * _sum_features((s - grad_log_q) ** 2))
 
 
 # --------------------------------------------------------------------------- implicit score matching
@@ -357,7 +373,7 @@ def jacobian_trace(model: object, x: np.ndarray, *, chunk_size: int | None = Non
     ----------
     model : analytic score model
         ``model(x)`` and ``model.divergence(x)`` (shape (n,)), e.g. ``reference.models.MLPScore``.
-    x : (n, d) array_like
+    x : (n, ...) array_like
         Samples, finite.
     chunk_size : int, optional
         Accepted for parity with ``accelerated.score_matching.jacobian_trace``, where it bounds memory
@@ -409,7 +425,7 @@ def implicit_score_matching(
     ----------
     model : analytic score model
         ``model(x)`` and ``model.divergence(x)``.
-    x : (n, d) array_like
+    x : (n, ...) array_like
         Samples from the data distribution pi, finite.
     chunk_size : int, optional
         See :func:`jacobian_trace` (no effect on this side).
@@ -431,7 +447,7 @@ def implicit_score_matching(
     x = _samples("x", x)
     tr = jacobian_trace(model, x, chunk_size=chunk_size, method=method)
     s = _scores(model, x)
-    return np.mean(0.5 * np.sum(s**2, axis=-1) + tr)
+    return np.mean(0.5 * _sum_features(s**2) + tr)
 
 
 # --------------------------------------------------------------------------- Hutchinson and sliced SM
@@ -463,18 +479,18 @@ def hutchinson_trace(
     Parameters
     ----------
     model : analytic score model
-        ``model(x)`` and ``model.jacobian(x)`` (shape (n, d, d)).
-    x : (n, d) array_like
+        ``model(x)`` and ``model.jacobian(x)`` (shape (n, D, D), D the number of features).
+    x : (n, ...) array_like
         Samples, finite.
     n_probes : int, optional
         M, probes per sample: default 1 with ``rng``; with ``noise`` it is ``noise.shape[0]`` and, if
         given, must equal it.
     kind : {'gaussian', 'rademacher'}
         Probe law drawn with ``rng``; with ``noise`` it is checked (Rademacher probes must be +-1).
-    noise : (M, n, d) array_like, optional
+    noise : (M, n, ...) array_like, optional
         The probes v. Exactly one of ``noise`` and ``rng``.
     rng : numpy.random.Generator, optional
-        Draws ``rng.standard_normal((M, n, d))``, or ``2 rng.integers(0, 2, (M, n, d)) - 1``.
+        Draws ``rng.standard_normal((M, *x.shape))``, or ``2 rng.integers(0, 2, (M, *x.shape)) - 1``.
 
     Returns
     -------
@@ -491,6 +507,7 @@ def hutchinson_trace(
     x = _samples("x", x)
     v = _probes(x, "n_probes", n_probes, kind, noise, rng)
     J = _jacobians(model, x)
+    v = v.reshape(v.shape[0], *_flat(x).shape)
     return np.mean(np.einsum("mni,nij,mnj->mn", v, J, v), axis=0)
 
 
@@ -521,14 +538,14 @@ def sliced_score_matching(
     ----------
     model : analytic score model
         ``model(x)`` and ``model.jacobian(x)``.
-    x : (n, d) array_like
+    x : (n, ...) array_like
         Samples from the data distribution, finite.
     n_projections : int, optional
         M, projections per sample: default 1 with ``rng``; with ``noise`` it is ``noise.shape[0]``
         and, if given, must equal it.
     kind : {'gaussian', 'rademacher'}
         Projection law drawn with ``rng`` (checked against ``noise``).
-    noise : (M, n, d) array_like, optional
+    noise : (M, n, ...) array_like, optional
         The projection vectors v. Exactly one of ``noise`` and ``rng``.
     rng : numpy.random.Generator, optional
         Draws them as in :func:`hutchinson_trace`.
@@ -551,8 +568,9 @@ def sliced_score_matching(
     v = _probes(x, "n_projections", n_projections, kind, noise, rng)
     s = _scores(model, x)
     J = _jacobians(model, x)
+    v = v.reshape(v.shape[0], *_flat(x).shape)
     vJv = np.einsum("mni,nij,mnj->mn", v, J, v)
-    vs = np.einsum("mni,ni->mn", v, s)
+    vs = np.einsum("mni,ni->mn", v, _flat(s))
     return np.mean(vJv + 0.5 * vs**2)
 
 
@@ -602,8 +620,9 @@ def sliced_score_matching_vr(
     v = _probes(x, "n_projections", n_projections, kind, noise, rng)
     s = _scores(model, x)
     J = _jacobians(model, x)
+    v = v.reshape(v.shape[0], *_flat(x).shape)
     vJv = np.einsum("mni,nij,mnj->mn", v, J, v)
-    return np.mean(vJv) + np.mean(0.5 * np.sum(s**2, axis=-1))
+    return np.mean(vJv) + np.mean(0.5 * _sum_features(s**2))
 
 
 # --------------------------------------------------------------------------- denoising SM and NCSN
@@ -642,17 +661,17 @@ def denoising_score_matching(
     model : callable
         Score model: ``model(x_tilde)``, or ``model(x_tilde, sigma)`` with ``noise_conditional``.
         Any callable (no derivative is needed).
-    x : (n, d) array_like
+    x : (n, ...) array_like
         Clean samples, finite.
     sigma : float
         Noise standard deviation > 0.
     noise_conditional : bool
-        Call the model as ``model(x_tilde, sigma)`` with ``sigma`` an (n, 1) column filled with sigma
+        Call the model as ``model(x_tilde, sigma)`` with ``sigma`` of shape (n,) filled with sigma
         (the NCSN s_theta(x', sigma)); default False: ``model(x_tilde)``. Changes only the call.
-    noise : (n, d) array_like, optional
+    noise : (n, ...) array_like, optional
         Standard normals eps. Exactly one of ``noise`` and ``rng``.
     rng : numpy.random.Generator, optional
-        Draws ``noise = rng.standard_normal((n, d))``.
+        Draws ``noise = rng.standard_normal(x.shape)``.
 
     Returns
     -------
@@ -673,9 +692,9 @@ def denoising_score_matching(
     sigma = _noise_level("sigma", sigma)
     eps = _standard_normals("noise", noise, rng, x.shape)
     x_tilde = x + sigma * eps
-    cond = (np.full((x.shape[0], 1), sigma),) if noise_conditional else ()
+    cond = (np.full(x.shape[0], sigma),) if noise_conditional else ()
     s = _scores(model, x_tilde, *cond)
-    return np.mean(0.5 * np.sum((s + eps / sigma) ** 2, axis=-1))
+    return np.mean(0.5 * _sum_features((s + eps / sigma) ** 2))
 
 
 def geometric_sigmas(sigma_1: float, sigma_L: float, L: int) -> np.ndarray:
@@ -755,9 +774,9 @@ def ncsn_loss(
     Parameters
     ----------
     model : callable
-        Noise-conditional score model ``model(x_tilde, sigma)``, ``sigma`` an (n, 1) column of each
-        row's level (or ``model(x_tilde)`` with ``noise_conditional=False``).
-    x : (n, d) array_like
+        Noise-conditional score model ``model(x_tilde, sigma)``, ``sigma`` of shape (n,) holding each
+        sample's level (or ``model(x_tilde)`` with ``noise_conditional=False``).
+    x : (n, ...) array_like
         Clean samples, finite.
     sigmas : (L,) array_like
         Noise levels sigma_1 > ... > sigma_L > 0 (e.g. :func:`geometric_sigmas`).
@@ -766,10 +785,10 @@ def ncsn_loss(
     levels : (n,) integer array_like, optional
         0-based level indices (index l - 1 for the slide's l), in [0, L). Pre-drawn levels go with
         ``noise``; with ``rng`` they are drawn.
-    noise : (n, d) array_like, optional
+    noise : (n, ...) array_like, optional
         Standard normals eps; requires ``levels``. Exactly one of ``noise`` and ``rng``.
     rng : numpy.random.Generator, optional
-        Draws ``levels = rng.integers(0, L, n)``, then ``noise = rng.standard_normal((n, d))``.
+        Draws ``levels = rng.integers(0, L, n)``, then ``noise = rng.standard_normal(x.shape)``.
 
     Returns
     -------
@@ -800,11 +819,12 @@ def ncsn_loss(
     if np.any(l < 0) or np.any(l >= L):
         raise ValueError(f"levels: expected indices in [0, {L}) (L = {L} levels), got min {l.min()} and max {l.max()}")
     eps = _standard_normals("noise", noise, rng, x.shape)
-    sigma = sigmas[l][:, None]  # (n, 1)
-    x_tilde = x + sigma * eps
+    sigma = sigmas[l]  # (n,): each sample's level, as the model receives it
+    sigma_b = sigma.reshape((n,) + (1,) * (x.ndim - 1))  # broadcast over the feature axes
+    x_tilde = x + sigma_b * eps
     cond = (sigma,) if noise_conditional else ()
     s = _scores(model, x_tilde, *cond)
-    return np.mean(0.5 * sigma[:, 0] ** 2 * np.sum((s + eps / sigma) ** 2, axis=-1))
+    return np.mean(0.5 * sigma**2 * _sum_features((s + eps / sigma_b) ** 2))
 
 
 # --------------------------------------------------------------------------- Tweedie

@@ -20,7 +20,11 @@ from hypothesis.extra import numpy as hnp
 from .. import strategies as cs
 from ..agree import Case, Twin
 from ..registry import register_pair
+from ..tolerances import LOW_PRECISION
 from .models import linear_twins, mlp_twins
+
+# The training objectives also run the mixed-precision pass (inputs rounded to bfloat16 and float16).
+MIXED_PRECISION_DTYPES = ("float64", "float32", *LOW_PRECISION)
 
 L7 = "L7"
 L8 = "L8"
@@ -29,11 +33,25 @@ BEIGY = "Beigy"
 
 
 def _dims(twin: Twin) -> tuple[int, int]:
-    """(d, k): data and conditioning dimensions of a model twin."""
+    """(d, k): data and conditioning dimensions of a model twin (of the inner model of a Flattened one)."""
+    if "inner" in twin.params:
+        return _dims(twin.params["inner"])
     if "W2" in twin.params:
         d = twin.params["W2"].shape[1]
         return d, twin.params["W1"].shape[0] - d
     return twin.params["b"].shape[0], 0
+
+
+@st.composite
+def _shaped(draw: st.DrawFn, model: Twin) -> tuple[Twin, tuple[int, ...]]:
+    """The model and the feature shape of its samples: (d,), or, a third of the time, an image-like shape
+    with d features in all ((1, d), (d, 1, 1), (2, d / 2) ...), the model then wrapped in ``Flattened``
+    so that the objectives see samples (n, ...) of rank 3 or 4 as a training loop on images does."""
+    d, _ = _dims(model)
+    if draw(st.integers(0, 2)) != 0:
+        return model, (d,)
+    shapes = [(1, d), (d, 1, 1), (1, 1, d)] + ([(2, d // 2), (1, 2, d // 2)] if d % 2 == 0 else [])
+    return Twin("models.Flattened", inner=model), draw(st.sampled_from(shapes))
 
 
 def _normals(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
@@ -58,9 +76,10 @@ def _noise_levels() -> st.SearchStrategy[float]:
 
 @st.composite
 def _fisher_cases(draw: st.DrawFn) -> Case:
-    n, d = draw(st.integers(1, 12)), draw(st.integers(1, 5))
-    s_p = draw(cs.bounded_floats((n, d), -10.0, 10.0))
-    s_q = s_p.copy() if draw(st.booleans()) and draw(st.booleans()) else draw(cs.bounded_floats((n, d), -10.0, 10.0))
+    n = draw(st.integers(1, 12))
+    shape = (n, *draw(st.sampled_from([(1,), (3,), (5,), (2, 2), (1, 2, 3)])))
+    s_p = draw(cs.bounded_floats(shape, -10.0, 10.0))
+    s_q = s_p.copy() if draw(st.booleans()) and draw(st.booleans()) else draw(cs.bounded_floats(shape, -10.0, 10.0))
     return Case((s_p, s_q))
 
 
@@ -80,21 +99,22 @@ def _kde_cases(draw: st.DrawFn) -> Case:
 
 @st.composite
 def _esm_cases(draw: st.DrawFn) -> Case:
-    model = draw(_unconditional_models())
-    d, _ = _dims(model)
+    model, features = draw(_shaped(draw(_unconditional_models())))
     m = draw(st.integers(1, 10))
-    data = draw(cs.bounded_floats((m, d), -3.0, 3.0))
+    data = draw(cs.bounded_floats((m, *features), -3.0, 3.0))
     h = draw(st.one_of(st.floats(0.1, 3.0), st.sampled_from([0.1, 0.5, 1.0])))
-    return Case((model, data, h), {"noise": draw(_normals((m, d)))})
+    return Case((model, data, h), {"noise": draw(_normals((m, *features)))})
 
 
 @st.composite
 def _trace_cases(draw: st.DrawFn) -> Case:
-    model = draw(_unconditional_models())
+    model, features = draw(_shaped(draw(_unconditional_models())))
     d, _ = _dims(model)
-    x = draw(cs.bounded_floats((draw(st.integers(1, 8)), d), -3.0, 3.0))
+    x = draw(cs.bounded_floats((draw(st.integers(1, 8)), *features), -3.0, 3.0))
     kwargs = {"chunk_size": draw(st.one_of(st.none(), st.integers(1, d)))}
-    method = draw(st.sampled_from([None, "auto", "factored", "vmap"]))  # both accelerated methods; None: default
+    # both accelerated methods (None: the default); the factored one is for plain MLPs of (n, d) only
+    methods = [None, "auto", "factored", "vmap"] if len(features) == 1 else [None, "auto", "vmap"]
+    method = draw(st.sampled_from(methods))
     if method is not None:
         kwargs["method"] = method
     return Case((model, x), kwargs)
@@ -102,12 +122,11 @@ def _trace_cases(draw: st.DrawFn) -> Case:
 
 @st.composite
 def _probe_cases(draw: st.DrawFn, count_name: str) -> Case:
-    model = draw(_unconditional_models())
-    d, _ = _dims(model)
+    model, features = draw(_shaped(draw(_unconditional_models())))
     n, M = draw(st.integers(1, 8)), draw(st.integers(1, 4))
-    x = draw(cs.bounded_floats((n, d), -3.0, 3.0))
+    x = draw(cs.bounded_floats((n, *features), -3.0, 3.0))
     kind = draw(st.sampled_from(["gaussian", "rademacher"]))
-    noise = draw(_normals((M, n, d)) if kind == "gaussian" else _rademacher((M, n, d)))
+    noise = draw(_normals((M, n, *features)) if kind == "gaussian" else _rademacher((M, n, *features)))
     kwargs = {"kind": kind, "noise": noise}
     if draw(st.booleans()):
         kwargs[count_name] = M
@@ -118,10 +137,11 @@ def _probe_cases(draw: st.DrawFn, count_name: str) -> Case:
 def _dsm_cases(draw: st.DrawFn) -> Case:
     conditional = draw(st.booleans())
     model = draw(mlp_twins(cond_dim=1)) if conditional else draw(_unconditional_models())
-    d, _ = _dims(model)
+    model, features = draw(_shaped(model))
     n = draw(st.integers(1, 10))
-    x = draw(cs.bounded_floats((n, d), -3.0, 3.0))
-    return Case((model, x, draw(_noise_levels())), {"noise_conditional": conditional, "noise": draw(_normals((n, d)))})
+    x = draw(cs.bounded_floats((n, *features), -3.0, 3.0))
+    kwargs = {"noise_conditional": conditional, "noise": draw(_normals((n, *features)))}
+    return Case((model, x, draw(_noise_levels())), kwargs)
 
 
 @st.composite
@@ -135,13 +155,13 @@ def _geometric_cases(draw: st.DrawFn) -> Case:
 def _ncsn_cases(draw: st.DrawFn) -> Case:
     conditional = draw(st.booleans())
     model = draw(mlp_twins(cond_dim=1)) if conditional else draw(_unconditional_models())
-    d, _ = _dims(model)
+    model, features = draw(_shaped(model))
     n, L = draw(st.integers(1, 10)), draw(st.integers(2, 10))
     sigma_L = draw(st.sampled_from([0.01, 0.1]))
     sigmas = sigma_L * (draw(st.sampled_from([10.0, 100.0, 1000.0])) ** (np.arange(L)[::-1] / (L - 1)))
-    x = draw(cs.bounded_floats((n, d), -3.0, 3.0))
+    x = draw(cs.bounded_floats((n, *features), -3.0, 3.0))
     levels = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, L - 1)))
-    kwargs = {"noise_conditional": conditional, "levels": levels, "noise": draw(_normals((n, d)))}
+    kwargs = {"noise_conditional": conditional, "levels": levels, "noise": draw(_normals((n, *features)))}
     return Case((model, x, sigmas), kwargs)
 
 
@@ -158,6 +178,7 @@ register_pair(
     "fisher_divergence",
     slide=f"{L7}, 'Fisher divergence'; {L8}, 'Score Matching Via Fisher Divergence'",
     cases=lambda dtype: _fisher_cases(),
+    dtypes=MIXED_PRECISION_DTYPES,
 )
 register_pair(
     "score_matching", "kde_score", slide=f"{BEIGY}, 'Score Matching (SM)' (KDE)", cases=lambda dtype: _kde_cases()
@@ -191,18 +212,21 @@ register_pair(
     "sliced_score_matching",
     slide=f"{L8}, 'Sliced Score Matching'; {BEIGY}, sliced score matching estimator",
     cases=lambda dtype: _probe_cases("n_projections"),
+    dtypes=MIXED_PRECISION_DTYPES,
 )
 register_pair(
     "score_matching",
     "sliced_score_matching_vr",
     slide=f"{L13}, 'Sliced score matching (Hutchinson's trace estimation)' (Song et al. 2019, SSM-VR)",
     cases=lambda dtype: _probe_cases("n_projections"),
+    dtypes=MIXED_PRECISION_DTYPES,
 )
 register_pair(
     "score_matching",
     "denoising_score_matching",
     slide=f"{L7}, 'Denoising score matching'; {L8}, 'Denoising Score Matching'",
     cases=lambda dtype: _dsm_cases(),
+    dtypes=MIXED_PRECISION_DTYPES,
 )
 register_pair(
     "score_matching",
@@ -215,6 +239,7 @@ register_pair(
     "ncsn_loss",
     slide=f"{L13}, 'Noise Conditioned Score Network (NCSN)' (weighted objective, training)",
     cases=lambda dtype: _ncsn_cases(),
+    dtypes=MIXED_PRECISION_DTYPES,
 )
 register_pair(
     "score_matching",
