@@ -10,11 +10,16 @@ over samples (and projections); see the reference module docstring for the facto
 
 Models
 ------
-A model is any callable on tensors (typically an ``nn.Module``) mapping ``(n, d)`` to ``(n, d)``,
-with rows treated independently (no batch statistics: put ``BatchNorm`` in eval mode). Derivatives
-are vector-Jacobian products of one batched forward pass, never a Python loop over dimensions.
+A model is any callable on tensors (typically an ``nn.Module``) mapping samples ``(n, ...)`` (a
+vector ``(n, d)`` or an image ``(n, C, H, W)`` per sample) to scores of the same shape, with samples
+treated independently (no batch statistics: put ``BatchNorm`` in eval mode). Norms and traces are
+over all the D feature entries of a sample. A noise-conditional model is called as
+``model(x_tilde, sigma)`` with ``sigma`` an ``(n,)`` tensor in x's dtype on x's device, in
+training (:func:`denoising_score_matching`, :func:`ncsn_loss`) and in sampling
+(:func:`accelerated.langevin.annealed_langevin_sample`) alike. Derivatives are vector-Jacobian
+products of one batched forward pass, never a Python loop over dimensions.
 
-* ``jacobian_trace`` / ``implicit_score_matching`` with ``method="vmap"`` (any model): the d
+* ``jacobian_trace`` / ``implicit_score_matching`` with ``method="vmap"`` (any model): the D
   Jacobian rows e_i^T J at every sample are d vjps (``torch.func.vjp``) of one forward pass,
   vectorised with ``torch.func.vmap`` over the basis directions (``chunk_size`` of them at a time,
   to bound memory: about ``chunk_size * n`` times the model's activations); only their diagonal
@@ -27,18 +32,26 @@ are vector-Jacobian products of one batched forward pass, never a Python loop ov
   recognised. ``benchmarks/bench_score_matching.py`` measures both methods against the loop.
 * ``hutchinson_trace`` / ``sliced_score_matching`` / ``sliced_score_matching_vr``: the M probe
   batches are stacked into one batch of M n rows, with one forward pass and one vjp
-  (``torch.autograd.grad`` with the probes as cotangents, ``create_graph`` under grad mode), so the
-  cost is O(1) model passes per projection whatever d: a training step is one forward and about
-  three backward-sized passes (measured 1.75-2.1x a DSM step on one CPU thread, d = 16..1024).
+  (``torch.func.vjp`` with the probes as cotangents: ``torch.compile`` traces it, where
+  ``torch.autograd.grad`` would break the graph, and it stays differentiable in the parameters under
+  grad mode), so the cost is O(1) model passes per projection whatever d: a training step is one
+  forward and about three backward-sized passes (measured 1.75-2.1x a DSM step on one CPU thread,
+  d = 16..1024).
 
 Results are differentiable with respect to the model's parameters (and to ``x`` where it requires
 grad), so ``loss.backward()`` trains the model; under ``torch.no_grad`` only the value is computed
 (no graph is kept). Inputs are never copied between devices: ``noise``, ``levels`` and ``sigmas``
 must be on ``x``'s device (``sigmas`` may have any floating dtype and is cast to ``x``'s).
 
-Precision and host reads: results follow ``x``'s dtype and device. Value checks (finite inputs,
-Rademacher probes, level indices in range, decreasing sigmas) read data on the host at entry; turn
-them off in training loops with ``accelerated.value_checks(False)``. ``kde_score`` forms the
+Precision: results follow ``x``'s dtype and device; a model's output may have another floating dtype
+(``torch.autocast``), and the objectives then compute in the promoted dtype, accumulate their sums in
+float32 at least and return float32 for float16 / bfloat16 inputs. ``ncsn_loss`` evaluates
+sigma^2 ||s + eps / sigma||^2 as ||sigma s + eps||^2, which stays in float16's range.
+
+Host reads: none. The value checks (a finite objective, Rademacher probes, decreasing positive sigmas)
+are device-side assertions (:func:`accelerated._checks.require`): the objective's finiteness covers
+every input and the model's output, since each enters it through sums with positive weights; level
+indices are bounds-checked by the gather itself. ``kde_score`` forms the
 differences x_k - x directly, in float64 and in row chunks of at most ``2**22`` (rows m d entries),
 never the cancellation-prone ``|x|^2 - 2 x.x_k + |x_k|^2``, and casts the score back to x's dtype.
 
@@ -346,7 +359,7 @@ def fisher_divergence(score_p: torch.Tensor, score_q: torch.Tensor) -> torch.Ten
 
     Parameters
     ----------
-    score_p, score_q : (n, d) Tensor
+    score_p, score_q : (n, ...) Tensor
         The two scores at the same samples; same shape, dtype and device; finite.
 
     Returns
@@ -386,16 +399,16 @@ def kde_score(x: torch.Tensor, data: torch.Tensor, bandwidth: float) -> torch.Te
 
     Parameters
     ----------
-    x : (n, d) Tensor
+    x : (n, ...) Tensor
         Evaluation points, finite.
-    data : (m, d) Tensor
+    data : (m, ...) Tensor
         Kernel centres, finite; same dtype and device.
     bandwidth : float
         Kernel width h > 0.
 
     Returns
     -------
-    (n, d) Tensor
+    (n, ...) Tensor
         The KDE score at every row (differentiable in x and data).
 
     References
@@ -453,15 +466,15 @@ def explicit_score_matching(
     Parameters
     ----------
     model : callable
-        Score model (n, d) -> (n, d), e.g. an ``nn.Module``.
-    data : (m, d) Tensor
+        Score model (n, ...) -> (n, ...), e.g. an ``nn.Module``.
+    data : (m, ...) Tensor
         Kernel centres, finite.
     bandwidth : float
         Kernel width h > 0.
-    noise : (m, d) Tensor, optional
+    noise : (m, ...) Tensor, optional
         Standard normals, same dtype and device as ``data``. Exactly one of ``noise`` and ``rng``.
     rng : torch.Generator, optional
-        Draws ``torch.randn((m, d))`` on the generator's device in ``data``'s dtype.
+        Draws ``torch.randn(data.shape)`` on ``data``'s device (the generator must be there) in its dtype.
 
     Returns
     -------
@@ -523,8 +536,8 @@ def jacobian_trace(
     Parameters
     ----------
     model : callable
-        Score model (n, d) -> (n, d) with independent rows (an ``nn.Module``, a function).
-    x : (n, d) Tensor
+        Score model (n, ...) -> (n, ...) with independent rows (an ``nn.Module``, a function).
+    x : (n, ...) Tensor
         Samples, finite.
     chunk_size : int, optional
         Basis directions per batch (memory about ``chunk_size * n`` times the model's
@@ -570,8 +583,8 @@ def implicit_score_matching(
     Parameters
     ----------
     model : callable
-        Score model (n, d) -> (n, d) with independent rows.
-    x : (n, d) Tensor
+        Score model (n, ...) -> (n, ...) with independent rows.
+    x : (n, ...) Tensor
         Samples from the data distribution, finite.
     chunk_size : int, optional
         See :func:`jacobian_trace`.
@@ -619,18 +632,18 @@ def hutchinson_trace(
     Parameters
     ----------
     model : callable
-        Score model (n, d) -> (n, d) with independent rows.
-    x : (n, d) Tensor
+        Score model (n, ...) -> (n, ...) with independent rows.
+    x : (n, ...) Tensor
         Samples, finite.
     n_probes : int, optional
         M: default 1 with ``rng``; with ``noise`` it is ``noise.shape[0]`` and, if given, must equal it.
     kind : {'gaussian', 'rademacher'}
         Probe law drawn with ``rng``; checked against ``noise`` (Rademacher probes must be +-1).
-    noise : (M, n, d) Tensor, optional
+    noise : (M, n, ...) Tensor, optional
         The probes, same dtype and device as x. Exactly one of ``noise`` and ``rng``.
     rng : torch.Generator, optional
-        Draws ``torch.randn`` or Rademacher signs (``2 torch.randint(0, 2) - 1``) of shape (M, n, d)
-        on the generator's device, moved to x's device.
+        Draws ``torch.randn`` or Rademacher signs (``2 torch.randint(0, 2) - 1``) of shape (M, *x.shape)
+        on x's device, where the generator must be (a ValueError otherwise).
 
     Returns
     -------
@@ -761,18 +774,18 @@ def denoising_score_matching(
     Parameters
     ----------
     model : callable
-        ``model(x_tilde)``, or ``model(x_tilde, sigma)`` with ``noise_conditional`` (sigma an (n, 1)
-        column in x's dtype and device).
-    x : (n, d) Tensor
+        ``model(x_tilde)``, or ``model(x_tilde, sigma)`` with ``noise_conditional`` (sigma an (n,)
+        tensor in x's dtype on x's device).
+    x : (n, ...) Tensor
         Clean samples, finite.
     sigma : float
         Noise standard deviation > 0.
     noise_conditional : bool
         Pass sigma to the model (default False). Changes only the call.
-    noise : (n, d) Tensor, optional
+    noise : (n, ...) Tensor, optional
         Standard normals, same dtype and device as x. Exactly one of ``noise`` and ``rng``.
     rng : torch.Generator, optional
-        Draws ``torch.randn((n, d))`` on the generator's device in x's dtype, moved to x's device.
+        Draws ``torch.randn(x.shape)`` on x's device (the generator must be there) in x's dtype.
 
     Returns
     -------
@@ -862,9 +875,9 @@ def ncsn_loss(
     Parameters
     ----------
     model : callable
-        ``model(x_tilde, sigma)`` with sigma an (n, 1) column of each row's level (or
+        ``model(x_tilde, sigma)`` with sigma an (n,) tensor of each sample's level (or
         ``model(x_tilde)`` with ``noise_conditional=False``).
-    x : (n, d) Tensor
+    x : (n, ...) Tensor
         Clean samples, finite.
     sigmas : (L,) Tensor
         Levels sigma_1 > ... > sigma_L > 0 on x's device, any floating dtype (cast to x's).
@@ -872,11 +885,11 @@ def ncsn_loss(
         Default True. Changes only the call.
     levels : (n,) integer Tensor, optional
         0-based level indices in [0, L), on x's device; goes with ``noise``.
-    noise : (n, d) Tensor, optional
+    noise : (n, ...) Tensor, optional
         Standard normals; requires ``levels``. Exactly one of ``noise`` and ``rng``.
     rng : torch.Generator, optional
-        Draws ``levels = torch.randint(0, L, (n,))``, then ``noise = torch.randn((n, d))``, on the
-        generator's device (moved to x's device).
+        Draws ``levels = torch.randint(0, L, (n,))``, then ``noise = torch.randn(x.shape)``, on x's
+        device, where the generator must be.
 
     Returns
     -------
