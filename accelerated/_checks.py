@@ -22,6 +22,7 @@ no check changes a value.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Sequence
 
@@ -81,6 +82,12 @@ class value_checks:  # lower-case: used like a function, ``with value_checks(Fal
 
     def __exit__(self, *exc: object) -> None:
         _state["mode"] = self._previous
+
+
+def off_in_loop() -> value_checks | contextlib.nullcontext:
+    """``value_checks(False)`` for a sampler's loop (validated at entry); a no-op while ``torch.compile``
+    traces, where the checks are skipped anyway and a context manager would only cost a graph break."""
+    return contextlib.nullcontext() if torch.compiler.is_compiling() else value_checks(False)
 
 
 def _inside_functorch_transform() -> bool:

@@ -6,18 +6,24 @@ DGM Lecture 7 'Langevin dynamic', Lecture 13 'Langevin dynamics' and 'Noise Cond
 'Langevin dynamics', Beigy 'Score-based generative models' and Example 3.3). ``step_size`` is eta;
 the Beigy slides' eps is ``step_size=eps**2``.
 
+Shapes: ``x0`` holds n chains along its first axis, ``(n, ...)`` (vectors or images); the
+noise-conditional ``score_fn(x, sigma)`` of :func:`annealed_langevin_sample` receives sigma as an
+``(n,)`` tensor in x's dtype on x's device, the call :func:`accelerated.score_matching.ncsn_loss`
+makes in training (a model that trains is a model that samples); MALA's ``log_prob_fn`` returns (n,).
+
 Devices, dtypes and host synchronisation: every result follows the dtype and device of ``x0`` (or
-``x``); pre-drawn ``noise`` / ``uniforms`` must share them. The sampling loops never read a value
-on the host: no ``.item()``, no data-dependent Python branch; the MALA accept test is a
-``torch.where`` and the acceptance count is accumulated on the device. The data-reading input
-checks (finite ``x0`` and ``noise``, uniforms in [0, 1]) run once, at entry, and can be switched off
-with :func:`accelerated.value_checks`. ``sigmas`` are read to the host once at entry (the step sizes
-alpha_i and the ``sigma`` passed to ``score_fn`` are Python floats). Inside the loops this library's
-own data-reading checks are off (``value_checks(False)`` for the duration of the loop), so a
-``score_fn`` built from :mod:`accelerated.distributions` or other functions of this library does not
-synchronise either; one that reads values itself is the caller's affair. A ``torch.Generator`` on
-another device than ``x0`` draws there and its draws are copied to
-``x0``'s device each step; use a generator on ``x0``'s device.
+``x``); pre-drawn ``noise`` / ``uniforms`` must share them, a ``torch.Generator`` must be on x0's
+device (a ValueError otherwise: no silent draw elsewhere and copy per step). A score in another
+floating dtype (a network under ``torch.autocast``) is cast to the chain's dtype, in which the state
+stays. The sampling loops never read a value on the host: no ``.item()``, no data-dependent Python
+branch; the MALA accept test is a ``torch.where`` and the acceptance count is accumulated on the
+device. ``sigmas`` (a tensor, or a sequence of floats copied to the device once) become per-level
+coefficient tensors alpha_i / 2 and sqrt(alpha_i) on the device before the loop. The input checks
+(finite ``x0`` and ``noise``, uniforms in [0, 1], decreasing positive ``sigmas``) run once, at entry,
+as device-side assertions (no host read; :func:`accelerated.value_checks`). Inside the loops this
+library's own checks are off, so a ``score_fn`` built from :mod:`accelerated.distributions` adds no
+assertion per step. No progress bar object is built unless ``progress=True``, so with ``noise=`` the
+samplers trace under ``torch.compile`` without a graph break.
 
 Memory traffic of the update x + (eta/2) s + sqrt(eta) z: the obvious expression makes three
 passes with two temporaries (about 40 bytes per float32 value); here
@@ -82,18 +88,18 @@ class LangevinResult(NamedTuple):
     """Result of :func:`langevin_sample` and :func:`annealed_langevin_sample` (tensors like x0)."""
 
     samples: torch.Tensor
-    """(n, d) the states after the last step (after the denoising step, where asked for)."""
+    """(n, ...) the states after the last step (after the denoising step, where asked for)."""
     trajectory: torch.Tensor
-    """(len(record_steps), n, d) the states after the steps listed in ``record_steps`` (0 = x0)."""
+    """(len(record_steps), n, ...) the states after the steps listed in ``record_steps`` (0 = x0)."""
 
 
 class MALAResult(NamedTuple):
     """Result of :func:`mala_sample` (tensors like x0)."""
 
     samples: torch.Tensor
-    """(n, d) the states after the last step."""
+    """(n, ...) the states after the last step."""
     trajectory: torch.Tensor
-    """(len(record_steps), n, d) the states after the steps listed in ``record_steps`` (0 = x0)."""
+    """(len(record_steps), n, ...) the states after the steps listed in ``record_steps`` (0 = x0)."""
     acceptance_rate: torch.Tensor
     """(n,) per chain, the fraction of accepted proposals (NaN for n_steps = 0), in x0's dtype."""
 
@@ -119,10 +125,10 @@ def _count(name: str, n: object) -> int:
 
 
 def _chains(x0: object) -> torch.Tensor:
-    """Initial states (..., d), d >= 1, finite (one host read), as a new contiguous buffer."""
+    """Initial states (n, ...), at least one entry per state, finite (a device assertion), as a new buffer."""
     x0 = C.as_float_tensor("x0", x0)
-    if x0.ndim < 1 or x0.shape[-1] == 0:
-        raise ValueError(f"x0: expected initial states of shape (n, d) with d >= 1, got shape {tuple(x0.shape)}")
+    if x0.ndim < 1 or x0.numel() == 0:
+        raise ValueError(f"x0: expected initial states of shape (n, ...), n >= 1, got shape {tuple(x0.shape)}")
     C.check_finite("x0", x0)
     return x0.clone(memory_format=torch.contiguous_format)  # the chains' own buffer, updated in place
 
@@ -133,7 +139,7 @@ def _callable(name: str, fn: object) -> None:
 
 
 def _drawn(name: str, values: object, like: torch.Tensor, shape: tuple[int, ...], what: str) -> torch.Tensor:
-    """Pre-drawn noise or uniforms: dtype and device of x0, exactly ``shape``, finite (one host read)."""
+    """Pre-drawn noise or uniforms: dtype and device of x0, exactly ``shape``, finite (a device assertion)."""
     values = C.as_float_tensor(name, values)
     C.check_same_device_dtype(("x0", name), (like, values))
     if tuple(values.shape) != shape:
@@ -162,32 +168,46 @@ def _record_steps(record_steps: object, n_total: int) -> tuple[int, ...]:
 
 
 def _like_x(name: str, value: object, x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
-    """A callable's output: a tensor of ``shape`` with x's dtype and device (metadata checks only)."""
+    """A callable's output: a floating tensor of ``shape`` on x's device, cast to x's dtype (metadata checks only).
+
+    Under ``torch.autocast`` a network returns bfloat16 or float16 while the chain's state stays in
+    x's dtype: the output is cast (a no-op when the dtypes agree).
+    """
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name}: expected it to return a torch.Tensor, got {C.describe(value)}")
-    if value.dtype != x.dtype or value.device != x.device:
+    if not value.is_floating_point() or value.device != x.device:
         raise TypeError(
-            f"{name}: expected a result with the dtype and device of x ({x.dtype}, {x.device}), "
-            f"got {value.dtype} on {value.device}"
+            f"{name}: expected a floating result on the device of x ({x.device}), got {value.dtype} on {value.device}"
         )
     if tuple(value.shape) != shape:
         raise ValueError(
             f"{name}: expected a result of shape {shape} (x has shape {tuple(x.shape)}), got {tuple(value.shape)}"
         )
-    return value
+    return value if value.dtype == x.dtype else value.to(x.dtype)
 
 
-def _score(score_fn: Callable, x: torch.Tensor, *sigma: float) -> torch.Tensor:
+def _score(score_fn: Callable, x: torch.Tensor, *sigma: torch.Tensor) -> torch.Tensor:
     return _like_x("score_fn", score_fn(x, *sigma), x, tuple(x.shape))
 
 
 def _log_prob(log_prob_fn: Callable, x: torch.Tensor) -> torch.Tensor:
-    return _like_x("log_prob_fn", log_prob_fn(x), x, tuple(x.shape[:-1]))
+    return _like_x("log_prob_fn", log_prob_fn(x), x, tuple(x.shape[:1]))
 
 
 def _standard_normals(rng: torch.Generator, x: torch.Tensor) -> torch.Tensor:
-    z = torch.randn(x.shape, generator=rng, device=rng.device, dtype=x.dtype)
-    return z.to(x.device)
+    return torch.randn(x.shape, generator=rng, device=x.device, dtype=x.dtype)
+
+
+def _per_chain(value: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A per-chain (n,) tensor as (n, 1, ..., 1), broadcasting over x's feature axes (a view)."""
+    return value.view(x.shape[:1] + (1,) * (x.ndim - 1))
+
+
+def _steps(total: int, progress: object, desc: str):
+    """range(total), or a tqdm bar over it with ``progress=True`` (no bar object is built otherwise)."""
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress: expected a bool, got {C.describe(progress)}")
+    return tqdm(range(total), desc=desc, unit="step") if progress else range(total)
 
 
 class _Recorder:
@@ -252,21 +272,34 @@ def _blocks(x: torch.Tensor, *others: torch.Tensor) -> int | None:
     return block if x.numel() > block else None
 
 
-def _update_(x: torch.Tensor, s: torch.Tensor, z: torch.Tensor, a: float, b: float) -> torch.Tensor:
-    """x += a s + b z in place (two add_ passes, cache-blocked on the CPU); returns x."""
+Coefficient = float | torch.Tensor  # a Python float, or a 0-d tensor on x's device (no host read)
+
+
+def _axpy2_(x: torch.Tensor, s: torch.Tensor, z: torch.Tensor, a: Coefficient, b: Coefficient) -> torch.Tensor:
+    """x += a s + b z in place, two passes: ``add_`` with Python coefficients, ``addcmul_`` with 0-d tensors."""
+    if isinstance(a, torch.Tensor):
+        return x.addcmul_(s, a).addcmul_(z, b)
+    return x.add_(s, alpha=a).add_(z, alpha=b)
+
+
+def _update_(x: torch.Tensor, s: torch.Tensor, z: torch.Tensor, a: Coefficient, b: Coefficient) -> torch.Tensor:
+    """x += a s + b z in place (two passes, cache-blocked on the CPU); returns x."""
     block = None if _needs_grad(x, s, z) else _blocks(x, s, z)
     if block is None:
-        return x.add_(s, alpha=a).add_(z, alpha=b)
+        return _axpy2_(x, s, z, a, b)
     xf, sf, zf = x.view(-1), s.view(-1), z.view(-1)
     for start in range(0, xf.numel(), block):
         stop = start + block
-        xf[start:stop].add_(sf[start:stop], alpha=a).add_(zf[start:stop], alpha=b)
+        _axpy2_(xf[start:stop], sf[start:stop], zf[start:stop], a, b)
     return x
 
 
-def _update(x: torch.Tensor, s: torch.Tensor, z: torch.Tensor, a: float, b: float) -> torch.Tensor:
-    """x + a s + b z as a new tensor: one fused kernel on CUDA, cache-blocked passes on the CPU."""
-    if _needs_grad(x, s, z):
+def _update(x: torch.Tensor, s: torch.Tensor, z: torch.Tensor, a: Coefficient, b: Coefficient) -> torch.Tensor:
+    """x + a s + b z as a new tensor: one fused kernel on CUDA (Python coefficients), else two passes."""
+    tensor_coefficients = isinstance(a, torch.Tensor)
+    if _needs_grad(x, s, z) or tensor_coefficients:
+        if tensor_coefficients:
+            return torch.addcmul(x, s, a).addcmul_(z, b)
         return torch.add(x, s, alpha=a).add_(z, alpha=b)
     if x.is_cuda:
         fused = _fused_cuda(x, s, z, a, b)
@@ -283,7 +316,7 @@ def _update(x: torch.Tensor, s: torch.Tensor, z: torch.Tensor, a: float, b: floa
     return out
 
 
-def _advance(x: torch.Tensor, s: torch.Tensor, z: torch.Tensor, a: float, b: float) -> torch.Tensor:
+def _advance(x: torch.Tensor, s: torch.Tensor, z: torch.Tensor, a: Coefficient, b: Coefficient) -> torch.Tensor:
     """The samplers' step on their own buffer x: in place on the CPU, fused out of place on CUDA.
 
     With autograd recording, out of place (an in-place update would overwrite a state that the
@@ -298,11 +331,13 @@ def _step_inputs(x: object, score: object, noise: object) -> tuple[torch.Tensor,
     x = C.as_float_tensor("x", x)
     s = C.as_float_tensor("score", score)
     z = C.as_float_tensor("noise", noise)
-    C.check_same_device_dtype(("x", "score", "noise"), (x, s, z))
+    C.check_same_device(("x", "score", "noise"), (x, s, z))
+    C.check_same_device_dtype(("x", "noise"), (x, z))
     for name, t in (("score", s), ("noise", z)):
         if t.shape != x.shape:
             raise ValueError(f"{name}: expected the shape of x, {tuple(x.shape)}, got shape {tuple(t.shape)}")
-    return x, s, z
+    # a network's score under torch.autocast comes in bfloat16 / float16: the state stays in x's dtype
+    return x, (s if s.dtype == x.dtype else s.to(x.dtype)), z
 
 
 def langevin_step(x: torch.Tensor, score: torch.Tensor, *, step_size: float, noise: torch.Tensor) -> torch.Tensor:
@@ -320,18 +355,18 @@ def langevin_step(x: torch.Tensor, score: torch.Tensor, *, step_size: float, noi
 
     Parameters
     ----------
-    x : (n, d) Tensor
+    x : (n, ...) Tensor
         Current states (any shape; ``score`` and ``noise`` have the same, dtype and device).
-    score : (n, d) Tensor
+    score : (n, ...) Tensor
         The score s(x).
     step_size : float
         eta > 0.
-    noise : (n, d) Tensor
+    noise : (n, ...) Tensor
         Standard normals eps.
 
     Returns
     -------
-    (n, d) Tensor
+    (n, ...) Tensor
         The new states.
 
     References
@@ -363,18 +398,18 @@ def langevin_step_(x: torch.Tensor, score: torch.Tensor, *, step_size: float, no
 
     Parameters
     ----------
-    x : (n, d) Tensor
+    x : (n, ...) Tensor
         States, updated in place.
-    score : (n, d) Tensor
+    score : (n, ...) Tensor
         The score s(x), same shape, dtype and device.
     step_size : float
         eta > 0.
-    noise : (n, d) Tensor
+    noise : (n, ...) Tensor
         Standard normals eps.
 
     Returns
     -------
-    (n, d) Tensor
+    (n, ...) Tensor
         x, updated.
 
     References
@@ -409,7 +444,7 @@ def langevin_sample(
     ----------
     score_fn : callable
         ``score_fn(x) -> s(x)``, a tensor of x's shape, dtype and device.
-    x0 : (n, d) Tensor
+    x0 : (n, ...) Tensor
         Initial states, finite (copied: x0 is never modified).
     step_size : float
         eta > 0 (eps^2 in the Beigy parametrisation).
@@ -427,7 +462,7 @@ def langevin_sample(
     Returns
     -------
     LangevinResult
-        ``samples`` (n, d) and ``trajectory`` (len(record_steps), n, d).
+        ``samples`` (n, ...) and ``trajectory`` (len(record_steps), n, ...).
 
     References
     ----------
@@ -441,11 +476,14 @@ def langevin_sample(
     C.check_noise_or_rng(noise, rng)
     if noise is not None:
         noise = _drawn("noise", noise, x, (K, *x.shape), "one standard normal per step and state: (n_steps, *x0.shape)")
+    else:
+        C.check_generator(rng, x.device)
     record = _Recorder(_record_steps(record_steps, K), x)
     record(0, x)
     a, b = eta / 2.0, math.sqrt(eta)
-    with C.value_checks(False):  # validated at entry: no host reads inside the loop
-        for k in tqdm(range(K), disable=not progress, desc="Langevin", unit="step"):
+    steps = _steps(K, progress, "Langevin")
+    with C.off_in_loop():  # validated at entry: this library's checks are off inside the loop
+        for k in steps:
             eps = noise[k] if noise is not None else _standard_normals(rng, x)
             x = _advance(x, _score(score_fn, x), eps, a, b)
             record(k + 1, x)
@@ -455,15 +493,32 @@ def langevin_sample(
 # --------------------------------------------------------------------------- annealed Langevin (NCSN)
 
 
-def _sigmas(sigmas: object) -> list[float]:
-    """Noise levels sigma_1 > ... > sigma_L > 0 as Python floats (a tensor is read to the host once)."""
+def _sigmas(sigmas: object, x: torch.Tensor) -> torch.Tensor:
+    """Noise levels sigma_1 > ... > sigma_L > 0 as a float64 (L,) tensor on x's device, without a host read.
+
+    A sequence of Python floats is checked on the host (it is there already) and copied to the device
+    once; a tensor is checked by one device assertion and copied to x's device if it is elsewhere.
+    """
     if isinstance(sigmas, torch.Tensor):
         if not sigmas.is_floating_point():
             raise TypeError(f"sigmas: expected floating-point noise levels, got {C.describe(sigmas)}")
-        if sigmas.ndim != 1:
+        if sigmas.ndim != 1 or sigmas.shape[0] == 0:
             raise ValueError(f"sigmas: expected a vector of L >= 1 noise levels, got shape {tuple(sigmas.shape)}")
-        values = sigmas.detach().to("cpu", F64).tolist()
-    elif isinstance(sigmas, Sequence) and not isinstance(sigmas, (str, bytes)):
+        table = sigmas.detach().to(device=x.device, dtype=F64)
+        if C.value_checks_active():
+            ok = (table.amin() > 0) & (table.amax() < math.inf)
+            if table.shape[0] > 1:
+                ok = ok & (table[1:] < table[:-1]).all()
+
+            def detail() -> str:
+                values = table.tolist()
+                if not all(math.isfinite(v) and v > 0 for v in values):
+                    return f"sigmas: expected finite noise levels > 0, got {values}"
+                return f"sigmas: expected strictly decreasing noise levels sigma_1 > ... > sigma_L, got {values}"
+
+            C.require(ok, "sigmas: expected finite, positive, strictly decreasing noise levels", detail)
+        return table
+    if isinstance(sigmas, Sequence) and not isinstance(sigmas, (str, bytes)):
         if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in sigmas):
             raise TypeError(f"sigmas: expected a sequence of Python floats or a 1-D tensor, got {C.describe(sigmas)}")
         values = [float(v) for v in sigmas]
@@ -475,7 +530,7 @@ def _sigmas(sigmas: object) -> list[float]:
         raise ValueError(f"sigmas: expected finite noise levels > 0, got {values}")
     if any(b >= a for a, b in itertools.pairwise(values)):
         raise ValueError(f"sigmas: expected strictly decreasing noise levels sigma_1 > ... > sigma_L, got {values}")
-    return values
+    return torch.tensor(values, dtype=F64, device=x.device)
 
 
 def annealed_langevin_sample(
@@ -506,7 +561,7 @@ def annealed_langevin_sample(
     ----------
     score_fn : callable
         ``score_fn(x, sigma) -> s(x, sigma)``; x of x0's shape, sigma a Python float from ``sigmas``.
-    x0 : (n, d) Tensor
+    x0 : (n, ...) Tensor
         Initial states, finite.
     sigmas : (L,) Tensor or sequence of float
         Strictly decreasing noise levels > 0 (a tensor is read to the host once, at entry).
@@ -528,7 +583,7 @@ def annealed_langevin_sample(
     Returns
     -------
     LangevinResult
-        ``samples`` (n, d) and ``trajectory`` (len(record_steps), n, d).
+        ``samples`` (n, ...) and ``trajectory`` (len(record_steps), n, ...).
 
     References
     ----------
@@ -540,27 +595,30 @@ def annealed_langevin_sample(
     eta = _step_size("step_size", step_size)
     T = _count("n_steps_each", n_steps_each)
     x = _chains(x0)
-    sigma = _sigmas(sigmas)
-    L = len(sigma)
+    sigma = _sigmas(sigmas, x)
+    L, n = sigma.shape[0], x.shape[0]
     if not isinstance(denoise, bool):
         raise TypeError(f"denoise: expected a bool, got {C.describe(denoise)}")
     C.check_noise_or_rng(noise, rng)
     if noise is not None:
         noise = _drawn("noise", noise, x, (L, T, *x.shape), "one standard normal per level, step and state")
+    else:
+        C.check_generator(rng, x.device)
     record = _Recorder(_record_steps(record_steps, L * T), x)
     record(0, x)
-    with C.value_checks(False):  # validated at entry: no host reads inside the loop
-        with tqdm(total=L * T, disable=not progress, desc="annealed Langevin", unit="step") as bar:
-            for i, sigma_i in enumerate(sigma):
-                alpha_i = eta * (sigma_i / sigma[-1]) ** 2
-                a, b = alpha_i / 2.0, math.sqrt(alpha_i)
-                for t in range(T):
-                    eps = noise[i, t] if noise is not None else _standard_normals(rng, x)
-                    x = _advance(x, _score(score_fn, x, sigma_i), eps, a, b)
-                    record(i * T + t + 1, x)
-                    bar.update(1)
+    # Per level, on the device: alpha_i = eta (sigma_i / sigma_L)^2 in float64, then a = alpha_i / 2 and
+    # b = sqrt(alpha_i) cast once to x's dtype; the model's sigma is an (n,) view of the level.
+    alpha = eta * (sigma / sigma[-1]) ** 2
+    a_i, b_i = (c.unbind(0) for c in torch.stack((alpha / 2.0, torch.sqrt(alpha))).to(x.dtype))
+    levels = sigma.to(x.dtype).unsqueeze(1).expand(L, n).unbind(0)
+    with C.off_in_loop():  # validated at entry: this library's checks are off inside the loop
+        for k in _steps(L * T, progress, "annealed Langevin"):
+            i, t = divmod(k, T)  # level i, step t within it
+            eps = noise[i, t] if noise is not None else _standard_normals(rng, x)
+            x = _advance(x, _score(score_fn, x, levels[i]), eps, a_i[i], b_i[i])
+            record(k + 1, x)
     if denoise:
-        x = torch.add(x, _score(score_fn, x, sigma[-1]), alpha=sigma[-1] ** 2)
+        x = torch.addcmul(x, _score(score_fn, x, levels[-1]), levels[-1][0] ** 2)
     return LangevinResult(x, record.trajectory)
 
 
@@ -570,7 +628,7 @@ def annealed_langevin_sample(
 def _log_q(x_to: torch.Tensor, x_from: torch.Tensor, score_from: torch.Tensor, eta: float) -> torch.Tensor:
     """log q(x_to | x_from) up to a constant, float64 inputs."""
     r = x_to - x_from - (eta / 2.0) * score_from
-    return -(r * r).sum(dim=-1) / (2.0 * eta)
+    return -(r * r).sum(dim=tuple(range(1, r.ndim))) / (2.0 * eta)
 
 
 def _log_ratio(
@@ -606,11 +664,11 @@ def mala_log_acceptance_ratio(
 
     Parameters
     ----------
-    x, x_proposal : (n, d) Tensor
+    x, x_proposal : (n, ...) Tensor
         Current states and proposals.
     log_prob_x, log_prob_proposal : (n,) Tensor
         log p (up to a constant) at x and x'; -inf allowed.
-    score_x, score_proposal : (n, d) Tensor
+    score_x, score_proposal : (n, ...) Tensor
         The scores there. All six of one dtype and device.
     step_size : float
         eta > 0.
@@ -631,14 +689,14 @@ def mala_log_acceptance_ratio(
     C.check_same_device_dtype(names, tuple(t.values()))
     x = t["x"]
     if x.ndim < 1:
-        raise ValueError(f"x: expected states of shape (n, d), got shape {tuple(x.shape)}")
+        raise ValueError(f"x: expected states of shape (n, ...), got shape {tuple(x.shape)}")
     for name in ("x_proposal", "score_x", "score_proposal"):
         if t[name].shape != x.shape:
             raise ValueError(f"{name}: expected the shape of x, {tuple(x.shape)}, got shape {tuple(t[name].shape)}")
     for name in ("log_prob_x", "log_prob_proposal"):
-        if t[name].shape != x.shape[:-1]:
+        if t[name].shape != x.shape[:1]:
             raise ValueError(
-                f"{name}: expected shape {tuple(x.shape[:-1])} (one per state of x {tuple(x.shape)}), "
+                f"{name}: expected shape {tuple(x.shape[:1])} (one per state of x {tuple(x.shape)}), "
                 f"got {tuple(t[name].shape)}"
             )
         C.check_not_nan(name, t[name])
@@ -672,10 +730,10 @@ def mala_sample(
     Parameters
     ----------
     log_prob_fn : callable
-        ``log_prob_fn(x) -> log p(x)`` (up to a constant), (n, d) -> (n,), x's dtype and device.
+        ``log_prob_fn(x) -> log p(x)`` (up to a constant), (n, ...) -> (n,), on x's device.
     score_fn : callable
-        ``score_fn(x) -> grad log p(x)``, (n, d) -> (n, d).
-    x0 : (n, d) Tensor
+        ``score_fn(x) -> grad log p(x)``, (n, ...) -> (n, ...).
+    x0 : (n, ...) Tensor
         Initial states, finite.
     step_size : float
         eta > 0.
@@ -686,7 +744,8 @@ def mala_sample(
     uniforms : (n_steps, n) Tensor, optional
         Uniforms in [0, 1] of the accept tests.
     rng : torch.Generator, optional
-        Draws, per step, ``torch.randn(x0.shape, ...)`` then ``torch.rand(x0.shape[:-1], ...)``.
+        Draws, per step, ``torch.randn(x0.shape, ...)`` then ``torch.rand(x0.shape[:1], ...)``, on x0's
+        device (where the generator must be).
     record_steps : sequence of int
         Strictly increasing steps in [0, n_steps] whose states go into ``trajectory`` (0 = x0).
     progress : bool
@@ -695,7 +754,7 @@ def mala_sample(
     Returns
     -------
     MALAResult
-        ``samples`` (n, d), ``trajectory`` (len(record_steps), n, d), ``acceptance_rate`` (n,).
+        ``samples`` (n, ...), ``trajectory`` (len(record_steps), n, ...), ``acceptance_rate`` (n,).
 
     References
     ----------
@@ -714,28 +773,31 @@ def mala_sample(
                 "uniforms: required with noise= (the accept tests' uniforms, shape (n_steps, n)), got None"
             )
         noise = _drawn("noise", noise, x, (K, *x.shape), "one standard normal per step and state: (n_steps, *x0.shape)")
-        uniforms = _drawn("uniforms", uniforms, x, (K, *x.shape[:-1]), "one uniform per step and chain")
+        uniforms = _drawn("uniforms", uniforms, x, (K, *x.shape[:1]), "one uniform per step and chain")
         C.check_in_interval("uniforms", uniforms, 0.0, 1.0)
     elif uniforms is not None:
         raise ValueError("uniforms: pass uniforms= together with noise=, not with rng= (rng draws both)")
+    else:
+        C.check_generator(rng, x.device)
     record = _Recorder(_record_steps(record_steps, K), x)
     record(0, x)
     a, b = eta / 2.0, math.sqrt(eta)
     log_p, s = _log_prob(log_prob_fn, x), _score(score_fn, x)
-    accepted = torch.zeros(x.shape[:-1], dtype=x.dtype, device=x.device)
-    with C.value_checks(False):  # validated at entry: no host reads inside the loop
-        for k in tqdm(range(K), disable=not progress, desc="MALA", unit="step"):
+    accepted = torch.zeros(x.shape[:1], dtype=x.dtype, device=x.device)
+    with C.off_in_loop():  # validated at entry: this library's checks are off inside the loop
+        for k in _steps(K, progress, "MALA"):
             if noise is not None:
                 eps, u = noise[k], uniforms[k]
             else:
                 eps = _standard_normals(rng, x)
-                u = torch.rand(x.shape[:-1], generator=rng, device=rng.device, dtype=x.dtype).to(x.device)
+                u = torch.rand(x.shape[:1], generator=rng, device=x.device, dtype=x.dtype)
             x_prop = _update(x, s, eps, a, b)
             log_p_prop, s_prop = _log_prob(log_prob_fn, x_prop), _score(score_fn, x_prop)
             accept = torch.log(u.to(F64)) < _log_ratio(x, x_prop, log_p, log_p_prop, s, s_prop, eta)
-            x = torch.where(accept[..., None], x_prop, x)
+            move = _per_chain(accept, x)
+            x = torch.where(move, x_prop, x)
             log_p = torch.where(accept, log_p_prop, log_p)
-            s = torch.where(accept[..., None], s_prop, s)
+            s = torch.where(move, s_prop, s)
             accepted += accept
             record(k + 1, x)
     return MALAResult(x, record.trajectory, accepted / K if K > 0 else torch.full_like(accepted, math.nan))

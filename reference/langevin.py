@@ -21,12 +21,14 @@ Two parametrisations of one step: the Isachenko slides write the step size as et
 the injected noise), the Beigy slides as eps with eta = eps^2. Every function here takes
 ``step_size = eta``; pass ``step_size=eps**2`` to follow the Beigy slides.
 
-Conventions: ``x0`` holds many chains as one batch, shape ``(n, d)`` (any leading batch shape
-``(..., d)`` works; the samplers never mix chains). Randomness is an argument: every sampler takes
-pre-drawn standard normals ``noise`` (and, for MALA, ``uniforms``) covering every draw it makes, or a
-``numpy.random.Generator`` ``rng`` that draws the same arrays step by step, never both. Samplers
-return a named tuple with the final states and the states at the steps listed in ``record_steps``
-(one return type whatever the arguments).
+Conventions: ``x0`` holds n chains as one batch along its first axis, shape ``(n, ...)``: a vector
+``(n, d)`` or an image ``(n, C, H, W)`` per chain, norms over all the feature axes (the samplers never
+mix chains). A noise-conditional ``score_fn(x, sigma)`` receives sigma as an array of shape ``(n,)``
+(one level per chain), the call that :func:`reference.score_matching.ncsn_loss` makes in training.
+Randomness is an argument: every sampler takes pre-drawn standard normals ``noise`` (and, for MALA,
+``uniforms``) covering every draw it makes, or a ``numpy.random.Generator`` ``rng`` that draws the
+same arrays step by step, never both. Samplers return a named tuple with the final states and the
+states at the steps listed in ``record_steps`` (one return type whatever the arguments).
 
 One-sided names: none.
 """
@@ -58,18 +60,18 @@ class LangevinResult(NamedTuple):
     """Result of :func:`langevin_sample` and :func:`annealed_langevin_sample`."""
 
     samples: np.ndarray
-    """(n, d) the states after the last step (after the denoising step, where asked for)."""
+    """(n, ...) the states after the last step (after the denoising step, where asked for)."""
     trajectory: np.ndarray
-    """(len(record_steps), n, d) the states after the steps listed in ``record_steps`` (0 = x0)."""
+    """(len(record_steps), n, ...) the states after the steps listed in ``record_steps`` (0 = x0)."""
 
 
 class MALAResult(NamedTuple):
     """Result of :func:`mala_sample`."""
 
     samples: np.ndarray
-    """(n, d) the states after the last step."""
+    """(n, ...) the states after the last step."""
     trajectory: np.ndarray
-    """(len(record_steps), n, d) the states after the steps listed in ``record_steps`` (0 = x0)."""
+    """(len(record_steps), n, ...) the states after the steps listed in ``record_steps`` (0 = x0)."""
     acceptance_rate: np.ndarray
     """(n,) per chain, the fraction of the n_steps proposals accepted (NaN for n_steps = 0);
     ``acceptance_rate.mean()`` is the overall rate."""
@@ -96,10 +98,10 @@ def _count(name: str, n: object) -> int:
 
 
 def _chains(x0: object) -> np.ndarray:
-    """Initial states: a float64 copy of x0, shape (..., d) with d >= 1, finite."""
+    """Initial states: a float64 copy of x0, shape (n, ...) with at least one entry per chain, finite."""
     x0 = C.as_float64("x0", x0)
-    if x0.ndim < 1 or x0.shape[-1] == 0:
-        raise ValueError(f"x0: expected initial states of shape (n, d) with d >= 1, got shape {x0.shape}")
+    if x0.ndim < 1 or x0.size == 0:
+        raise ValueError(f"x0: expected initial states of shape (n, ...), n >= 1, got shape {x0.shape}")
     C.check_finite("x0", x0)
     return x0.copy()  # the chains' own buffer: the caller's array is never aliased
 
@@ -148,9 +150,9 @@ def _score(score_fn: Callable, x: np.ndarray, *sigma: float) -> np.ndarray:
 def _log_prob(log_prob_fn: Callable, x: np.ndarray) -> np.ndarray:
     """log_prob_fn(x) as float64, checked to have the batch shape of x."""
     log_p = C.as_float64("log_prob_fn(x)", log_prob_fn(x))
-    if log_p.shape != x.shape[:-1]:
+    if log_p.shape != x.shape[:1]:
         raise ValueError(
-            f"log_prob_fn: expected log-densities of shape {x.shape[:-1]} (one per chain; x has shape "
+            f"log_prob_fn: expected log-densities of shape {x.shape[:1]} (one per chain; x has shape "
             f"{x.shape}), got shape {log_p.shape}"
         )
     return log_p
@@ -181,18 +183,18 @@ def langevin_step(x: np.ndarray, score: np.ndarray, *, step_size: float, noise: 
 
     Parameters
     ----------
-    x : (n, d) array_like
+    x : (n, ...) array_like
         Current states (any shape; ``score`` and ``noise`` have the same), finite.
-    score : (n, d) array_like
+    score : (n, ...) array_like
         The score s(x) at those states (a gradient of log p; p may be unnormalised).
     step_size : float
         eta > 0.
-    noise : (n, d) array_like
+    noise : (n, ...) array_like
         Standard normals eps.
 
     Returns
     -------
-    (n, d) ndarray
+    (n, ...) ndarray
         The new states x' (a new array).
 
     References
@@ -243,7 +245,7 @@ def langevin_sample(
     score_fn : callable
         ``score_fn(x) -> s(x)``: maps states of the shape of x0 to scores of that shape (e.g. the
         ``score`` method of :class:`reference.distributions.GaussianMixture`).
-    x0 : (n, d) array_like
+    x0 : (n, ...) array_like
         Initial states of n chains, finite.
     step_size : float
         eta > 0 (eta = eps^2 in the Beigy parametrisation).
@@ -261,7 +263,7 @@ def langevin_sample(
     Returns
     -------
     LangevinResult
-        ``samples`` (n, d) = x_K and ``trajectory`` (len(record_steps), n, d).
+        ``samples`` (n, ...) = x_K and ``trajectory`` (len(record_steps), n, ...).
 
     References
     ----------
@@ -303,7 +305,7 @@ def _sigmas(sigmas: object) -> list[float]:
 
 
 def annealed_langevin_sample(
-    score_fn: Callable[[np.ndarray, float], np.ndarray],
+    score_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
     x0: np.ndarray,
     sigmas: np.ndarray,
     *,
@@ -334,10 +336,11 @@ def annealed_langevin_sample(
     ----------
     score_fn : callable
         ``score_fn(x, sigma) -> s(x, sigma)``, the noise-conditional score: x of the shape of x0 and
-        sigma a Python float (one of ``sigmas``), returning an array of the shape of x. For a known
-        law p, the score of p convolved with N(0, sigma^2 I) (e.g.
-        ``lambda x, sigma: mixture.convolve(sigma).score(x)``).
-    x0 : (n, d) array_like
+        sigma an array of shape (n,) holding the level sigma_i for every chain (the call
+        :func:`reference.score_matching.ncsn_loss` makes in training, so a model that trains is a model
+        that samples), returning an array of the shape of x. For a known law p, the score of p
+        convolved with N(0, sigma^2 I) (e.g. ``lambda x, sigma: mixture.convolve(sigma[0]).score(x)``).
+    x0 : (n, ...) array_like
         Initial states, finite (NCSN: x0 ~ N(0, sigma_1^2 I) or uniform noise).
     sigmas : (L,) array_like
         Noise levels, strictly decreasing, > 0.
@@ -360,7 +363,7 @@ def annealed_langevin_sample(
     Returns
     -------
     LangevinResult
-        ``samples`` (n, d) and ``trajectory`` (len(record_steps), n, d).
+        ``samples`` (n, ...) and ``trajectory`` (len(record_steps), n, ...).
 
     References
     ----------
@@ -387,15 +390,16 @@ def annealed_langevin_sample(
     with tqdm(total=L * T, disable=not progress, desc="annealed Langevin", unit="step") as bar:
         for i, sigma_i in enumerate(sigma):
             alpha_i = eta * (sigma_i / sigma[-1]) ** 2
+            level = np.full(x.shape[:1], sigma_i)  # the model's sigma: one per chain, shape (n,)
             for t in range(T):
                 eps = noise[i, t] if noise is not None else rng.standard_normal(x.shape)
-                x = _update(x, _score(score_fn, x, sigma_i), eps, alpha_i)
+                x = _update(x, _score(score_fn, x, level), eps, alpha_i)
                 if i * T + t + 1 in record:
                     states.append(x.copy())
                 bar.update(1)
     trajectory = _trajectory(states, x)
     if denoise:
-        x = x + sigma[-1] ** 2 * _score(score_fn, x, sigma[-1])
+        x = x + sigma[-1] ** 2 * _score(score_fn, x, np.full(x.shape[:1], sigma[-1]))
     return LangevinResult(x, trajectory)
 
 
@@ -405,7 +409,7 @@ def annealed_langevin_sample(
 def _log_q(x_to: np.ndarray, x_from: np.ndarray, score_from: np.ndarray, eta: float) -> np.ndarray:
     """log q(x_to | x_from) of the Langevin proposal N(x_from + (eta/2) s(x_from), eta I), up to a constant."""
     r = x_to - x_from - (eta / 2.0) * score_from
-    return -np.sum(r * r, axis=-1) / (2.0 * eta)
+    return -np.sum((r * r).reshape(r.shape[0], -1), axis=1) / (2.0 * eta)
 
 
 def _log_ratio(
@@ -445,11 +449,11 @@ def mala_log_acceptance_ratio(
 
     Parameters
     ----------
-    x, x_proposal : (n, d) array_like
+    x, x_proposal : (n, ...) array_like
         Current states and proposals.
     log_prob_x, log_prob_proposal : (n,) array_like
         log p (up to a constant) at x and x'; -inf allowed.
-    score_x, score_proposal : (n, d) array_like
+    score_x, score_proposal : (n, ...) array_like
         The score at x and x'.
     step_size : float
         eta > 0, the step of the proposal x' = x + (eta/2) s(x) + sqrt(eta) eps.
@@ -468,7 +472,7 @@ def mala_log_acceptance_ratio(
     eta = _step_size("step_size", step_size)
     x = C.as_float64("x", x)
     if x.ndim < 1:
-        raise ValueError(f"x: expected states of shape (n, d), got shape {x.shape}")
+        raise ValueError(f"x: expected states of shape (n, ...), got shape {x.shape}")
     arrays = {"x_proposal": x_proposal, "score_x": score_x, "score_proposal": score_proposal}
     converted = {}
     for name, a in arrays.items():
@@ -479,8 +483,8 @@ def mala_log_acceptance_ratio(
     logs = {}
     for name, a in (("log_prob_x", log_prob_x), ("log_prob_proposal", log_prob_proposal)):
         a = C.as_float64(name, a)
-        if a.shape != x.shape[:-1]:
-            raise ValueError(f"{name}: expected shape {x.shape[:-1]} (one per state of x {x.shape}), got {a.shape}")
+        if a.shape != x.shape[:1]:
+            raise ValueError(f"{name}: expected shape {x.shape[:1]} (one per state of x {x.shape}), got {a.shape}")
         C.check_not_nan(name, a)
         logs[name] = a
     return _log_ratio(
@@ -522,10 +526,10 @@ def mala_sample(
     Parameters
     ----------
     log_prob_fn : callable
-        ``log_prob_fn(x) -> log p(x)`` up to an additive constant, (n, d) -> (n,).
+        ``log_prob_fn(x) -> log p(x)`` up to an additive constant, (n, ...) -> (n,).
     score_fn : callable
-        ``score_fn(x) -> grad log p(x)``, (n, d) -> (n, d).
-    x0 : (n, d) array_like
+        ``score_fn(x) -> grad log p(x)``, (n, ...) -> (n, ...).
+    x0 : (n, ...) array_like
         Initial states, finite.
     step_size : float
         eta > 0.
@@ -537,7 +541,7 @@ def mala_sample(
     uniforms : (n_steps, n) array_like, optional
         Uniforms u_k in [0, 1] of the accept tests.
     rng : numpy.random.Generator, optional
-        Draws, per step, ``rng.standard_normal(x0.shape)`` then ``rng.uniform(size=x0.shape[:-1])``.
+        Draws, per step, ``rng.standard_normal(x0.shape)`` then ``rng.uniform(size=x0.shape[:1])``.
     record_steps : sequence of int
         Strictly increasing steps in [0, n_steps] whose states go into ``trajectory`` (0 = x0).
     progress : bool
@@ -546,7 +550,7 @@ def mala_sample(
     Returns
     -------
     MALAResult
-        ``samples`` (n, d), ``trajectory`` (len(record_steps), n, d) and ``acceptance_rate`` (n,),
+        ``samples`` (n, ...), ``trajectory`` (len(record_steps), n, ...) and ``acceptance_rate`` (n,),
         the fraction of accepted proposals per chain (NaN when n_steps = 0).
 
     References
@@ -567,28 +571,29 @@ def mala_sample(
                 "uniforms: required with noise= (the accept tests' uniforms, shape (n_steps, n)), got None"
             )
         noise = _drawn("noise", noise, (K, *x.shape), "one standard normal per step and state: (n_steps, *x0.shape)")
-        uniforms = _drawn("uniforms", uniforms, (K, *x.shape[:-1]), "one uniform per step and chain")
+        uniforms = _drawn("uniforms", uniforms, (K, *x.shape[:1]), "one uniform per step and chain")
         C.check_in_interval("uniforms", uniforms, 0.0, 1.0)
     elif uniforms is not None:
         raise ValueError("uniforms: pass uniforms= together with noise=, not with rng= (rng draws both)")
     record = _record_steps(record_steps, K)
     log_p, s = _log_prob(log_prob_fn, x), _score(score_fn, x)
-    accepted = np.zeros(x.shape[:-1])
+    accepted = np.zeros(x.shape[:1])
     states = [x.copy()] if 0 in record else []
     for k in tqdm(range(K), disable=not progress, desc="MALA", unit="step"):
         if noise is not None:
             eps, u = noise[k], uniforms[k]
         else:
             eps = rng.standard_normal(x.shape)
-            u = rng.uniform(size=x.shape[:-1])
+            u = rng.uniform(size=x.shape[:1])
         x_prop = _update(x, s, eps, eta)
         log_p_prop, s_prop = _log_prob(log_prob_fn, x_prop), _score(score_fn, x_prop)
         r = _log_ratio(x, x_prop, log_p, log_p_prop, s, s_prop, eta)
         with np.errstate(divide="ignore"):
             accept = np.log(u) < r
-        x = np.where(accept[..., None], x_prop, x)
+        move = accept.reshape((-1,) + (1,) * (x.ndim - 1))  # one decision per chain, over its features
+        x = np.where(move, x_prop, x)
         log_p = np.where(accept, log_p_prop, log_p)
-        s = np.where(accept[..., None], s_prop, s)
+        s = np.where(move, s_prop, s)
         accepted += accept
         if k + 1 in record:
             states.append(x.copy())

@@ -31,7 +31,9 @@ def gaussian_log_prob(x):
 
 
 def noisy_score(x, sigma):
-    """Score of N(0, I) convolved with N(0, sigma^2 I)."""
+    """Score of N(0, I) convolved with N(0, sigma^2 I); sigma a float or one level per chain, shape (n,)."""
+    if not isinstance(sigma, float):
+        sigma = sigma.reshape((-1,) + (1,) * (x.ndim - 1))  # the samplers' protocol: (n,), broadcast over features
     return -x / (1.0 + sigma**2)
 
 
@@ -209,14 +211,17 @@ def test_annealed_step_sizes_and_denoising_by_hand():
     seen = []
 
     def recording_score(x, sigma):
-        seen.append(sigma)
-        assert isinstance(sigma, float)
+        # the model-call protocol of training (ncsn_loss): sigma of shape (n,), like x (array / tensor, dtype)
+        assert sigma.shape == x.shape[:1] and type(sigma) is type(x) and sigma.dtype == x.dtype
+        assert float(sigma.max()) == float(sigma.min())
+        seen.append(float(sigma[0]))
         return noisy_score(x, sigma)
 
     kw = {"step_size": eta, "n_steps_each": T, "record_steps": (6,)}
     r = ref.annealed_langevin_sample(recording_score, x0, sigmas, noise=noise, denoise=True, **kw)
     assert seen == [4.0, 4.0, 2.0, 2.0, 1.0, 1.0, 1.0]  # T per level, then the denoising step
     a = acc.annealed_langevin_sample(recording_score, t(x0), t(sigmas), noise=t(noise), denoise=True, **kw)
+    assert seen[7:] == seen[:7]
     for out in (r, a):
         np.testing.assert_allclose(np.asarray(out.samples), denoised, rtol=1e-13)
         np.testing.assert_allclose(np.asarray(out.trajectory)[0], x, rtol=1e-13)  # recorded before denoising
@@ -339,10 +344,14 @@ def test_accelerated_refuses_mixed_dtypes_and_devices():
     x0 = torch.zeros(3, 2, dtype=torch.float64)
     with pytest.raises(TypeError, match="x0, noise: expected one floating dtype"):
         acc.langevin_sample(gaussian_score, x0, step_size=0.1, n_steps=1, noise=torch.zeros(1, 3, 2))
-    with pytest.raises(TypeError, match="x, score, noise: expected one floating dtype"):
-        acc.langevin_step(x0, torch.zeros(3, 2), step_size=0.1, noise=x0)
-    with pytest.raises(TypeError, match="score_fn: expected a result with the dtype"):
-        acc.langevin_sample(lambda x: x.float(), x0, step_size=0.1, n_steps=1, rng=torch.Generator())
+    with pytest.raises(TypeError, match="x, noise: expected one floating dtype"):
+        acc.langevin_step(x0, x0, step_size=0.1, noise=torch.zeros(3, 2))
+    with pytest.raises(TypeError, match="score_fn: expected a floating result on the device of x"):
+        acc.langevin_sample(lambda x: x.long(), x0, step_size=0.1, n_steps=1, rng=torch.Generator())
+    # a score in another floating dtype (a network under autocast) is cast: the chain stays in x0's dtype
+    assert acc.langevin_step(x0, torch.zeros(3, 2), step_size=0.1, noise=x0).dtype == torch.float64
+    out = acc.langevin_sample(lambda x: x.float(), x0, step_size=0.1, n_steps=1, rng=torch.Generator())
+    assert out.samples.dtype == torch.float64
     with pytest.raises(TypeError, match=r"x0: expected a torch.Tensor"):
         acc.langevin_sample(gaussian_score, np.zeros((3, 2)), step_size=0.1, n_steps=1, rng=torch.Generator())
 

@@ -8,7 +8,6 @@ Isachenko, DGM Lecture 13, recap 'Sampling' (Ho et al. Algorithm 2); Lecture 14,
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 
 import torch
@@ -94,11 +93,6 @@ def ddpm_step(
     _same(("x_t", "noise"), (x_t, z))
     x_prev = _step(x_t, eps_pred.to(x_t.dtype), t, schedule, z, clip)
     return _checked(x_prev, (("x_t", x_t), ("eps_pred", eps_pred), ("noise", z)))
-
-
-def _checks_off():
-    """``value_checks(False)`` for a sampling loop; nothing while ``torch.compile`` traces (checks are off there)."""
-    return contextlib.nullcontext() if torch.compiler.is_compiling() else C.value_checks(False)
 
 
 def _shape(shape: object) -> tuple[int, ...]:
@@ -220,7 +214,7 @@ def ddpm_sample(
             coef[k] for k in ("neg_sqrt_one_minus_alpha_bar", "sqrt_alpha_bar", "coef_x0", "coef_xt")
         )
         low, high = clip
-    with _checks_off():  # validated at entry: this library's checks are off inside the loop
+    with C.off_in_loop():  # validated at entry: this library's checks are off inside the loop
         for k in steps:
             t = T - 1 - k
             eps = eps_fn(x, positions[t])

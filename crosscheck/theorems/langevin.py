@@ -86,10 +86,11 @@ class _NoisyScore:
         self.p = p
         self.levels: dict[float, Any] = {}
 
-    def __call__(self, x: Any, sigma: float) -> Any:
-        if sigma not in self.levels:
-            self.levels[sigma] = self.p.convolve(sigma)
-        return self.levels[sigma].score(x)
+    def __call__(self, x: Any, sigma: Any) -> Any:
+        level = float(sigma[0])  # the samplers pass one level per chain, shape (n,), all equal
+        if level not in self.levels:
+            self.levels[level] = self.p.convolve(level)
+        return self.levels[level].score(x)
 
 
 def _ks_critical(n: int, level: float) -> float:
