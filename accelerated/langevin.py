@@ -264,8 +264,8 @@ def _blocks(x: torch.Tensor, *others: torch.Tensor) -> int | None:
     machine under load: 280 ms per 10^7-value update blocked against 25 ms in two passes), and the
     gain on an idle machine (about 10%) does not pay for that risk.
     """
-    if x.device.type != "cpu" or torch.get_num_threads() != 1:
-        return None
+    if x.device.type != "cpu" or torch.compiler.is_compiling() or torch.get_num_threads() != 1:
+        return None  # (a compiled graph fuses the update itself)
     if not all(t.is_contiguous() for t in (x, *others)):
         return None
     block = max(1, CHUNK_BYTES // x.element_size())
@@ -453,7 +453,7 @@ def langevin_sample(
     noise : (n_steps, n, d) Tensor, optional
         Standard normals, x0's dtype and device. Exactly one of ``noise`` and ``rng``.
     rng : torch.Generator, optional
-        Draws ``torch.randn(x0.shape, generator=rng, device=rng.device, dtype=x0.dtype)`` once per step.
+        Draws ``torch.randn(x0.shape, generator=rng, device=x0.device, dtype=x0.dtype)`` once per step.
     record_steps : sequence of int
         Strictly increasing steps in [0, n_steps] whose states go into ``trajectory`` (0 = x0).
     progress : bool

@@ -458,6 +458,7 @@ def fid_infinity(
     noise : (p, m) Tensor, optional
         Uniforms in [0, 1]. Exactly one of ``noise`` and ``rng``.
     rng : torch.Generator, optional
+        On the features' device (a ValueError otherwise); draws the subset orders there.
 
     Returns
     -------
@@ -469,7 +470,8 @@ def fid_infinity(
     sizes = _fid_infinity_sizes(m, batch_sizes, n_points)
     C.check_noise_or_rng(noise, rng)
     if noise is None:
-        u = torch.rand((sizes.size, m), generator=rng, device=rng.device, dtype=F64)
+        C.check_generator(rng, y.device)
+        u = torch.rand((sizes.size, m), generator=rng, device=y.device, dtype=F64)
     else:
         u = C.as_float_tensor("noise", noise)
         C.check_shape("noise", u, (sizes.size, m))

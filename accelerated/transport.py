@@ -830,6 +830,7 @@ def sliced_wasserstein(
             )
     else:
         L = DEFAULT_N_PROJECTIONS if n_projections is None else n_projections
+        C.check_generator(rng, x.device)
         theta = torch.randn((d, L), generator=rng, dtype=x.dtype, device=x.device)
     theta = theta.to(F64)
     top = theta.abs().max(0).values
@@ -893,9 +894,21 @@ def _symmetric_sqrt_psd(name: str, S: torch.Tensor) -> torch.Tensor:
     return (V * _safe_root(lam, 2.0).unsqueeze(-2)) @ V.mT
 
 
+def _safe_sqrt_psd(S: torch.Tensor) -> torch.Tensor:
+    """The symmetric square roots of a (N, d, d) stack of PSD matrices by eigh, unchecked."""
+    lam, V = torch.linalg.eigh(S)
+    return (V * _safe_root(lam, 2.0).unsqueeze(-2)) @ V.mT
+
+
 def _bures_cross_term(S1: torch.Tensor, S2: torch.Tensor) -> torch.Tensor:
     """tr (S1^{1/2} S2 S1^{1/2})^{1/2} for (N, d, d) float64 stacks, with the reference's fallbacks."""
     symmetric = torch.is_grad_enabled() and (S1.requires_grad or S2.requires_grad)
+    if torch.compiler.is_compiling():
+        # No host branch inside a compiled graph: the symmetric square root of S1 by eigh, valid for
+        # every PSD S1 (the fallback below), in place of the faster Cholesky path that needs a read.
+        R = _safe_sqrt_psd(S1)
+        M = R @ S2 @ R
+        return _safe_root(torch.linalg.eigvalsh(0.5 * (M + M.mT)), 2.0).sum(-1)
     L, info = torch.linalg.cholesky_ex(S1)
     failed = info != 0
     if not bool(failed.any()):  # the common case: one host read

@@ -195,8 +195,7 @@ def _at(value: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tenso
 def _noise(noise: object, rng: object, like: torch.Tensor, name: str = "noise") -> torch.Tensor:
     C.check_noise_or_rng(noise, rng, noise_name=name)
     if noise is None:
-        if rng.device != like.device:
-            raise ValueError(f"rng: expected a generator on {like.device} (the data's device), got one on {rng.device}")
+        C.check_generator(rng, like.device)
         return torch.randn(like.shape, generator=rng, device=like.device, dtype=like.dtype)
     z = C.as_float_tensor(name, noise)
     C.check_shape(name, z, like.shape)
