@@ -1,4 +1,4 @@
-"""Generative adversarial networks: value function, optimal discriminator, losses, WGAN, truncation, C2ST.
+"""Generative adversarial networks: value function, optimal discriminator, losses, WGAN, R1/R2, truncation, C2ST.
 
 Slides implemented
 ------------------
@@ -10,12 +10,23 @@ Slides implemented
   'Main problems of standard GAN' (non-saturating generator loss), 'WGAN objective'
   (critic objective, weight clipping to [-c, c]; the gradient penalty of Gulrajani et al. enforces the
   same Lipschitz constraint softly), 'Truncation trick' (BigGAN truncated normal, StyleGAN psi).
+* Beyond the slides: the hinge loss (Lim and Ye 2017, Geometric GAN; Miyato et al. 2018, Spectral
+  Normalization, eq. (17)) and the R1 / R2 gradient penalties (Mescheder, Geiger, Nowozin 2018,
+  Which Training Methods for GANs do actually Converge?, eq. (9) and (10)).
 
 Conventions: discriminator outputs ``D`` are probabilities in [0, 1]; *logits* are ``l = logit(D)``
 and all logit-form losses use the stable softplus ``log(1 + e^l) = logaddexp(0, l)``, never
-``log(sigmoid(l))``, so logits of +-1000 give exact finite losses. "Mean over samples" is over the
-last axis; leading axes are batch axes that broadcast. Critic inputs ``x`` have shape ``(n, ...)``:
-one sample per row, any number of feature axes.
+``log(sigmoid(l))``, so logits of +-1000 give exact finite losses.
+
+Shapes: every per-sample GAN quantity (``d_real`` / ``d_fake`` of :func:`gan_value`, the logits of
+:func:`discriminator_loss` and :func:`generator_loss`, the critic values of
+:func:`wasserstein_critic_objective`) has shape ``(n,)`` or ``(n, 1)``: one value per sample along the
+first axis, so the ``(n, 1)`` output of a final ``Linear(h, 1)`` layer goes in as it is. The result is
+a 0-d scalar (the mean over the samples). The real and the generated set may have different sizes n.
+Any other shape, a 0-d value, ``(n, 2)`` or leading batch axes, is refused with a ``ValueError``: a
+silent broadcast of ``(n, 1)`` against ``(n,)`` or a mean over the wrong axis would give a loss of the
+wrong shape or value. Critic and discriminator inputs ``x`` have shape ``(n, ...)``: one sample per
+row, any number of feature axes; gradient norms are taken over all feature axes.
 
 One-sided names: none.
 """
@@ -43,12 +54,16 @@ __all__ = [
     "interpolate",
     "optimal_discriminator",
     "optimal_discriminator_logit",
+    "r1_penalty",
+    "r1_penalty_from_gradients",
+    "r2_penalty",
     "truncate_latent",
     "truncated_normal",
     "wasserstein_critic_objective",
 ]
 
-GENERATOR_LOSS_KINDS = ("minimax", "non_saturating")
+DISCRIMINATOR_LOSS_KINDS = ("cross_entropy", "hinge")
+GENERATOR_LOSS_KINDS = ("minimax", "non_saturating", "hinge")
 
 # C2ST Newton solve: squared Newton decrement below which the full step is taken (see _logistic_newton).
 _FULL_STEP_DECREMENT = 1e-10
@@ -59,14 +74,24 @@ def _softplus(x: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, x)
 
 
-def _samples(name: str, x: object) -> np.ndarray:
-    """A float64 array of samples along the last axis (at least one), without NaN."""
+def _per_sample(name: str, x: object) -> np.ndarray:
+    """Per-sample values of shape (n,) or (n, 1) with n >= 1, as a float64 vector of shape (n,)."""
     x = C.as_float64(name, x)
-    C.check_ndim(name, x, 1)
-    if x.shape[-1] == 0:
-        raise ValueError(f"{name}: expected at least one sample along the last axis, got shape {x.shape}")
-    C.check_not_nan(name, x)
-    return x
+    if not ((x.ndim == 1 or (x.ndim == 2 and x.shape[1] == 1)) and x.shape[0] > 0):
+        raise ValueError(
+            f"{name}: expected shape (n,) or (n, 1), one value per sample along the first axis (n >= 1), "
+            f"got shape {x.shape}"
+        )
+    return x.reshape(-1)
+
+
+def _kind(kind: object, kinds: tuple[str, ...]) -> str:
+    """A loss kind: a str among ``kinds`` (TypeError for a non-str, ValueError for an unknown one)."""
+    if not isinstance(kind, str):
+        raise TypeError(f"kind: expected a str, one of {kinds}, got {C.describe(kind)}")
+    if kind not in kinds:
+        raise ValueError(f"kind: expected one of {kinds}, got {kind!r}")
+    return kind
 
 
 def _batch(name: str, x: object) -> np.ndarray:
@@ -95,14 +120,14 @@ def gan_value(d_real: np.ndarray, d_fake: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    d_real : (..., n_r) array_like
+    d_real : (n_r,) or (n_r, 1) array_like
         D(x) on real samples, values in [0, 1].
-    d_fake : (..., n_f) array_like
-        D(G(z)) on generated samples, values in [0, 1]; the batch axes broadcast with ``d_real``'s.
+    d_fake : (n_f,) or (n_f, 1) array_like
+        D(G(z)) on generated samples, values in [0, 1]; n_f may differ from n_r.
 
     Returns
     -------
-    (...) ndarray
+    () ndarray
         V(G, D) <= 0 (natural log).
 
     References
@@ -111,15 +136,14 @@ def gan_value(d_real: np.ndarray, d_fake: np.ndarray) -> np.ndarray:
     Isachenko, DGM Lecture 7, recap slide 'GAN optimality theorem';
     Goodfellow et al., Generative Adversarial Networks, NeurIPS 2014, eq. (1).
     """
-    d_real = _samples("d_real", d_real)
-    d_fake = _samples("d_fake", d_fake)
-    C.check_in_interval("d_real", d_real, 0.0, 1.0)
+    d_real = _per_sample("d_real", d_real)
+    d_fake = _per_sample("d_fake", d_fake)
+    C.check_in_interval("d_real", d_real, 0.0, 1.0)  # NaN included
     C.check_in_interval("d_fake", d_fake, 0.0, 1.0)
-    C.broadcast_batch(("d_real", "d_fake"), (d_real.shape[:-1], d_fake.shape[:-1]))
     with np.errstate(divide="ignore"):
         log_D_real = np.log(d_real)
         log_one_minus_D_fake = np.log1p(-d_fake)
-    return np.mean(log_D_real, axis=-1) + np.mean(log_one_minus_D_fake, axis=-1)
+    return np.mean(log_D_real) + np.mean(log_one_minus_D_fake)
 
 
 def optimal_discriminator(p_data: np.ndarray, p_model: np.ndarray) -> np.ndarray:
@@ -206,11 +230,11 @@ def optimal_discriminator_logit(log_p_data: np.ndarray, log_p_model: np.ndarray)
 # --------------------------------------------------------------------------- losses in logit form
 
 
-def discriminator_loss(logits_real: np.ndarray, logits_fake: np.ndarray) -> np.ndarray:
-    r"""Discriminator's binary cross-entropy, -V(G, D), in stable logit form.
+def discriminator_loss(logits_real: np.ndarray, logits_fake: np.ndarray, *, kind: str = "cross_entropy") -> np.ndarray:
+    r"""Discriminator loss from logits: the binary cross-entropy -V(G, D) (default) or the hinge loss.
 
-    With :math:`D = \sigma(l)`, :math:`-\log D = \operatorname{softplus}(-l)` and
-    :math:`-\log(1 - D) = \operatorname{softplus}(l)`, so
+    ``kind='cross_entropy'``: with :math:`D = \sigma(l)`, :math:`-\log D = \operatorname{softplus}(-l)`
+    and :math:`-\log(1 - D) = \operatorname{softplus}(l)`, so
 
     .. math::
 
@@ -218,31 +242,46 @@ def discriminator_loss(logits_real: np.ndarray, logits_fake: np.ndarray) -> np.n
                       + \frac1{n_f}\sum_j \operatorname{softplus}(\tilde l_j),
         \qquad \operatorname{softplus}(t) = \log(1 + e^t).
 
+    ``kind='hinge'`` (Geometric GAN; the loss of spectrally normalised GANs):
+
+    .. math::
+
+        \mathcal{L}_D^{\text{hinge}} = \frac1{n_r}\sum_i \max(0, 1 - l_i)
+                                   + \frac1{n_f}\sum_j \max(0, 1 + \tilde l_j).
+
     Parameters
     ----------
-    logits_real : (..., n_r) array_like
+    logits_real : (n_r,) or (n_r, 1) array_like
         Discriminator logits on real samples (label 1); +-inf allowed, NaN rejected.
-    logits_fake : (..., n_f) array_like
-        Discriminator logits on generated samples (label 0); batch axes broadcast.
+    logits_fake : (n_f,) or (n_f, 1) array_like
+        Discriminator logits on generated samples (label 0); n_f may differ from n_r.
+    kind : {'cross_entropy', 'hinge'}
+        Which loss; the default is the slide's cross-entropy.
 
     Returns
     -------
-    (...) ndarray
+    () ndarray
         The loss the discriminator minimises, >= 0.
 
     References
     ----------
     Advanced Course on DGM, Lecture 8, slide 'Discriminator Training Objective' ("binary
-    classification with the cross entropy objective"); Goodfellow et al., NeurIPS 2014, eq. (1).
+    classification with the cross entropy objective"); Goodfellow et al., NeurIPS 2014, eq. (1);
+    hinge: Lim and Ye, Geometric GAN, arXiv:1705.02894, 2017; Miyato et al., Spectral Normalization
+    for Generative Adversarial Networks, ICLR 2018, eq. (16) and (17).
     """
-    l_real = _samples("logits_real", logits_real)
-    l_fake = _samples("logits_fake", logits_fake)
-    C.broadcast_batch(("logits_real", "logits_fake"), (l_real.shape[:-1], l_fake.shape[:-1]))
-    return np.mean(_softplus(-l_real), axis=-1) + np.mean(_softplus(l_fake), axis=-1)
+    kind = _kind(kind, DISCRIMINATOR_LOSS_KINDS)
+    l_real = _per_sample("logits_real", logits_real)
+    l_fake = _per_sample("logits_fake", logits_fake)
+    C.check_not_nan("logits_real", l_real)
+    C.check_not_nan("logits_fake", l_fake)
+    if kind == "hinge":
+        return np.mean(np.maximum(0.0, 1.0 - l_real)) + np.mean(np.maximum(0.0, 1.0 + l_fake))
+    return np.mean(_softplus(-l_real)) + np.mean(_softplus(l_fake))
 
 
 def generator_loss(logits_fake: np.ndarray, *, kind: str) -> np.ndarray:
-    r"""Generator loss in stable logit form, saturating ("minimax") or "non_saturating".
+    r"""Generator loss from logits: saturating ("minimax"), "non_saturating", or "hinge".
 
     .. math::
 
@@ -250,36 +289,48 @@ def generator_loss(logits_fake: np.ndarray, *, kind: str) -> np.ndarray:
             = -\frac1n \sum_j \operatorname{softplus}(l_j),
         \qquad
         \text{non\_saturating:}\quad \mathcal{L}_G = -\frac1n \sum_j \log D(G(z_j))
-            = \frac1n \sum_j \operatorname{softplus}(-l_j).
+            = \frac1n \sum_j \operatorname{softplus}(-l_j),
 
-    The generator *minimises* either. The minimax loss is the generator's part of V(G, D); its
+    .. math::
+
+        \text{hinge:}\quad \mathcal{L}_G = -\frac1n \sum_j l_j .
+
+    The generator *minimises* each. The minimax loss is the generator's part of V(G, D); its
     gradient vanishes where the discriminator confidently rejects fakes (l -> -inf), which is why
-    the non-saturating loss (same fixed point, strong gradients there) is used in practice.
+    the non-saturating loss (same fixed point, strong gradients there) is used in practice. The hinge
+    generator loss is the one paired with the hinge discriminator loss (the mean logit, as in WGAN).
 
     Parameters
     ----------
-    logits_fake : (..., n) array_like
-        Discriminator logits on generated samples; +-inf allowed, NaN rejected.
-    kind : {'minimax', 'non_saturating'}
-        Required: which of the two losses (no default, the choice changes the value).
+    logits_fake : (n,) or (n, 1) array_like
+        Discriminator logits on generated samples; +-inf allowed, NaN rejected; for ``'hinge'`` not
+        both +inf and -inf (their mean is undefined).
+    kind : {'minimax', 'non_saturating', 'hinge'}
+        Required: which loss (no default, the choice changes the value).
 
     Returns
     -------
-    (...) ndarray
-        The generator loss (<= 0 for minimax, >= 0 for non-saturating).
+    () ndarray
+        The generator loss (<= 0 for minimax, >= 0 for non-saturating, any sign for hinge).
 
     References
     ----------
     Advanced Course on DGM, Lecture 8, slides 'Generator Training Objective' and 'GAN training
     algorithm'; Isachenko, DGM Lecture 7, recap slide 'Main problems of standard GAN' (vanishing
-    gradients, solution: non-saturating GAN); Goodfellow et al., NeurIPS 2014, Section 3.
+    gradients, solution: non-saturating GAN); Goodfellow et al., NeurIPS 2014, Section 3;
+    hinge: Lim and Ye, Geometric GAN, arXiv:1705.02894, 2017; Miyato et al., Spectral Normalization
+    for Generative Adversarial Networks, ICLR 2018, eq. (16) and (17).
     """
-    if kind not in GENERATOR_LOSS_KINDS:
-        raise ValueError(f"kind: expected one of {GENERATOR_LOSS_KINDS}, got {kind!r}")
-    l = _samples("logits_fake", logits_fake)
+    kind = _kind(kind, GENERATOR_LOSS_KINDS)
+    l = _per_sample("logits_fake", logits_fake)
+    C.check_not_nan("logits_fake", l)
     if kind == "minimax":
-        return -np.mean(_softplus(l), axis=-1)
-    return np.mean(_softplus(-l), axis=-1)
+        return -np.mean(_softplus(l))
+    if kind == "non_saturating":
+        return np.mean(_softplus(-l))
+    if np.any(np.isposinf(l)) and np.any(np.isneginf(l)):
+        raise ValueError("logits_fake: expected logits with a defined mean for kind='hinge', got both +inf and -inf")
+    return -np.mean(l)
 
 
 # --------------------------------------------------------------------------- Wasserstein GAN
@@ -297,14 +348,14 @@ def wasserstein_critic_objective(f_real: np.ndarray, f_fake: np.ndarray) -> np.n
 
     Parameters
     ----------
-    f_real : (..., n_r) array_like
+    f_real : (n_r,) or (n_r, 1) array_like
         Critic values on real samples, finite.
-    f_fake : (..., n_f) array_like
-        Critic values on generated samples, finite; batch axes broadcast.
+    f_fake : (n_f,) or (n_f, 1) array_like
+        Critic values on generated samples, finite; n_f may differ from n_r.
 
     Returns
     -------
-    (...) ndarray
+    () ndarray
         The objective.
 
     References
@@ -312,12 +363,11 @@ def wasserstein_critic_objective(f_real: np.ndarray, f_fake: np.ndarray) -> np.n
     Isachenko, DGM Lecture 7, slides 'WGAN objective' and recap 'Theorem (Kantorovich-Rubinstein
     duality)'; Arjovsky, Chintala, Bottou, Wasserstein GAN, ICML 2017, eq. (3).
     """
-    f_real = _samples("f_real", f_real)
-    f_fake = _samples("f_fake", f_fake)
+    f_real = _per_sample("f_real", f_real)
+    f_fake = _per_sample("f_fake", f_fake)
     C.check_finite("f_real", f_real)
     C.check_finite("f_fake", f_fake)
-    C.broadcast_batch(("f_real", "f_fake"), (f_real.shape[:-1], f_fake.shape[:-1]))
-    return np.mean(f_real, axis=-1) - np.mean(f_fake, axis=-1)
+    return np.mean(f_real) - np.mean(f_fake)
 
 
 def clip_weights(parameters: Iterable[np.ndarray], c: float) -> list[np.ndarray]:
@@ -436,8 +486,9 @@ class TanhCritic:
         \nabla_x f(x) = W\bigl((1 - h^2) \odot a\bigr), \quad h = \tanh(W^\top \operatorname{vec}(x) + b).
 
     The reference side computes critic gradients analytically (it has no autograd), so
-    :func:`gradient_penalty` needs a critic with a ``grad`` method; this is the one the crosscheck
-    uses, with the same parameters as ``accelerated.gan.TanhCritic``.
+    :func:`gradient_penalty`, :func:`r1_penalty` and :func:`r2_penalty` need a critic with a ``grad``
+    method; this is the one the crosscheck uses, with the same parameters as
+    ``accelerated.gan.TanhCritic``.
 
     Parameters
     ----------
@@ -528,18 +579,141 @@ def gradient_penalty(
     Gulrajani et al., Improved Training of Wasserstein GANs, NeurIPS 2017, eq. (3) and Algorithm 1;
     Isachenko, DGM Lecture 7, slide 'WGAN objective'.
     """
-    if not callable(critic) or not callable(getattr(critic, "grad", None)):
-        raise TypeError(
-            f"critic: expected an analytic critic with __call__(x) and grad(x) (the reference side has "
-            f"no autograd; use reference.gan.TanhCritic or accelerated.gan.gradient_penalty), "
-            f"got {C.describe(critic)}"
-        )
+    _check_analytic("critic", critic)
     C.check_noise_or_rng(noise, rng)
     x_real = _batch("x_real", x_real)
     u = rng.random(x_real.shape[0]) if noise is None else noise
     x_hat = interpolate(x_real, x_fake, u)
-    g = critic.grad(x_hat)
+    g = _input_gradient("critic", critic, x_hat)
     return gradient_penalty_from_gradients(g, weight=weight)
+
+
+def _check_analytic(name: str, critic: object) -> None:
+    """The reference has no autograd: a critic must bring its input gradient as ``critic.grad(x)``."""
+    if not callable(critic) or not callable(getattr(critic, "grad", None)):
+        raise TypeError(
+            f"{name}: expected an analytic critic with __call__(x) and grad(x) (the reference side has "
+            f"no autograd; use reference.gan.TanhCritic or the accelerated side), got {C.describe(critic)}"
+        )
+
+
+def _input_gradient(name: str, critic: object, x: np.ndarray) -> np.ndarray:
+    """``critic.grad(x)``, the gradient of sum_i f(x_i) in x, checked to have the shape of x."""
+    g = C.as_float64(f"{name}.grad(x)", critic.grad(x))
+    if g.shape != x.shape:
+        raise ValueError(f"{name}: expected grad(x) of the shape of x, {x.shape}, got shape {g.shape}")
+    return g
+
+
+# --------------------------------------------------------------------------- R1 and R2 penalties
+
+
+def r1_penalty_from_gradients(gradients: np.ndarray, *, gamma: float) -> np.ndarray:
+    r"""Zero-centred gradient penalty gamma/2 E ||g||^2 from the discriminator's input gradients.
+
+    .. math::
+
+        \frac{\gamma}{2}\, \frac1n \sum_i \lVert g_i \rVert_2^2,
+        \qquad g_i = \nabla_x D(x)\big|_{x = x_i},
+
+    the squared Euclidean norm taken over all feature axes of each sample. With gradients at real
+    samples this is R1, at generated samples R2 (:func:`r1_penalty`, :func:`r2_penalty`).
+
+    Parameters
+    ----------
+    gradients : (n, ...) array_like
+        g_i, finite.
+    gamma : float
+        The penalty weight gamma > 0 (required: the paper tunes it per data set, no value fits all).
+
+    Returns
+    -------
+    () ndarray
+        The penalty, >= 0.
+
+    References
+    ----------
+    Mescheder, Geiger, Nowozin, Which Training Methods for GANs do actually Converge?, ICML 2018,
+    eq. (9) and (10).
+    """
+    gamma = C.check_positive_scalar("gamma", gamma)
+    g = _batch("gradients", gradients)
+    C.check_finite("gradients", g)
+    squared_norm = np.sum(g.reshape(g.shape[0], -1) ** 2, axis=1)
+    return 0.5 * gamma * np.mean(squared_norm)
+
+
+def r1_penalty(discriminator: object, x_real: np.ndarray, *, gamma: float) -> np.ndarray:
+    r"""R1 penalty: gamma/2 E_{p_data} ||grad_x D(x)||^2 on real samples.
+
+    .. math::
+
+        R_1 = \frac{\gamma}{2}\, \mathbb{E}_{x \sim p_{\text{data}}} \lVert \nabla_x D(x) \rVert^2
+        \approx \frac{\gamma}{2}\, \frac1n \sum_i \lVert \nabla_x D(x_i) \rVert^2,
+
+    with D the discriminator's logit (pre-sigmoid output). It penalises the discriminator for a
+    non-zero gradient on the data manifold, which makes GAN training locally convergent (for
+    Dirac-GAN and, in the paper's analysis, in general at a realisable equilibrium).
+
+    Parameters
+    ----------
+    discriminator : object
+        An analytic discriminator: ``discriminator.grad(x)`` gives the gradient of
+        ``sum(discriminator(x))`` in x (e.g. :class:`TanhCritic`); the reference has no autograd.
+    x_real : (n, ...) array_like
+        Real samples, finite.
+    gamma : float
+        The penalty weight gamma > 0 (required).
+
+    Returns
+    -------
+    () ndarray
+        The penalty, >= 0.
+
+    References
+    ----------
+    Mescheder, Geiger, Nowozin, Which Training Methods for GANs do actually Converge?, ICML 2018,
+    eq. (9).
+    """
+    return _zero_centred_penalty(discriminator, "x_real", x_real, gamma)
+
+
+def r2_penalty(discriminator: object, x_fake: np.ndarray, *, gamma: float) -> np.ndarray:
+    r"""R2 penalty: gamma/2 E_{p_G} ||grad_x D(x)||^2 on generated samples.
+
+    .. math::
+
+        R_2 = \frac{\gamma}{2}\, \mathbb{E}_{x \sim p_G} \lVert \nabla_x D(x) \rVert^2
+        \approx \frac{\gamma}{2}\, \frac1n \sum_j \lVert \nabla_x D(\tilde x_j) \rVert^2.
+
+    Parameters
+    ----------
+    discriminator : object
+        An analytic discriminator with ``grad(x)``, as for :func:`r1_penalty`.
+    x_fake : (n, ...) array_like
+        Generated samples, finite.
+    gamma : float
+        The penalty weight gamma > 0 (required).
+
+    Returns
+    -------
+    () ndarray
+        The penalty, >= 0.
+
+    References
+    ----------
+    Mescheder, Geiger, Nowozin, Which Training Methods for GANs do actually Converge?, ICML 2018,
+    eq. (10).
+    """
+    return _zero_centred_penalty(discriminator, "x_fake", x_fake, gamma)
+
+
+def _zero_centred_penalty(discriminator: object, name: str, x: object, gamma: float) -> np.ndarray:
+    _check_analytic("discriminator", discriminator)
+    gamma = C.check_positive_scalar("gamma", gamma)
+    x = _batch(name, x)
+    C.check_finite(name, x)
+    return r1_penalty_from_gradients(_input_gradient("discriminator", discriminator, x), gamma=gamma)
 
 
 # --------------------------------------------------------------------------- truncation trick

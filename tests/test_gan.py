@@ -1,6 +1,7 @@
 """gan: known values, peers (SciPy, torch.nn.functional), autograd, slide theorems and bad input, both sides."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -43,7 +44,7 @@ def test_gan_value_known_values():
     assert r == pytest.approx(-LOG4, rel=1e-15) and a == pytest.approx(-LOG4, rel=1e-15)
 
 
-def test_gan_value_ends_and_broadcasting():
+def test_gan_value_ends_and_shapes():
     # D = 0 on a real sample or D = 1 on a fake one: V = -inf, never NaN.
     for d_real, d_fake in (([0.0, 0.5], [0.5]), ([0.5], [1.0, 0.2]), ([0.0], [1.0])):
         r, a = both("gan_value", np.array(d_real), np.array(d_fake))
@@ -51,14 +52,14 @@ def test_gan_value_ends_and_broadcasting():
     # log1p(-D) keeps tiny fake outputs: log(1 - 1e-20) = -1e-20, lost by log(1 - D).
     r, a = both("gan_value", np.array([1.0]), np.array([1e-20]))
     assert r == pytest.approx(-1e-20, rel=1e-15) and a == pytest.approx(-1e-20, rel=1e-15)
-    # Batch axes broadcast: (2, 1, 3) with (4, 2) -> (2, 4).
+    # (n,) and (n, 1) are the same samples; n_r = 3 real and n_f = 2 fake: a 0-d result.
     rng = np.random.default_rng(0)
-    d_real, d_fake = rng.uniform(size=(2, 1, 3)), rng.uniform(size=(4, 2))
-    r, a = both("gan_value", d_real, d_fake)
-    expected = np.log(d_real).mean(-1) + np.log1p(-d_fake).mean(-1)
-    assert r.shape == a.shape == (2, 4)
-    np.testing.assert_allclose(r, expected, rtol=1e-15)
-    np.testing.assert_allclose(a, expected, rtol=1e-15)
+    d_real, d_fake = rng.uniform(size=3), rng.uniform(size=2)
+    expected = np.log(d_real).mean() + np.log1p(-d_fake).mean()
+    for real, fake in ((d_real, d_fake), (d_real[:, None], d_fake), (d_real, d_fake[:, None])):
+        r, a = both("gan_value", real, fake)
+        assert r.shape == a.shape == ()
+        np.testing.assert_allclose([r, a], expected, rtol=1e-15)
 
 
 def test_optimal_discriminator_known_values():
@@ -79,15 +80,43 @@ def test_optimal_discriminator_known_values():
 
 
 def test_discriminator_loss_matches_torch_bce_with_logits():
-    # Peer: torch.nn.functional.binary_cross_entropy_with_logits, labels 1 (real) and 0 (fake).
+    # Peer: torch.nn.functional.binary_cross_entropy_with_logits, labels 1 (real) and 0 (fake), on the
+    # (n, 1) logits of a Linear(h, 1) layer (17 real, 11 fake); default kind = "cross_entropy".
     rng = np.random.default_rng(1)
-    l_real, l_fake = rng.uniform(-50, 50, size=(3, 17)), rng.uniform(-50, 50, size=(3, 11))
+    l_real, l_fake = rng.uniform(-50, 50, size=(17, 1)), rng.uniform(-50, 50, size=(11, 1))
     bce = torch.nn.functional.binary_cross_entropy_with_logits
-    peer = bce(t(l_real), torch.ones(3, 17, dtype=torch.float64), reduction="none").mean(-1) + bce(
-        t(l_fake), torch.zeros(3, 11, dtype=torch.float64), reduction="none"
-    ).mean(-1)
-    for out in both("discriminator_loss", l_real, l_fake):
-        np.testing.assert_allclose(out, peer.numpy(), rtol=1e-13)
+    peer = bce(t(l_real), torch.ones(17, 1, dtype=torch.float64)) + bce(
+        t(l_fake), torch.zeros(11, 1, dtype=torch.float64)
+    )
+    for kwargs in ({}, {"kind": "cross_entropy"}):
+        for out in both("discriminator_loss", l_real, l_fake, **kwargs):
+            assert out.shape == ()
+            np.testing.assert_allclose(out, peer.numpy(), rtol=1e-13)
+
+
+def test_hinge_losses_known_values_and_gradients():
+    # By hand: relu(1 - [2, 0.5, -1]) = [0, 0.5, 2] (mean 5/6), relu(1 + [-3, 0, 0.5]) = [0, 1, 1.5] (mean 5/6).
+    l_real, l_fake = np.array([2.0, 0.5, -1.0]), np.array([-3.0, 0.0, 0.5])
+    for out in both("discriminator_loss", l_real, l_fake[:, None], kind="hinge"):
+        assert out == pytest.approx(5.0 / 3.0, rel=1e-15)
+    # Generator: -mean(l) = -(-2.5 / 3) = 5/6.
+    for out in both("generator_loss", l_fake, kind="hinge"):
+        assert out == pytest.approx(5.0 / 6.0, rel=1e-15)
+    # At the kinks l_real = 1 and l_fake = -1 the loss is 0; logits +-inf give 0 and inf, -inf and +inf.
+    for out in both("discriminator_loss", np.array([1.0, np.inf]), np.array([-1.0, -np.inf]), kind="hinge"):
+        assert out == 0.0
+    for out in both("discriminator_loss", np.array([-np.inf]), np.array([0.0]), kind="hinge"):
+        assert out == np.inf
+    for out in both("generator_loss", np.array([np.inf, 3.0]), kind="hinge"):
+        assert out == -np.inf
+    # Gradients: d/dl_i of the D hinge loss is -1/n_r where l_i < 1 (else 0), +1/n_f where l_j > -1.
+    lr, lf = t(l_real).requires_grad_(True), t(l_fake).requires_grad_(True)
+    acc.discriminator_loss(lr, lf, kind="hinge").backward()
+    np.testing.assert_array_equal(lr.grad.numpy(), [0.0, -1.0 / 3.0, -1.0 / 3.0])
+    np.testing.assert_array_equal(lf.grad.numpy(), [0.0, 1.0 / 3.0, 1.0 / 3.0])
+    lf = t(l_fake).requires_grad_(True)
+    acc.generator_loss(lf, kind="hinge").backward()
+    np.testing.assert_array_equal(lf.grad.numpy(), [-1.0 / 3.0] * 3)
 
 
 def test_losses_saturate_without_nan():
@@ -118,12 +147,58 @@ def test_generator_loss_gradients_show_saturation():
     assert grads["non_saturating"] == pytest.approx(-special.expit(10.0), rel=1e-12)
 
 
-def test_generator_loss_kind_is_required():
+def test_loss_kinds_on_both_sides():
     for side, x in ((ref, np.zeros(2)), (acc, torch.zeros(2))):
-        with pytest.raises(TypeError):
+        with pytest.raises(TypeError):  # generator_loss: kind is required (the choice changes the value)
             side.generator_loss(x)
-        with pytest.raises(ValueError, match=r"kind: expected one of .*minimax.*non_saturating"):
+        with pytest.raises(ValueError, match=r"kind: expected one of .*minimax.*non_saturating.*hinge"):
             side.generator_loss(x, kind="wasserstein")
+        with pytest.raises(TypeError, match=r"kind: expected a str, one of"):
+            side.generator_loss(x, kind=None)
+        with pytest.raises(ValueError, match=r"kind: expected one of \('cross_entropy', 'hinge'\)"):
+            side.discriminator_loss(x, x, kind="non_saturating")
+        with pytest.raises(TypeError, match=r"kind: expected a str, one of"):
+            side.discriminator_loss(x, x, kind=1)
+        # The hinge generator loss refuses +inf and -inf together (their mean is undefined).
+        both_infinities = np.array([np.inf, -np.inf]) if side is ref else torch.tensor([np.inf, -np.inf])
+        with pytest.raises(ValueError, match="logits_fake: expected logits with a defined mean for kind='hinge'"):
+            side.generator_loss(both_infinities, kind="hinge")
+
+
+# The per-sample GAN quantities: (function, other arguments after the first, keyword arguments).
+PER_SAMPLE = [
+    ("gan_value", "d_real", [[0.5]], {}),
+    ("discriminator_loss", "logits_real", [[0.5]], {}),
+    ("discriminator_loss", "logits_real", [[0.5]], {"kind": "hinge"}),
+    ("generator_loss", "logits_fake", [], {"kind": "non_saturating"}),
+    ("generator_loss", "logits_fake", [], {"kind": "hinge"}),
+    ("wasserstein_critic_objective", "f_real", [[0.5]], {}),
+]
+
+
+@pytest.mark.parametrize("side", [ref, acc], ids=["reference", "accelerated"])
+@pytest.mark.parametrize(
+    ("name", "arg", "rest", "kwargs"), PER_SAMPLE, ids=[f"{p[0]}-{i}" for i, p in enumerate(PER_SAMPLE)]
+)
+def test_per_sample_shape_convention(side, name, arg, rest, kwargs):
+    fn = getattr(side, name)
+    conv = (lambda v: np.array(v, dtype=np.float64)) if side is ref else t
+    values = [0.2, 0.7, 0.4]
+    rest = [conv(r) for r in rest]
+    flat = fn(conv(values), *rest, **kwargs)
+    column = fn(conv([[v] for v in values]), *rest, **kwargs)  # the (n, 1) output of Linear(h, 1)
+    assert np.shape(flat) == np.shape(column) == ()
+    assert float(flat) == float(column)
+    for shape in [(), (0,), (0, 1), (3, 2), (1, 3), (2, 1, 3), (2, 3, 1)]:
+        bad = conv(np.full(shape, 0.5))
+        with pytest.raises(
+            ValueError, match=rf"{arg}: expected shape \(n,\) or \(n, 1\).*got shape {re.escape(str(shape))}"
+        ):
+            fn(bad, *rest, **kwargs)
+        if rest:  # the second argument is named too
+            other = "d_fake" if name == "gan_value" else "f_fake" if name.startswith("wasserstein") else "logits_fake"
+            with pytest.raises(ValueError, match=rf"{other}: expected shape \(n,\) or \(n, 1\)"):
+                fn(conv(values), bad, **kwargs)
 
 
 # ---------------------------------------------------------------- Wasserstein GAN
@@ -243,6 +318,347 @@ def test_gradient_penalty_with_rng():
     gen = torch.Generator().manual_seed(0)
     a_val = acc.gradient_penalty(acc.TanhCritic(t(W), t(b), t(a)), t(x_real), t(x_fake), rng=gen)
     assert torch.isfinite(a_val)
+
+
+class LinearCritic:
+    """D(x) = w . vec(x) + b with its analytic input gradient w (the reference side has no autograd)."""
+
+    def __init__(self, w, b):
+        self.w, self.b = np.asarray(w, dtype=np.float64), float(b)
+
+    def __call__(self, x):
+        return x.reshape(len(x), -1) @ self.w + self.b
+
+    def grad(self, x):
+        return np.broadcast_to(self.w, (len(x), self.w.size)).reshape(x.shape)
+
+
+class QuadraticCritic:
+    """D(x) = 1/2 ||x||^2, input gradient x."""
+
+    def __call__(self, x):
+        return 0.5 * np.sum(x.reshape(len(x), -1) ** 2, axis=1)
+
+    def grad(self, x):
+        return np.array(x, dtype=np.float64)
+
+
+def _linear_module(w, b):
+    """nn.Flatten + nn.Linear(d, 1) with weights w and bias b: logits of shape (n, 1)."""
+    layer = torch.nn.Linear(len(w), 1, dtype=torch.float64)
+    with torch.no_grad():
+        layer.weight.copy_(t(w)[None])
+        layer.bias.fill_(b)
+    return torch.nn.Sequential(torch.nn.Flatten(), layer)
+
+
+def test_r1_r2_known_values():
+    # Closed form: a linear discriminator D(x) = w . x + b has gradient w at every x, so
+    # R1 = R2 = gamma/2 ||w||^2 = 0.05 * (9 + 16 + 144) = 8.45, whatever the samples.
+    w, b, gamma = np.array([3.0, -4.0, 12.0]), 0.7, 0.1
+    x = np.random.default_rng(12).normal(size=(5, 1, 3))  # feature axes (1, 3): the norm is over both
+    for fn in ("r1_penalty", "r2_penalty"):
+        r = getattr(ref, fn)(LinearCritic(w, b), x, gamma=gamma)
+        a = getattr(acc, fn)(_linear_module(w, b), t(x), gamma=gamma)
+        assert r == pytest.approx(8.45, rel=1e-15) and float(a.detach()) == pytest.approx(8.45, rel=1e-15)
+    # Closed form: D(x) = 1/2 ||x||^2 has gradient x, so R1 = gamma/2 mean_i ||x_i||^2.
+    expected = 0.5 * 2.0 * np.mean(np.sum(x.reshape(5, -1) ** 2, axis=1))
+    assert ref.r1_penalty(QuadraticCritic(), x, gamma=2.0) == pytest.approx(expected, rel=1e-15)
+    quadratic = lambda v: 0.5 * v.flatten(1).square().sum(1)  # noqa: E731 - logits of shape (n,)
+    assert float(acc.r2_penalty(quadratic, t(x), gamma=2.0).detach()) == pytest.approx(expected, rel=1e-15)
+
+
+def test_r1_penalty_from_gradients_known_value():
+    # Squared row norms 1, 4, 0 (over the feature axes (2, 2)): gamma/2 * mean = 1 * 5/3.
+    g = np.zeros((3, 2, 2))
+    g[0, 0, 0] = 1.0
+    g[1] = 1.0
+    for out in both("r1_penalty_from_gradients", g, gamma=2.0):
+        assert out == pytest.approx(5.0 / 3.0, rel=1e-15)
+
+
+def _mlp(d=3, h=8, seed=13, dtype=torch.float64, out=1):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(d, h), torch.nn.Tanh(), torch.nn.Linear(h, out)).to(dtype)
+
+
+def _grads(module):
+    return [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in module.parameters()]
+
+
+def _explicit_penalties(D, x_real, x_fake, u, gamma=10.0, weight=10.0):
+    """R1, R2 and WGAN-GP by an explicit double backward: autograd.grad with create_graph=True."""
+
+    def input_grad(x):
+        x = x.detach().clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
+        return g.flatten(1)
+
+    x_hat = u[:, None] * x_real + (1 - u[:, None]) * x_fake
+    return {
+        "r1": 0.5 * gamma * input_grad(x_real).square().sum(1).mean(),
+        "r2": 0.5 * gamma * input_grad(x_fake).square().sum(1).mean(),
+        "gp": weight * ((input_grad(x_hat).norm(dim=1) - 1) ** 2).mean(),
+    }
+
+
+def _library_penalties(D, x_real, x_fake, u, gamma=10.0, weight=10.0):
+    return {
+        "r1": acc.r1_penalty(D, x_real, gamma=gamma),
+        "r2": acc.r2_penalty(D, x_fake, gamma=gamma),
+        "gp": acc.gradient_penalty(D, x_real, x_fake, weight=weight, noise=u),
+    }
+
+
+@pytest.mark.parametrize("path", ["autograd", "torch_func"])
+def test_penalties_backward_matches_explicit_double_backward(path, monkeypatch):
+    # Both ways of taking the input gradient (eager: autograd.grad; traced: torch.func.vjp, run here
+    # eagerly through the module's private switch) give the explicit double backward's parameter gradients.
+    D = _mlp()
+    rng = np.random.default_rng(14)
+    x_real, x_fake, u = t(rng.normal(size=(6, 3))), t(rng.normal(size=(6, 3))), t(rng.uniform(size=6))
+    expected = {}
+    for key, value in _explicit_penalties(D, x_real, x_fake, u).items():
+        D.zero_grad()
+        value.backward()
+        expected[key] = (float(value.detach()), _grads(D))
+    if path == "torch_func":
+        monkeypatch.setattr(acc, "_TORCH_FUNC_IN_EAGER", True)
+    for key, value in _library_penalties(D, x_real, x_fake, u).items():
+        D.zero_grad()
+        value.backward()
+        assert float(value.detach()) == pytest.approx(expected[key][0], rel=1e-14), key
+        for got, want in zip(_grads(D), expected[key][1]):
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-15, err_msg=key)
+
+
+def test_penalties_inside_torch_func_grad_over_the_parameters():
+    # A functional training step, torch.func.grad of the penalty in the parameters (functional_call),
+    # gives the parameter gradients of penalty.backward().
+    D = _mlp()
+    x, y, u = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 3, dtype=torch.float64), torch.rand(5).double()
+    params = {k: v.detach() for k, v in D.named_parameters()}
+
+    def r1(critic):
+        return acc.r1_penalty(critic, x, gamma=2.0)
+
+    def gp(critic):
+        return acc.gradient_penalty(critic, x, y, noise=u)
+
+    for fn in (r1, gp):
+
+        def functional(p, fn=fn):
+            return fn(lambda v: torch.func.functional_call(D, p, (v,)))
+
+        grads = torch.func.grad(functional)(params)
+        D.zero_grad()
+        fn(D).backward()
+        for (name, _), want in zip(D.named_parameters(), _grads(D)):
+            np.testing.assert_allclose(grads[name].numpy(), want.numpy(), rtol=1e-12, atol=1e-15, err_msg=name)
+
+
+def test_r1_gradcheck_detached_inputs_and_no_grad():
+    W, b, a = (t(p).requires_grad_(True) for p in _critic_params(D=3, H=4))
+    x = t(np.random.default_rng(15).normal(size=(5, 3)))
+
+    def penalty(W, b, a):
+        return acc.r1_penalty(lambda v: torch.tanh(v @ W + b) @ a, x, gamma=3.0)
+
+    assert torch.autograd.gradcheck(penalty, (W, b, a))  # differentiable in the parameters
+    ref_value = ref.r1_penalty(ref.TanhCritic(*(p.detach().numpy() for p in (W, b, a))), x.numpy(), gamma=3.0)
+    assert float(penalty(W, b, a).detach()) == pytest.approx(float(ref_value), rel=1e-13)
+    # The samples are detached: no gradient reaches them (nor the generator behind x_fake).
+    critic = acc.TanhCritic(W, b, a)
+    x_leaf = x.clone().requires_grad_(True)
+    (acc.r1_penalty(critic, x_leaf, gamma=3.0) + acc.r2_penalty(critic, x_leaf, gamma=3.0)).backward()
+    assert x_leaf.grad is None and critic.W.grad is not None
+    # Under no_grad: the value (autograd runs inside for the input gradient), without a graph.
+    with torch.no_grad():
+        values = [
+            acc.r1_penalty(critic, x, gamma=3.0),
+            acc.gradient_penalty(critic, x, x.flip(0), noise=x[:, 0].sigmoid()),
+        ]
+    assert float(values[0]) == pytest.approx(float(ref_value), rel=1e-13)
+    assert not any(v.requires_grad for v in values)
+
+
+def test_penalties_accept_a_batchnorm_critic_in_eager_mode():
+    # BatchNorm in training mode updates its running statistics inside the call, which torch.func
+    # refuses; the eager path takes the gradient with autograd and updates the statistics once.
+    torch.manual_seed(16)
+    D = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.BatchNorm1d(8), torch.nn.SiLU(), torch.nn.Linear(8, 1))
+    x = torch.randn(6, 3)
+    acc.r1_penalty(D, x, gamma=1.0).backward()
+    assert int(D[1].num_batches_tracked) == 1 and D[0].weight.grad is not None
+
+
+# ---------------------------------------------------------------- training readiness: compile, host reads, devices
+
+
+def _gan_modules(dtype=torch.float64):
+    torch.manual_seed(17)
+    G = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.SiLU(), torch.nn.Linear(16, 4)).to(dtype)
+    D = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.SiLU(), torch.nn.Linear(16, 1)).to(dtype)
+    return G, D
+
+
+def _gan_step(G, D, penalty):
+    """One GAN iteration's losses: D (cross-entropy + penalty) and non-saturating G, forward only."""
+
+    def step(x_real, z, u):
+        x_fake = G(z)
+        d_loss = acc.discriminator_loss(D(x_real), D(x_fake.detach()))
+        if penalty == "gp":
+            d_loss = d_loss + acc.gradient_penalty(D, x_real, x_fake, noise=u)
+        else:
+            d_loss = d_loss + acc.r1_penalty(D, x_real, gamma=10.0)
+        return d_loss, acc.generator_loss(D(x_fake), kind="non_saturating")
+
+    return step
+
+
+def test_no_graph_breaks_in_losses_penalties_and_a_gan_step():
+    from crosscheck.training import graph_breaks
+
+    G, D = _gan_modules(torch.float32)
+    critic = acc.TanhCritic(torch.randn(4, 5), torch.randn(5), torch.randn(5))  # outputs (n,); D gives (n, 1)
+    x, y, u, z = torch.randn(8, 4), torch.randn(8, 4), torch.rand(8), torch.randn(8, 2)
+    l_real, l_fake = torch.randn(8, 1), torch.randn(6)
+    calls = {
+        "gradient_penalty (n, 1)": lambda x, y, u: acc.gradient_penalty(D, x, y, noise=u),
+        "gradient_penalty (n,)": lambda x, y, u: acc.gradient_penalty(critic, x, y, noise=u),
+        "r1_penalty": lambda x, y, u: acc.r1_penalty(D, x, gamma=10.0),
+        "r2_penalty": lambda x, y, u: acc.r2_penalty(critic, y, gamma=0.1),
+    }
+    for name, fn in calls.items():
+        report = graph_breaks(fn, x, y, u)
+        assert report.count == 0, f"{name}: {report}"
+    losses = {
+        "discriminator_loss": lambda a, b: acc.discriminator_loss(a, b),
+        "discriminator_loss hinge": lambda a, b: acc.discriminator_loss(a, b, kind="hinge"),
+        "generator_loss": lambda a, b: [acc.generator_loss(b, kind=k) for k in ("minimax", "non_saturating", "hinge")],
+        "wasserstein_critic_objective": lambda a, b: acc.wasserstein_critic_objective(a, b),
+        "gan_value": lambda a, b: acc.gan_value(a.sigmoid(), b.sigmoid()),
+        "gradients": lambda a, b: [acc.gradient_penalty_from_gradients(a), acc.r1_penalty_from_gradients(a, gamma=1.0)],
+    }
+    for name, fn in losses.items():
+        report = graph_breaks(fn, l_real, l_fake)
+        assert report.count == 0, f"{name}: {report}"
+    for penalty in ("gp", "r1"):
+        report = graph_breaks(_gan_step(G, D, penalty), x, z, u)
+        assert report.count == 0, f"GAN step with {penalty}: {report}"
+
+
+@pytest.mark.parametrize("penalty", ["gp", "r1"])
+def test_compiled_gan_step_gives_the_eager_gradients(penalty):
+    G, D = _gan_modules()
+    rng = np.random.default_rng(18)
+    x, z, u = t(rng.normal(size=(8, 4))), t(rng.normal(size=(8, 2))), t(rng.uniform(size=8))
+    step = _gan_step(G, D, penalty)
+    results = []
+    for fn in (step, torch.compile(step, backend="aot_eager")):
+        G.zero_grad()
+        D.zero_grad()
+        d_loss, g_loss = fn(x, z, u)
+        (d_loss + g_loss).backward()
+        results.append(([float(d_loss.detach()), float(g_loss.detach())], _grads(G) + _grads(D)))
+    torch._dynamo.reset()
+    (eager_values, eager_grads), (compiled_values, compiled_grads) = results
+    np.testing.assert_allclose(compiled_values, eager_values, rtol=1e-13)
+    assert any(float(g.abs().max()) > 0 for g in eager_grads)
+    for got, want in zip(compiled_grads, eager_grads):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-11, atol=1e-14)
+
+
+def test_gan_iteration_makes_no_host_reads():
+    from crosscheck.training import count_host_reads
+
+    G, D = _gan_modules(torch.float32)
+    x, z, u = torch.randn(64, 4), torch.randn(64, 2), torch.rand(64)
+    gen = torch.Generator().manual_seed(0)
+
+    def iteration():
+        for kind in ("cross_entropy", "hinge"):
+            x_fake = G(z)
+            d_loss = acc.discriminator_loss(D(x), D(x_fake.detach()), kind=kind)
+            d_loss = d_loss + acc.gradient_penalty(D, x, x_fake, noise=u) + acc.gradient_penalty(D, x, x_fake, rng=gen)
+            d_loss = d_loss + acc.r1_penalty(D, x, gamma=10.0) + acc.r2_penalty(D, x_fake, gamma=10.0)
+            g_loss = acc.generator_loss(D(x_fake), kind="non_saturating" if kind == "cross_entropy" else "hinge")
+            (d_loss + g_loss).backward()
+
+    reads = count_host_reads(iteration)
+    assert reads.host_reads == 0, reads.ops
+    assert reads.device_asserts > 0  # the value checks ran, as device assertions
+
+
+class _GeneratorElsewhere(torch.Generator):
+    """A CPU generator that reports another device: how a CUDA generator looks to CPU data."""
+
+    @property
+    def device(self):
+        return torch.device("cuda", 0)
+
+
+def test_rng_on_another_device_is_refused():
+    gen, x = _GeneratorElsewhere(), torch.zeros(4, 2)
+    critic = acc.TanhCritic(torch.ones(2, 3), torch.zeros(3), torch.ones(3))
+    with pytest.raises(
+        ValueError, match=r"rng: expected a torch\.Generator on cpu \(the data's device\), got one on cuda:0"
+    ):
+        acc.gradient_penalty(critic, x, x, rng=gen)
+    with pytest.raises(ValueError, match=r"rng: expected a torch\.Generator on cpu"):
+        acc.classifier_two_sample_test(torch.randn(8, 2), torch.randn(8, 2), rng=gen)
+
+
+# ---------------------------------------------------------------- mixed precision
+
+
+def test_losses_and_penalties_under_bfloat16_autocast():
+    G, D = _gan_modules(torch.float32)
+    x, z, u = torch.randn(16, 4), torch.randn(16, 2), torch.rand(16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        x_fake = G(z)
+        l_real, l_fake = D(x), D(x_fake)
+        assert l_real.dtype == x_fake.dtype == torch.bfloat16 and l_real.shape == (16, 1)
+        out = {
+            "ce": acc.discriminator_loss(l_real, l_fake),
+            "hinge": acc.discriminator_loss(l_real, l_fake, kind="hinge"),
+            **{k: acc.generator_loss(l_fake, kind=k) for k in ("minimax", "non_saturating", "hinge")},
+            "wgan": acc.wasserstein_critic_objective(l_real, l_fake),
+            "value": acc.gan_value(l_real.sigmoid(), l_fake.sigmoid()),
+            "gp": acc.gradient_penalty(D, x, x_fake, noise=u),  # float32 data, bfloat16 fakes: promoted
+            "r1": acc.r1_penalty(D, x, gamma=10.0),
+            "r2": acc.r2_penalty(D, x_fake, gamma=10.0),
+        }
+    for name, value in out.items():
+        assert value.dtype == torch.float32 and value.shape == () and torch.isfinite(value), name
+    sum(out.values()).backward()
+    assert all(torch.isfinite(p.grad).all() for p in D.parameters() if p.grad is not None)
+    # Accumulated in float32: the same value as the float32 formula on the bfloat16 logits, up to the
+    # one bfloat16 rounding of each softplus term (2**-9 relative, terms >= 0: no cancellation).
+    expected = acc.discriminator_loss(l_real.float(), l_fake.float())
+    assert float(out["ce"].detach()) == pytest.approx(float(expected.detach()), rel=2.0**-8)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_inputs_return_float32_and_promote(dtype):
+    logits = torch.tensor([[-3.0], [0.5], [2.0]])
+    for fn, kwargs in ((acc.discriminator_loss, {}), (acc.discriminator_loss, {"kind": "hinge"})):
+        half = fn(logits.to(dtype), logits[:2, 0].to(dtype), **kwargs)
+        mixed = fn(logits.to(dtype), logits[:2, 0], **kwargs)  # half real logits, float32 fake ones
+        assert half.dtype == mixed.dtype == torch.float32
+        # the logits are exact in both half dtypes: the float32 formula's value to float32 rounding
+        assert float(mixed) == pytest.approx(float(fn(logits, logits[:2, 0], **kwargs)), rel=1e-6)
+    assert acc.generator_loss(logits.to(dtype), kind="hinge").dtype == torch.float32
+    assert acc.wasserstein_critic_objective(logits.to(dtype), logits.double()).dtype == torch.float64
+    # float16 squares of gradients of 300 (9e4 > 65504) would overflow: summed in float32, exact.
+    g = torch.full((2, 3), 300.0, dtype=dtype)
+    assert float(acc.r1_penalty_from_gradients(g, gamma=1.0)) == 0.5 * 6 * 90000.0 / 2
+    gp = acc.gradient_penalty_from_gradients(g, weight=1.0)
+    assert gp.dtype == torch.float32 and float(gp) == pytest.approx((300.0 * math.sqrt(3.0) - 1.0) ** 2, rel=1e-6)
+    # Cross-entropy of float16 logits near the range end (-6e4): softplus(6e4) = 6e4, finite.
+    big = torch.tensor([-60000.0], dtype=dtype)
+    assert float(acc.discriminator_loss(big, -big)) == pytest.approx(2 * float(big.abs()), rel=1e-6)
 
 
 # ---------------------------------------------------------------- truncation trick
@@ -386,8 +802,21 @@ BAD = [
     ("gan_value", ([0.5, 1.5], [0.5]), {}, ValueError, r"d_real: expected values in \[0.0, 1.0\]"),
     ("gan_value", ([0.5], [-0.1]), {}, ValueError, r"d_fake: expected values in \[0.0, 1.0\]"),
     ("gan_value", ([0.5, NAN], [0.5]), {}, ValueError, "d_real: expected no NaN"),
-    ("gan_value", (np.zeros((2, 0)), [0.5]), {}, ValueError, "d_real: expected at least one sample"),
-    ("gan_value", (np.full((2, 3), 0.5), np.full((3, 2), 0.5)), {}, ValueError, "do not broadcast"),
+    ("gan_value", (np.zeros((2, 0)), [0.5]), {}, ValueError, r"d_real: expected shape \(n,\) or \(n, 1\)"),
+    ("gan_value", ([0.5], np.zeros(0)), {}, ValueError, r"d_fake: expected shape \(n,\) or \(n, 1\).*\(0,\)"),
+    ("gan_value", (np.full((2, 3), 0.5), np.full((3, 2), 0.5)), {}, ValueError, r"got shape \(2, 3\)"),
+    ("discriminator_loss", ([0.0], np.zeros((4, 2))), {}, ValueError, r"logits_fake: expected shape \(n,\)"),
+    ("discriminator_loss", ([NAN], [0.0]), {"kind": "hinge"}, ValueError, "logits_real: expected no NaN"),
+    ("discriminator_loss", ([0.0], [0.0, NAN]), {}, ValueError, "logits_fake: expected no NaN"),
+    ("generator_loss", ([NAN],), {"kind": "hinge"}, ValueError, "logits_fake: expected no NaN"),
+    ("generator_loss", (np.zeros((1, 3)),), {"kind": "minimax"}, ValueError, r"logits_fake: expected shape"),
+    ("wasserstein_critic_objective", ([NAN], [1.0]), {}, ValueError, "f_real: expected finite"),
+    ("wasserstein_critic_objective", (np.zeros((3, 2)), [1.0]), {}, ValueError, r"f_real: expected shape \(n,\)"),
+    ("r1_penalty_from_gradients", (np.ones((2, 2)),), {"gamma": 0.0}, ValueError, "gamma: expected a finite positive"),
+    ("r1_penalty_from_gradients", (np.ones((2, 2)),), {"gamma": "1"}, TypeError, "gamma: expected a positive real"),
+    ("r1_penalty_from_gradients", (np.ones((2, 2)),), {"gamma": np.inf}, ValueError, "gamma: expected a finite"),
+    ("r1_penalty_from_gradients", (np.full((2, 2), np.inf),), {"gamma": 1.0}, ValueError, "gradients: expected finite"),
+    ("r1_penalty_from_gradients", (np.zeros((0, 2)),), {"gamma": 1.0}, ValueError, "gradients: expected at least one"),
     ("optimal_discriminator", ([1.0, -1.0], [1.0, 1.0]), {}, ValueError, "p_data: expected non-negative"),
     ("optimal_discriminator", ([1.0], [np.inf]), {}, ValueError, "p_model: expected finite"),
     ("optimal_discriminator", ([NAN], [1.0]), {}, ValueError, "p_data: expected finite"),
@@ -508,12 +937,70 @@ def test_bad_input_sampler_arguments():
         critic_acc(t(np.zeros((2, 3))))
 
 
+def test_gradient_penalty_refuses_non_finite_samples_on_both_sides():
+    # Also where the interpolate does not use the bad sample's value: u = 1 takes x_real alone (the
+    # accelerated side checks the interpolates, and lerp makes inf * 0 a NaN there).
+    critic_ref, critic_acc = ref.TanhCritic(W3, B3, A3), acc.TanhCritic(t(W3), t(B3), t(A3))
+    good, bad = np.zeros((2, 2)), np.array([[np.inf, 0.0], [0.0, NAN]])
+    for u in ([1.0, 1.0], [0.0, 0.0], [0.3, 0.8]):
+        for x_real, x_fake, name in ((good, bad, "x_fake"), (bad, good, "x_real")):
+            with pytest.raises(ValueError, match=f"{name}: expected finite values"):
+                ref.gradient_penalty(critic_ref, x_real, x_fake, noise=np.array(u))
+            with pytest.raises(ValueError, match=f"{name}: expected finite values"):
+                acc.gradient_penalty(critic_acc, t(x_real), t(x_fake), noise=t(u))
+
+
+@pytest.mark.parametrize("fn", ["r1_penalty", "r2_penalty"])
+def test_bad_input_r1_r2_same_errors_on_both_sides(fn):
+    arg = "x_real" if fn == "r1_penalty" else "x_fake"
+    x = np.zeros((2, 2))
+    cases = [  # (reference critic, accelerated critic, x, kwargs, error, match)
+        ("tanh", x, {}, TypeError, "gamma"),  # gamma is a required keyword
+        ("tanh", x, {"gamma": 0.0}, ValueError, "gamma: expected a finite positive number"),
+        ("tanh", x, {"gamma": -1.0}, ValueError, "gamma: expected a finite positive number"),
+        ("tanh", x, {"gamma": "10"}, TypeError, "gamma: expected a positive real number"),
+        ("tanh", np.zeros((0, 2)), {"gamma": 1.0}, ValueError, f"{arg}: expected at least one sample"),
+        ("tanh", np.array([[0.0, NAN], [0.0, 0.0]]), {"gamma": 1.0}, ValueError, f"{arg}: expected finite values"),
+        ("tanh", np.array([[np.inf, 0.0], [0.0, 0.0]]), {"gamma": 1.0}, ValueError, f"{arg}: expected finite values"),
+        ("none", x, {"gamma": 1.0}, TypeError, "discriminator: expected"),
+        ("wide", x, {"gamma": 1.0}, ValueError, "discriminator: expected"),
+    ]
+    for critic, xv, kwargs, error, match in cases:
+        ref_critic = {"tanh": ref.TanhCritic(W3, B3, A3), "none": "D", "wide": _WideRefCritic()}[critic]
+        acc_critic = {"tanh": acc.TanhCritic(t(W3), t(B3), t(A3)), "none": "D", "wide": lambda v: v}[critic]
+        with pytest.raises(error, match=match):
+            getattr(ref, fn)(ref_critic, xv, **kwargs)
+        with pytest.raises(error, match=match):
+            getattr(acc, fn)(acc_critic, t(xv), **kwargs)
+    # The accelerated side names the shape it needs from the discriminator: (n,) or (n, 1).
+    with pytest.raises(
+        ValueError, match=r"discriminator: expected outputs of shape \(n,\) or \(n, 1\).*got shape \(2, 2\)"
+    ):
+        getattr(acc, fn)(lambda v: v, t(x), gamma=1.0)
+    with pytest.raises(ValueError, match=r"critic: expected outputs of shape \(n,\) or \(n, 1\)"):
+        acc.gradient_penalty(lambda v: v, t(x), t(x), noise=t([0.5, 0.5]))
+    with pytest.raises(ValueError, match="critic: expected grad"):
+        ref.gradient_penalty(_WideRefCritic(), x, x, noise=np.array([0.5, 0.5]))
+
+
+class _WideRefCritic:
+    """An analytic critic whose grad has the wrong shape (two outputs per sample, say)."""
+
+    def __call__(self, x):
+        return x
+
+    def grad(self, x):
+        return np.zeros((len(x), 7))
+
+
 def test_bad_input_accelerated_types_and_dtypes():
     half = torch.full((3,), 0.5, dtype=torch.float64)
-    with pytest.raises(TypeError, match="d_real, d_fake: expected one floating dtype"):
-        acc.gan_value(half, half.float())
-    with pytest.raises(TypeError, match="x_real, x_fake, noise: expected one floating dtype"):
-        acc.interpolate(torch.zeros(3, 2), torch.zeros(3, 2), half)
+    # Mixed floating dtypes promote (autocast gives bfloat16 model outputs beside float32 data) ...
+    assert acc.gan_value(half, half.float()).dtype == torch.float64
+    assert acc.interpolate(torch.zeros(3, 2), torch.zeros(3, 2, dtype=torch.bfloat16), half).dtype == torch.float32
+    # ... but not across devices.
+    with pytest.raises(ValueError, match="logits_real, logits_fake: expected tensors on one device"):
+        acc.discriminator_loss(half, half.to("meta"))
     with pytest.raises(TypeError, match="W, b, a: expected one floating dtype"):
         acc.TanhCritic(t(W3), t(B3).float(), t(A3))
     with pytest.raises(TypeError, match="z, z_mean: expected one floating dtype"):

@@ -158,8 +158,11 @@ def discriminator_loss_is_minus_value(side: Side) -> Evidence:
     l_fake = rng.uniform(-20.0, 20.0, size=(4, 129))
     D_real, D_fake = special.expit(l_real), special.expit(l_fake)
     gan = side.lib.gan
-    loss = side.numpy(gan.discriminator_loss(side.array(l_real), side.array(l_fake)))
-    V = side.numpy(gan.gan_value(side.array(D_real), side.array(D_fake)))
+    # One loss per batch: the losses take (n,) or (n, 1) per-sample values (the (n, 1) form for the fakes).
+    loss = np.array(
+        [side.numpy(gan.discriminator_loss(side.array(r), side.array(f[:, None]))) for r, f in zip(l_real, l_fake)]
+    )
+    V = np.array([side.numpy(gan.gan_value(side.array(r), side.array(f[:, None]))) for r, f in zip(D_real, D_fake)])
     measured = float(np.max(np.abs(loss + V)))
     # D = sigmoid(l) is rounded to eps/2 relative; log D then moves by eps/2 and log(1 - D) by
     # (eps/2) D / (1 - D), which is large where D is near 1. Add a few ulp of |V| for the logs and means.
