@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from crosscheck import strategies as cs
-from crosscheck.agree import Case, Exact, Twin
+from crosscheck.agree import Case, Exact, Twin, _round
 from crosscheck.registry import register_pair
-from crosscheck.tolerances import LOW_PRECISION, tolerance_for
+from crosscheck.tolerances import EPS, LOW_PRECISION, tolerance_for
 from reference import diffusion as ref
 
 L13 = "L13"
@@ -364,3 +364,199 @@ _MIXED_PRECISION = {"q_sample", "l_simple", "l_t", "weighted_dsm_loss", "ddpm_st
 for _name, _slide, _cases in _REGISTRATIONS:
     _dtypes = ("float64", "float32", *LOW_PRECISION) if _name in _MIXED_PRECISION else ("float64", "float32")
     register_pair("diffusion", _name, slide=_slide, cases=_cases, dtypes=_dtypes)
+
+
+# --------------------------------------------------------------------------- DDIM (Song, Meng, Ermon 2021)
+#
+# The accelerated ddim_step computes (x_t + w eps) / r + sigma z in the data's dtype, from coefficients
+# formed in float64 and cast once (w = r sqrt(1 - alpha_bar_prev - sigma^2) - sqrt(1 - alpha_bar_t), r =
+# sqrt(alpha_bar_t / alpha_bar_prev); with clip_x0: the clipped x0_hat = (x_t - sqrt(1 - alpha_bar) eps) /
+# sqrt(alpha_bar), then c_x0 x0_hat + c_xt x_t + sigma z). Its rounding error is a few units of roundoff of
+# those terms, so the cases keep only draws whose bound, 4 u * scale (u = eps / 2 of the dtype; scale the
+# sum of the absolute terms; 8 u at float64, where the reference rounds as much), fits in the dtype's
+# tolerance, as the float32 filter above; and below float64 only draws whose divisors are normal numbers
+# of the dtype (a subnormal r or sqrt(alpha_bar) keeps fewer digits: float16 below 6.1e-5).
+
+
+def _ddim_coefficients(S: ref.Schedule, t: np.ndarray, t_prev: np.ndarray, eta: float, ndim: int):
+    """sqrt(alpha_bar_t), sqrt(1 - alpha_bar_t), sqrt(alpha_bar_prev), direction and sigma, shaped to broadcast."""
+    first = t_prev < 0
+    i = np.where(first, 0, t_prev)
+    a_t, m_t = S.alpha_bars[t], S.one_minus_alpha_bars[t]
+    a_p, m_p = np.where(first, 1.0, S.alpha_bars[i]), np.where(first, 0.0, S.one_minus_alpha_bars[i])
+    sigma2 = eta**2 * m_p / m_t * (1.0 - a_t / a_p)
+    direction = np.sqrt(np.maximum(m_p - sigma2, 0.0))
+    out = (np.sqrt(a_t), np.sqrt(m_t), np.sqrt(a_p), direction, np.sqrt(sigma2))
+    return tuple(np.reshape(c, np.shape(c) + (1,) * (ndim - np.ndim(c))) for c in out)
+
+
+def _ddim_result_and_scale(x, eps, z, t, t_prev, S, eta, clip, u=EPS["float64"]):
+    """The step in float64, the sum of the absolute terms the accelerated side rounds, and its smallest divisor.
+
+    ``u`` (the dtype's unit roundoff) decides which clipped x0_hat are surely clipped: those farther from
+    the bound than their own rounding bound, 4 u * scale; the others count with their unclipped scale.
+    """
+    sa, sm, sa_p, d, sigma = _ddim_coefficients(S, t, t_prev, eta, x.ndim)
+    noise_term = 0.0 if z is None else sigma * z
+    noise_scale = 0.0 if z is None else sigma * np.abs(z)
+    if clip is None:
+        r = sa / sa_p
+        w = d * r - sm
+        return (x + w * eps) / r + noise_term, (np.abs(x) + np.abs(w * eps)) / r + noise_scale, np.min(r)
+    x0_hat = (x - sm * eps) / sa
+    scale_x0 = (np.abs(x) + sm * np.abs(eps)) / sa
+    c0, c1 = sa_p - d * sa / sm, d / sm
+    result = c0 * np.clip(x0_hat, *clip) + c1 * x + noise_term
+    # a clipped x0_hat is exact unless it lies within its own rounding error of the clip bound
+    margin = 4.0 * u * scale_x0
+    clipped = (x0_hat < clip[0] - margin) | (x0_hat > clip[1] + margin)
+    scale = np.abs(c0) * np.where(clipped, max(abs(clip[0]), abs(clip[1])), scale_x0) + c1 * np.abs(x) + noise_scale
+    return result, scale, np.min(sa)
+
+
+def _roundings(dtype: str) -> float:
+    """Roundings of the terms per step: 4 on the accelerated side; at float64 the reference's count too."""
+    return 8.0 if dtype == "float64" else 4.0
+
+
+def _in_range(dtype: str, scale: np.ndarray, divisor: float) -> bool:
+    """Below float64: normal divisors and terms well inside the dtype's range."""
+    if dtype == "float64":
+        return True
+    info = np.finfo(np.float32) if dtype == "bfloat16" else np.finfo(dtype)
+    return bool(divisor >= info.tiny and np.all(scale <= float(info.max) / 8.0))
+
+
+def _conditioned(dtype: str, result: np.ndarray, scale: np.ndarray, divisor: float) -> bool:
+    tol = tolerance_for("diffusion.ddim_step", dtype)
+    bound = _roundings(dtype) * (EPS[dtype] / 2.0) * scale
+    return _in_range(dtype, scale, divisor) and bool(np.all(bound <= tol.atol + tol.rtol * np.abs(result)))
+
+
+def _etas() -> st.SearchStrategy[float]:
+    return st.one_of(st.sampled_from([0.0, 1.0, 0.5]), st.floats(0.0, 1.0))
+
+
+@st.composite
+def _respaced_cases(draw: st.DrawFn) -> Case:
+    T = draw(st.one_of(st.integers(1, 60), st.sampled_from([1, 2, 1000, 4000])))
+    n_steps = draw(st.one_of(st.integers(1, T), st.sampled_from(sorted({1, min(2, T), min(50, T), T}))))
+    if draw(st.booleans()):
+        T, n_steps = np.int64(T), np.int64(n_steps)  # NumPy ints are accepted on both sides
+    return Case((T, n_steps))
+
+
+@st.composite
+def _previous(draw: st.DrawFn, t: np.ndarray) -> np.ndarray:
+    """t_prev in -1..t-1 elementwise (shape () only below every t), both ends drawn on purpose."""
+    shape = t.shape if t.ndim and draw(st.integers(0, 4)) else ()
+    top = np.broadcast_to(t, shape) if shape else np.min(t)
+    u = draw(hnp.arrays(np.float64, shape, elements=st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 1.0]))))
+    return np.asarray(np.minimum(np.floor(u * (top + 1)).astype(np.int64), top) - 1, dtype=np.int64)
+
+
+@st.composite
+def _ddim_step_cases(draw: st.DrawFn, dtype: str) -> Case:
+    betas, shape, t = draw(_setting())
+    t_prev = draw(_previous(t))
+    x_t, eps, z = draw(data(shape)), draw(data(shape, 4.0)), draw(data(shape, 4.0))
+    eta = draw(_etas())
+    kwargs = {"eta": eta}
+    if eta > 0.0 or draw(st.booleans()):  # eta = 0 needs no noise: both with and without
+        kwargs["noise"] = z
+    clip = draw(_clip_ranges())
+    if clip is not None:
+        kwargs["clip_x0"] = clip
+    x_r, eps_r, z_r = (_round(a, dtype) for a in (x_t, eps, z))
+    z_used = z_r if eta > 0 else None
+    S = ref.Schedule(betas)
+    result, scale, divisor = _ddim_result_and_scale(x_r, eps_r, z_used, t, t_prev, S, eta, clip, EPS[dtype] / 2.0)
+    assume(_conditioned(dtype, result, scale, divisor))
+    return Case((x_t, eps, t, t_prev, schedules(betas)), kwargs)
+
+
+def _ddim_chain_conditioned(dtype: str, betas, mean, cov, noise, S: int, eta: float, clip) -> bool:
+    """Whether a first-order bound on the chain's rounding error fits in the tolerance.
+
+    The chain runs here in float64 on the rounded noise; each step adds its own rounding, 4 u * scale (as
+    for ddim_step, 8 u at float64, where the reference rounds as much; it includes the rounding of the
+    model's output to the dtype, u |w eps| / r), and carries the error so far through the step's Jacobian
+    in x, which is linear for the exact eps of Gaussian data: |(I + w M_t) / r| with M_t = sqrt(1 -
+    alpha_bar_t) (alpha_bar_t Sigma + (1 - alpha_bar_t) I)^-1, or, with clipping, |c_x0| |(I - sqrt(1 -
+    alpha_bar_t) M_t) / sqrt(alpha_bar_t)| + c_xt (entrywise absolute values: a worst case). A jump to x_0
+    from a late position divides by sqrt(alpha_bar_t) (up to 1e24 for these betas): such chains amplify
+    the roundoff of their input accordingly, in any implementation (at float64 too: x_0 = sqrt(alpha_bar)
+    x_T for unit-variance data comes out of a difference of two terms 1 / alpha_bar times larger).
+    """
+    schedule = ref.Schedule(betas)
+    model = ref.GaussianEps(mean, cov, schedule)
+    lam, Q = np.linalg.eigh(cov)
+    u = EPS[dtype] / 2.0
+    tau = ref.respaced_timesteps(len(betas), S)
+    x = _round(noise[0], dtype)
+    error = np.zeros_like(x)
+    eye = np.eye(len(mean))
+    for k in range(S):
+        t, t_prev = tau[S - 1 - k], (tau[S - 2 - k] if k < S - 1 else -1)
+        tt, tp = np.full(x.shape[0], t), np.full(x.shape[0], t_prev)
+        z = _round(noise[k + 1], dtype) if eta > 0.0 and k < S - 1 else None
+        result, scale, divisor = _ddim_result_and_scale(x, model(x, tt), z, tt, tp, schedule, eta, clip, u)
+        if not _in_range(dtype, scale, divisor):
+            return False
+        sa, sm, sa_p, d, _ = (float(np.ravel(c)[0]) for c in _ddim_coefficients(schedule, tt, tp, eta, 2))
+        M = sm * (Q / (sa**2 * lam + sm**2)) @ Q.T
+        if clip is None:
+            J = np.abs((sa_p / sa) * eye + (d - sa_p * sm / sa) * M)
+        else:
+            J = abs(sa_p - d * sa / sm) * np.abs((eye - sm * M) / sa) + (d / sm) * eye
+        error = error @ J.T + _roundings(dtype) * u * scale
+        x = result
+    tol = tolerance_for("diffusion.ddim_sample", dtype)
+    return bool(np.all(error <= tol.atol + tol.rtol * np.abs(x)))
+
+
+@st.composite
+def _ddim_sample_cases(draw: st.DrawFn, dtype: str) -> Case:
+    """Short chains (T <= 20, any S <= T) with the exact eps of Gaussian data, eta and clipping drawn.
+
+    Below float64 only chains whose rounding-error bound fits in the tolerance are kept (see
+    :func:`_ddim_chain_conditioned`).
+    """
+    betas = draw(betas_arrays(max_T=20, standard=False))
+    schedule = schedules(betas)
+    T = len(betas)
+    n, d = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    cov = draw(cs.spd_matrices(d, max_condition=1e2, scale=(0.05, 5.0)))
+    mean = draw(cs.bounded_floats((d,), -2.0, 2.0))
+    model = Twin("diffusion.GaussianEps", mean=Exact(mean), cov=Exact(cov), schedule=schedule)
+    n_steps = draw(st.one_of(st.none(), st.integers(1, T)))
+    S = T if n_steps is None else n_steps
+    eta = draw(_etas())
+    rows = 1 if eta == 0.0 and draw(st.booleans()) else S  # eta = 0: x_T alone is accepted
+    kwargs = {"noise": draw(data((rows, n, d), 4.0)), "eta": eta}
+    if n_steps is not None:
+        kwargs["n_steps"] = n_steps
+    clip = draw(_clip_ranges())
+    if clip is not None:
+        kwargs["clip_x0"] = clip
+    assume(_ddim_chain_conditioned(dtype, betas, mean, cov, kwargs["noise"], S, eta, clip))
+    return Case((model, (n, d), schedule), kwargs)
+
+
+_DDIM = "Song, Meng, Ermon 2021, eqs. 12 and 16 (beyond the slides)"
+register_pair(
+    "diffusion",
+    "respaced_timesteps",
+    slide="Nichol & Dhariwal 2021, Section 4 (respacing; beyond the slides)",
+    cases=_any_dtype(_respaced_cases),
+)
+register_pair(
+    "diffusion", "ddim_step", slide=_DDIM, cases=_ddim_step_cases, dtypes=("float64", "float32", *LOW_PRECISION)
+)
+register_pair(
+    "diffusion",
+    "ddim_sample",
+    slide=f"{_DDIM}; respaced as Nichol & Dhariwal 2021, Section 4",
+    cases=_ddim_sample_cases,
+    dtypes=("float64", "float32", *LOW_PRECISION),
+)

@@ -17,7 +17,8 @@ One per group of slides, each a few hundred lines; every public name is re-expor
 ``reference.diffusion.q_sample`` is the API. ``schedules`` (beta schedules, :class:`Schedule`, the
 input helpers), ``forward`` (q_step, q_sample, q_posterior), ``conversions`` (eps / x_0 / v / score,
 the eps-parametrised mean), ``elbo`` (Gaussian KL, L_t, L_simple, prior KL, weighted DSM),
-``sampling`` (ddpm_step, ddpm_sample, GaussianEps), ``guidance`` (classifier and classifier-free).
+``sampling`` (ddpm_step, ddpm_sample, GaussianEps), ``guidance`` (classifier and classifier-free),
+``ddim`` (respaced_timesteps, ddim_step, ddim_sample: DDIM with eta, Song et al. 2021, beyond the slides).
 
 Conventions
 -----------
@@ -60,6 +61,7 @@ from .conversions import (
     score_to_eps,
     velocity,
 )
+from .ddim import ddim_sample, ddim_step, respaced_timesteps
 from .elbo import elbo_weight, gaussian_kl, l_simple, l_t, prior_kl, weighted_dsm_loss
 from .forward import Posterior, q_posterior, q_sample, q_step
 from .guidance import classifier_free_guidance, classifier_guided_eps, classifier_guided_mean
@@ -74,6 +76,8 @@ __all__ = [
     "classifier_guided_eps",
     "classifier_guided_mean",
     "cosine_beta_schedule",
+    "ddim_sample",
+    "ddim_step",
     "ddpm_sample",
     "ddpm_step",
     "elbo_weight",
@@ -92,6 +96,7 @@ __all__ = [
     "q_sample",
     "q_score",
     "q_step",
+    "respaced_timesteps",
     "score_to_eps",
     "velocity",
     "weighted_dsm_loss",

@@ -1,0 +1,420 @@
+r"""DDIM in PyTorch: respaced time steps, one DDIM step with eta, and a sync-free DDIM sampler.
+
+Part of :mod:`accelerated.diffusion`; same formulas, names, parameters and conventions as
+:mod:`reference.diffusion.ddim` (respacing tau_i = round(i (T - 1) / (S - 1)) with ties up, t_prev = -1
+for the step to x_0, eta in [0, 1], eta = 0 without noise, ``clip_x0`` with the re-derived eps). Beyond
+the slides: Song, Meng, Ermon, ICLR 2021, eqs. (12) and (16); Nichol & Dhariwal, ICML 2021, Section 4.
+
+Precision. The coefficients are formed from the float64 schedule tables in float64 and cast once to the
+data's dtype; a step is then x_prev = (x_t + w eps) / r (+ sigma z), with r = sqrt(alpha_bar_t /
+alpha_bar_prev) and w = r sqrt(1 - alpha_bar_prev - sigma^2) - sqrt(1 - alpha_bar_t): the reference's
+sqrt(alpha_bar_prev) x0_hat + sqrt(1 - alpha_bar_prev - sigma^2) eps regrouped, so that its two large eps
+terms cancel in float64, not in the data's dtype, and no coefficient leaves the float16 range (|w| <= 1,
+0 < r <= 1; in float16 an r below 6.1e-5, a jump across an alpha_bar ratio above 2.7e8 that no standard
+schedule makes, is subnormal and keeps fewer digits). With ``clip_x0`` the step divides by
+sqrt(alpha_bar_t) for x0_hat (an overflow there clamps to the bound, as it should).
+
+Host synchronisation. :func:`ddim_step` checks its values (finite data, t in 0..T-1, -1 <= t_prev < t) as
+one device assertion, no host read. :func:`ddim_sample` makes no host read at all: everything is
+validated by metadata before the loop (``noise`` is not scanned), the per-step coefficients are formed
+in float64, cast and moved to the device once and split into Python lists of 0-d tensors that the loop
+indexes with its step counter, and this library's value checks are off inside the loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from .. import _checks as C
+from .sampling import _shape
+from .schedules import Schedule, _clip_range, _data, _positions, _schedule
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected a positive int, got {C.describe(value)}")
+    if value < 1:
+        raise ValueError(f"{name}: expected a positive int, got {value!r}")
+    return int(value)
+
+
+def _steps_count(n_steps: object, T: int) -> int:
+    S = _positive_int("n_steps", n_steps)
+    if S > T:
+        raise ValueError(f"n_steps: expected at most T = {T} steps (distinct positions), got {S}")
+    return S
+
+
+def respaced_timesteps(T: int, n_steps: int) -> torch.Tensor:
+    r"""The S = ``n_steps`` evenly spaced positions of 0..T-1, both ends included (see the reference).
+
+    .. math::
+
+        \tau_i = \Bigl\lfloor \frac{2 i (T - 1) + S - 1}{2 (S - 1)} \Bigr\rfloor
+               = \operatorname{round}\Bigl(\frac{i (T - 1)}{S - 1}\Bigr) \ \text{(ties up)}, \qquad i = 0, \dots, S - 1.
+
+    Parameters
+    ----------
+    T : int
+        Number of diffusion steps, >= 1 (Python or NumPy int; not a bool).
+    n_steps : int
+        S, 1 <= S <= T.
+
+    Returns
+    -------
+    (S,) int64 Tensor
+        On the CPU; strictly increasing from 0 to T - 1 ([T - 1] when S = 1).
+
+    References
+    ----------
+    Nichol, Dhariwal, ICML 2021, Section 4; Song, Meng, Ermon, ICLR 2021, Section 4.2 (beyond the slides).
+    """
+    T = _positive_int("T", T)
+    return torch.tensor(_respaced(T, _steps_count(n_steps, T)), dtype=torch.int64)
+
+
+def _respaced(T: int, S: int) -> list[int]:
+    """The positions as Python ints (exact integer arithmetic; the sampler builds its tables from them)."""
+    if S == 1:
+        return [T - 1]
+    return [(2 * i * (T - 1) + (S - 1)) // (2 * (S - 1)) for i in range(S)]
+
+
+def _eta(eta: object) -> float:
+    eta = C.check_real_scalar("eta", eta)
+    if not 0.0 <= eta <= 1.0:
+        raise ValueError(
+            f"eta: expected a number in [0, 1] (0: deterministic DDIM, 1: the DDPM posterior variance), got {eta!r}"
+        )
+    return eta
+
+
+def _previous_positions(t_prev: object, schedule: Schedule, x: torch.Tensor) -> torch.Tensor:
+    """Integer positions of shape () or (n,) on the schedule's device (range checked with the values)."""
+    t_prev = C.as_int_tensor("t_prev", t_prev)
+    if t_prev.dtype != torch.int64:
+        t_prev = t_prev.long()
+    if t_prev.ndim > 1:
+        raise ValueError(
+            "t_prev: expected integer positions of shape () or (n,) (one per batch element), got shape "
+            f"{tuple(t_prev.shape)}"
+        )
+    if t_prev.ndim == 1 and (x.ndim == 0 or x.shape[0] != t_prev.shape[0]):
+        raise ValueError(
+            f"t_prev, x_t: expected one position per batch element (t_prev of shape (n,) and x_t of shape "
+            f"(n, ...)), got t_prev {tuple(t_prev.shape)} and x_t {tuple(x.shape)}"
+        )
+    if t_prev.device != schedule.device:
+        raise ValueError(
+            f"t_prev: expected a tensor on the schedule's device {schedule.device}, got one on {t_prev.device} "
+            "(move the schedule with schedule.to(device))"
+        )
+    return t_prev
+
+
+def _t_prev_message(t_prev: torch.Tensor, t: torch.Tensor, T: int) -> str:
+    t_prev, t = torch.broadcast_tensors(t_prev, t)
+    bad = ((t_prev < -1) | (t_prev >= t)).reshape(-1)
+    i = int(torch.nonzero(bad)[0, 0])
+    return (
+        f"t_prev: expected positions with -1 <= t_prev < t (-1: before the first step, alpha_bar = 1; T = {T}), "
+        f"got {int(bad.sum())} element(s) outside, the first t_prev {int(t_prev.reshape(-1)[i])} at t "
+        f"{int(t.reshape(-1)[i])}"
+    )
+
+
+def _check_values(t, t_prev, T: int, data: tuple[tuple[str, torch.Tensor], ...]) -> None:
+    """Finite data, 0 <= t < T and -1 <= t_prev < t, as one device assertion (failure path words the message)."""
+    if not C.value_checks_active():
+        return
+    ok = ((t_prev >= -1) & (t_prev < t)).all() & (t >= 0).all() & (t < T).all()
+    for _, x in data:
+        if x.numel():
+            ok = ok & C.finite_flag(x)
+
+    def detail() -> str:
+        for name, x in data[:2]:
+            if x.numel() and C.count_non_finite(x):
+                return f"{name}: expected finite values, got {C.count_non_finite(x)} NaN or infinite entries"
+        if t.numel() and not bool(((t >= 0) & (t < T)).all()):
+            return (
+                f"t: expected integer positions in 0..{T - 1} (position t is the slide's step t + 1; T = {T}), "
+                f"got min {int(t.min())} and max {int(t.max())}"
+            )
+        if not bool(((t_prev >= -1) & (t_prev < t)).all()):
+            return _t_prev_message(t_prev, t, T)
+        for name, x in data[2:]:
+            if x.numel() and C.count_non_finite(x):
+                return f"{name}: expected finite values, got {C.count_non_finite(x)} NaN or infinite entries"
+        return "x_t, eps_pred, t, t_prev: expected valid inputs"  # pragma: no cover - one of the above failed
+
+    C.require(ok, "x_t, eps_pred, t, t_prev, noise: expected finite values, 0 <= t < T and -1 <= t_prev < t", detail)
+
+
+def _tables(schedule: Schedule, t: torch.Tensor, t_prev: torch.Tensor):
+    """alpha_bar and 1 - alpha_bar at t and at t_prev (1 and 0 at t_prev = -1), float64, gathered with index_select."""
+    s = schedule
+    t1, p1 = t.reshape(-1), t_prev.reshape(-1)
+    first = p1 < 0
+    i = p1.clamp(min=0)
+    a_t = s.alpha_bars.index_select(0, t1).reshape(t.shape)
+    m_t = s.one_minus_alpha_bars.index_select(0, t1).reshape(t.shape)
+    a_p = torch.where(first, 1.0, s.alpha_bars.index_select(0, i)).reshape(t_prev.shape)
+    m_p = torch.where(first, 0.0, s.one_minus_alpha_bars.index_select(0, i)).reshape(t_prev.shape)
+    return a_t, m_t, a_p, m_p
+
+
+def _coefficients(a_t, m_t, a_p, m_p, eta: float, clip: bool) -> dict[str, torch.Tensor]:
+    """The step's coefficients in float64 (see the reference's ``_sigma_and_direction`` for the direction form).
+
+    Without clipping x_prev = (x_t + w eps) / r with r = sqrt(alpha_bar_t / alpha_bar_prev) and w = r
+    sqrt(1 - alpha_bar_prev - sigma^2) - sqrt(1 - alpha_bar_t): the reference's sqrt(alpha_bar_prev) x0_hat +
+    sqrt(1 - alpha_bar_prev - sigma^2) eps regrouped so that its two large eps terms cancel in float64, not
+    in the data's dtype, and so that no coefficient leaves the range of float16 (|w| <= 1; r in (0, 1]: a
+    division, as in ddpm_sample, where 1 / r could overflow for a long jump).
+    """
+    sigma = eta * torch.sqrt(m_p / m_t) * torch.sqrt(1.0 - a_t / a_p)
+    direction = torch.sqrt(m_p * ((1.0 - eta**2) + eta**2 * (a_t * m_p / (a_p * m_t))))
+    sqrt_a_t, sqrt_m_t = torch.sqrt(a_t), torch.sqrt(m_t)
+    if clip:
+        # x_prev = sqrt(a_p) x0_hat + direction (x_t - sqrt(a_t) x0_hat) / sqrt(m_t) + sigma z
+        coef = {
+            "neg_sqrt_m_t": -sqrt_m_t,
+            "sqrt_a_t": sqrt_a_t,
+            "c_x0": torch.sqrt(a_p) - direction * sqrt_a_t / sqrt_m_t,
+            "c_xt": direction / sqrt_m_t,
+        }
+    else:
+        r = torch.sqrt(a_t / a_p)
+        coef = {"w": direction * r - sqrt_m_t, "r": r}
+    coef["sigma"] = sigma
+    return coef
+
+
+def _apply(x, eps, coef: dict, z, clip) -> torch.Tensor:
+    """One step in x's dtype from coefficients already cast and shaped: an addcmul and a division (a clamp and
+    two more with clip_x0), and an addcmul for the noise."""
+    if clip is None:
+        x_prev = torch.addcmul(x, eps, coef["w"]).div_(coef["r"])
+    else:
+        x0_hat = torch.addcmul(x, eps, coef["neg_sqrt_m_t"]).div_(coef["sqrt_a_t"]).clamp_(clip[0], clip[1])
+        x_prev = (x * coef["c_xt"]).addcmul_(x0_hat, coef["c_x0"])
+    return x_prev if z is None else x_prev.addcmul_(z, coef["sigma"])
+
+
+def ddim_step(
+    x_t: torch.Tensor,
+    eps_pred: torch.Tensor,
+    t: torch.Tensor,
+    t_prev: torch.Tensor,
+    schedule: Schedule,
+    noise: torch.Tensor | None = None,
+    *,
+    rng=None,
+    eta: float = 0.0,
+    clip_x0: tuple[float, float] | None = None,
+) -> torch.Tensor:
+    r"""One DDIM step x_t -> x_{t_prev} with sigma set by eta (as :func:`reference.diffusion.ddim_step`).
+
+    .. math::
+
+        x_{\text{prev}} = \sqrt{\bar\alpha_{\text{prev}}}\, \hat x_0
+                        + \sqrt{1 - \bar\alpha_{\text{prev}} - \sigma^2}\, \epsilon_\theta + \sigma z, \qquad
+        \sigma = \eta \sqrt{\frac{1 - \bar\alpha_{\text{prev}}}{1 - \bar\alpha_t}}
+                 \sqrt{1 - \frac{\bar\alpha_t}{\bar\alpha_{\text{prev}}}},
+
+    alpha_bar_prev = 1 at ``t_prev = -1``. The result is in x_t's dtype: ``eps_pred`` and ``noise`` may
+    come in another floating dtype (a model under autocast returns bfloat16 for float32 data) and are
+    cast to it. For a whole chain use :func:`ddim_sample`, which skips the per-call checks.
+
+    Parameters
+    ----------
+    x_t, eps_pred : (n, ...) Tensor
+        One shape and device, on the schedule's device.
+    t, t_prev : () or (n,) int Tensor
+        0 <= t < T and -1 <= t_prev < t, on the schedule's device.
+    schedule : Schedule
+    noise : (n, ...) Tensor, optional
+        z; with eta > 0 exactly one of ``noise`` and ``rng``, with eta = 0 optional and unused.
+    rng : torch.Generator, optional
+        On x_t's device.
+    eta : float
+        In [0, 1].
+    clip_x0 : (float, float), optional
+
+    Returns
+    -------
+    (n, ...) Tensor
+        x_{t_prev}, x_t's dtype.
+
+    References
+    ----------
+    Song, Meng, Ermon, ICLR 2021, eqs. (12) and (16) (beyond the slides).
+    """
+    schedule = _schedule(schedule)
+    x_t, eps_pred = _data("x_t", x_t), _data("eps_pred", eps_pred)
+    C.check_same_device(("x_t", "eps_pred"), (x_t, eps_pred))
+    if x_t.shape != eps_pred.shape:
+        raise ValueError(
+            f"x_t, eps_pred: expected tensors of one shape, got x_t {tuple(x_t.shape)}, "
+            f"eps_pred {tuple(eps_pred.shape)}"
+        )
+    t = _positions(t, schedule, x_t, "x_t")
+    t_prev = _previous_positions(t_prev, schedule, x_t)
+    eta = _eta(eta)
+    clip = _clip_range(clip_x0)
+    if noise is not None or rng is not None or eta > 0.0:
+        C.check_noise_or_rng(noise, rng)
+    z = None
+    if noise is not None:
+        z = C.as_float_tensor("noise", noise)
+        C.check_shape("noise", z, x_t.shape)
+        C.check_same_device(("x_t", "noise"), (x_t, z))
+    elif rng is not None:
+        C.check_generator(rng, x_t.device)
+    data = (("x_t", x_t), ("eps_pred", eps_pred)) + ((("noise", z),) if z is not None else ())
+    _check_values(t, t_prev, schedule.T, data)
+    if eta > 0.0:
+        if z is None:
+            z = torch.randn(x_t.shape, generator=rng, device=x_t.device, dtype=x_t.dtype)
+    else:
+        z = None  # eta = 0: sigma = 0, no draw and no noise term
+    shape = torch.broadcast_shapes(t.shape, t_prev.shape)
+    coef = _coefficients(*_tables(schedule, t, t_prev), eta, clip is not None)
+    view = tuple(shape) + (1,) * max(x_t.ndim - len(shape), 0)
+    stacked = torch.stack([c.expand(shape) for c in coef.values()]).to(x_t.dtype)
+    coef = {name: row.view(view) for name, row in zip(coef, stacked)}
+    eps = eps_pred.to(x_t.dtype)
+    return _apply(x_t, eps, coef, None if z is None else z.to(x_t.dtype), clip)
+
+
+def _progress(iterable: range, progress: object, total: int):
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress: expected a bool, got {C.describe(progress)}")
+    if not progress:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc="DDIM sampling", unit="step")
+
+
+def _sampler_coefficients(schedule: Schedule, tau: list[int], eta: float, clip: bool, device, dtype) -> dict:
+    """Per-step coefficients (step k goes from tau[S-1-k]), float64, cast once, on the device, as lists of 0-d views."""
+    t = torch.tensor(tau[::-1], dtype=torch.int64, device=schedule.device)
+    t_prev = torch.tensor([*tau[::-1][1:], -1], dtype=torch.int64, device=schedule.device)
+    coef = _coefficients(*_tables(schedule, t, t_prev), eta, clip)
+    stacked = torch.stack(list(coef.values())).to(device=device, dtype=dtype)
+    return {name: list(row.unbind(0)) for name, row in zip(coef, stacked)}
+
+
+def _loop(eps_fn, x, steps, positions, coef, noise, rng, eta, clip, shape, dtype, device) -> torch.Tensor:
+    S = len(positions)
+    stochastic = eta > 0.0
+    for k in steps:
+        eps = eps_fn(x, positions[k])
+        if k == 0 and (not isinstance(eps, torch.Tensor) or eps.shape != x.shape or not eps.is_floating_point()):
+            raise ValueError(f"eps_fn(x_t, t): expected a floating tensor of shape {shape}, got {C.describe(eps)}")
+        step = {name: values[k] for name, values in coef.items()}
+        z = None
+        if stochastic and k < S - 1:
+            z = noise[k + 1] if noise is not None else torch.randn(shape, generator=rng, device=device, dtype=dtype)
+        x = _apply(x, eps.to(dtype), step, z, clip)
+    return x
+
+
+def ddim_sample(
+    eps_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    shape: tuple[int, ...],
+    schedule: Schedule,
+    noise: torch.Tensor | None = None,
+    *,
+    rng=None,
+    n_steps: int | None = None,
+    eta: float = 0.0,
+    clip_x0: tuple[float, float] | None = None,
+    progress: bool = False,
+) -> torch.Tensor:
+    r"""DDIM sampling over S respaced positions, with no host read (as :func:`reference.diffusion.ddim_sample`).
+
+    .. math::
+
+        x_{\tau_{i-1}} = \sqrt{\bar\alpha_{\tau_{i-1}}}\, \hat x_0
+        + \sqrt{1 - \bar\alpha_{\tau_{i-1}} - \sigma_i^2}\, \epsilon_\theta(x_{\tau_i}, \tau_i) + \sigma_i z_i
+        \quad (i = S - 1, \dots, 0;\ \tau_{-1} = -1,\ \bar\alpha_{-1} = 1).
+
+    ``eps_fn(x, t)`` gets the batch and t, an int64 tensor of shape (n,) on the sampling device holding
+    the original schedule position tau_i; its output (checked by metadata on the first step) is cast to
+    x's dtype, so a model under ``torch.autocast`` may return bfloat16 while the state stays float32.
+    Noise layout: ``noise[0]`` is x_T, ``noise[k]`` the z of the k-th step (k = 1..S-1), shape
+    ``(S, *shape)``; with eta = 0 only x_T is used and ``(1, *shape)`` is accepted too. The sampling dtype
+    and device are those of ``noise`` (with ``rng``: the generator's device and
+    ``torch.get_default_dtype()``, x_T and the z drawn per step). ``noise`` is not scanned for NaN.
+
+    Per step: ``eps_fn``, then one fused ``addcmul`` and a division (as :func:`ddpm_sample`), and another
+    ``addcmul`` for the noise when eta > 0; with ``clip_x0`` an ``addcmul``, a division and a clamp for
+    x0_hat, then a multiplication and an ``addcmul``. The
+    coefficients are formed in float64 and cast to the sampling dtype once, before the loop; the loop
+    indexes Python lists of 0-d device tensors with its counter and branches on that counter only, and
+    this library's value checks are off inside it (while ``torch.compile`` traces they are skipped
+    anyway), so with ``noise=`` it has no graph break.
+
+    Parameters
+    ----------
+    eps_fn : callable
+    shape : tuple of int
+        (n, ...).
+    schedule : Schedule
+        Any device: its coefficients are copied to the sampling device.
+    noise : (S, n, ...) or, with eta = 0, (1, n, ...) Tensor, optional
+        Exactly one of ``noise`` and ``rng``.
+    rng : torch.Generator, optional
+    n_steps : int, optional
+        S, 1..T (default T).
+    eta : float
+        In [0, 1].
+    clip_x0 : (float, float), optional
+    progress : bool
+        tqdm progress bar (none is built otherwise).
+
+    Returns
+    -------
+    (n, ...) Tensor
+        x_0, in the sampling dtype.
+
+    References
+    ----------
+    Song, Meng, Ermon, ICLR 2021, Section 4 and eq. (12); Nichol, Dhariwal, ICML 2021, Section 4 (beyond
+    the slides).
+    """
+    if not callable(eps_fn):
+        raise TypeError(f"eps_fn: expected a callable eps_fn(x_t, t), got {C.describe(eps_fn)}")
+    shape = _shape(shape)
+    schedule = _schedule(schedule)
+    S = schedule.T if n_steps is None else _steps_count(n_steps, schedule.T)
+    eta = _eta(eta)
+    clip = _clip_range(clip_x0)
+    C.check_noise_or_rng(noise, rng)
+    if noise is not None:
+        noise = C.as_float_tensor("noise", noise)
+        if not (eta == 0.0 and tuple(noise.shape) == (1, *shape)) and tuple(noise.shape) != (S, *shape):
+            accepted = f"{(S, *shape)}" + (f" or {(1, *shape)} (eta = 0: x_T alone)" if eta == 0.0 else "")
+            raise ValueError(f"noise: expected shape {accepted}, got shape {tuple(noise.shape)}")
+        device, dtype = noise.device, noise.dtype
+        x = noise[0]
+    else:
+        device, dtype = rng.device, torch.get_default_dtype()
+        x = torch.randn(shape, generator=rng, device=device, dtype=dtype)
+    steps = _progress(range(S), progress, S)
+    tau = _respaced(schedule.T, S)
+    coef = _sampler_coefficients(schedule, tau, eta, clip is not None, device, dtype)
+    positions = torch.tensor(tau[::-1], device=device).unsqueeze(1).expand(S, shape[0]).contiguous().unbind(0)
+    args = (eps_fn, x, steps, positions, coef, noise, rng, eta, clip, shape, dtype, device)
+    # validated at entry: this library's checks are off inside the loop; while torch.compile traces they
+    # are skipped anyway, and the context manager would only cost a graph break
+    off = contextlib.nullcontext() if torch.compiler.is_compiling() else C.value_checks(False)
+    with off:
+        return _loop(*args)
