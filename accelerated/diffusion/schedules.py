@@ -365,8 +365,8 @@ class Schedule:
     Parameters
     ----------
     betas : (T,) Tensor
-        Forward-process variances, each in the open interval (0, 1) (checked once, one host read; skipped
-        with value checks off).
+        Forward-process variances, each in the open interval (0, 1) (checked once, by a device assertion;
+        skipped with value checks off).
 
     References
     ----------
@@ -381,12 +381,18 @@ class Schedule:
                 f"betas: expected a non-empty 1-D tensor (one beta per step), got shape {tuple(betas.shape)}"
             )
         betas = betas.detach().to(_F64).clone()
-        if C.value_checks_active() and not bool(((betas > 0) & (betas < 1)).all()):
-            C.check_not_nan("betas", betas)
-            raise ValueError(
-                f"betas: expected every beta in the open interval (0, 1), got min {float(betas.min())!r} and "
-                f"max {float(betas.max())!r}"
-            )
+        if C.value_checks_active():
+            low, high = torch.aminmax(betas)  # NaN propagates and fails both comparisons
+
+            def detail() -> str:
+                if bool(torch.isnan(betas).any()):
+                    return f"betas: expected no NaN, got {int(torch.isnan(betas).sum())} NaN entries"
+                return (
+                    f"betas: expected every beta in the open interval (0, 1), got min {float(betas.min())!r} and "
+                    f"max {float(betas.max())!r}"
+                )
+
+            C.require((low > 0) & (high < 1), "betas: expected every beta in the open interval (0, 1)", detail)
         alphas = 1.0 - betas
         alpha_bars = torch.cumprod(alphas, dim=0)
         one = torch.ones(1, dtype=_F64, device=betas.device)
