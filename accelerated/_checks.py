@@ -136,6 +136,21 @@ def finite_flag(x: torch.Tensor) -> torch.Tensor:
     return (high < math.inf) & (low > -math.inf)
 
 
+def result_flag(x: torch.Tensor) -> torch.Tensor:
+    """0-d boolean tensor: the (non-empty) result ``x`` of a formula is finite, by one sum and one comparison.
+
+    NaN and infinities propagate into the sum (s - s is 0 only for a finite s); the sum runs in the
+    accumulation dtype (float32 for half inputs), so it can only overflow for entries within a factor
+    of the number of entries of that dtype's largest value, which a result there has overflowed anyway:
+    the check then reports the overflow. Three dispatches for a tensor, two for a 0-d one: the cheapest
+    device-side finiteness test, for the per-step functions of a training loop (inputs are checked
+    exactly with :func:`finite_flag`).
+    """
+    x = x.detach()
+    s = x.sum(dtype=accumulation_dtype(x.dtype)) if x.ndim else x
+    return (s - s) == 0
+
+
 def count_non_finite(x: torch.Tensor) -> int:
     """The number of NaN or infinite entries (a host read: for error messages only)."""
     return int((~torch.isfinite(x.detach())).sum())

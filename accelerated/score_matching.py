@@ -173,7 +173,7 @@ def _checked(value: torch.Tensor, inputs: tuple[tuple[str, torch.Tensor], ...]) 
         return f"{', '.join(n for n, _ in inputs)}: the objective overflowed {value.dtype} from finite inputs"
 
     names = ", ".join(n for n, _ in inputs)
-    C.require(C.finite_flag(value), f"{names}: expected finite values (the objective is not finite)", detail)
+    C.require(C.result_flag(value), f"{names}: expected finite values (the objective is not finite)", detail)
     return value
 
 

@@ -167,7 +167,7 @@ def _checked(out: torch.Tensor, data: tuple[tuple[str, torch.Tensor], ...]) -> t
             f"(largest input magnitude {max(float(x.detach().abs().max()) for _, x in data if x.numel()):.3g})"
         )
 
-    C.require(C.finite_flag(out), f"{', '.join(n for n, _ in data)}: expected finite values", detail)
+    C.require(C.result_flag(out), f"{', '.join(n for n, _ in data)}: expected finite values", detail)
     return out
 
 
