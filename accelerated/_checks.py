@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import weakref
 from collections.abc import Callable, Sequence
 
 import torch
@@ -90,40 +91,75 @@ def off_in_loop() -> value_checks | contextlib.nullcontext:
     return contextlib.nullcontext() if torch.compiler.is_compiling() else value_checks(False)
 
 
+_functorch_level = getattr(torch._C._functorch, "maybe_current_level", None)
+_is_compiling = torch.compiler.is_compiling
+
+
 def _inside_functorch_transform() -> bool:
     """True inside ``torch.func`` transforms (vmap, grad, jacrev, ...), where tensors cannot be read."""
-    level = getattr(torch._C._functorch, "maybe_current_level", None)
-    return level is not None and level() is not None
+    return _functorch_level is not None and _functorch_level() is not None
+
+
+inside_functorch_transform = _inside_functorch_transform
 
 
 def value_checks_active() -> bool:
-    """Whether data-reading checks run now: enabled, and not tracing, capturing or inside torch.func."""
-    if _state["mode"] == "off":
+    """Whether data-reading checks run now: enabled, and not tracing, capturing or inside torch.func.
+
+    Called at every checked call: module-level lookups only (a few hundred nanoseconds).
+    """
+    if _state["mode"] == "off" or _is_compiling():
         return False
-    if torch.compiler.is_compiling() or _inside_functorch_transform():
+    if _functorch_level is not None and _functorch_level() is not None:
         return False
     return not (torch.cuda.is_initialized() and torch.cuda.is_current_stream_capturing())
 
 
-def require(ok: torch.Tensor, message: str, detail: Callable[[], str] | None = None) -> None:
+DEVICE_MESSAGE = (
+    "accelerated: a value check failed on the device; rerun with accelerated.value_checks('sync') "
+    "for the ValueError that names the argument"
+)
+
+
+def require(
+    ok: torch.Tensor, message: str | Callable[..., str], detail: Callable[..., str] | None = None, *args: object
+) -> None:
     """Raise ``ValueError`` where the 0-d boolean tensor ``ok`` is False, without a host read in ``"async"`` mode.
 
-    ``message`` names the argument and what was expected (it is the device assertion's text);
-    ``detail()``, called on the failure path only (CPU or ``"sync"`` mode), may read values to word a
-    fuller message. Callers build ``ok`` only when :func:`value_checks_active` is True.
+    ``message`` names the argument and what was expected (a string, or a callable ``message(*args)``
+    that builds it only on failure); ``detail(*args)``, called on the failure path only (CPU or
+    ``"sync"`` mode), may read values to word a fuller message (module-level functions with ``args``
+    cost no closure per call). On CUDA the device assertion carries ``message`` if it is a string,
+    else :data:`DEVICE_MESSAGE`. Callers build ``ok`` only when :func:`value_checks_active` is True.
     """
-    device = ok.device.type
-    if _state["mode"] == "sync" or device not in ("cpu", "cuda"):
-        if not bool(ok):
-            raise ValueError(detail() if detail is not None else message)
-        return
-    if device == "cpu":
+    if ok.is_cpu and _state["mode"] != "sync":
         try:
-            torch._assert_async(ok, message)
+            torch._assert_async(ok)  # evaluated at once on the CPU
         except RuntimeError:
-            raise ValueError(detail() if detail is not None else message) from None
-        return
-    torch._assert_async(ok, message)
+            raise ValueError(_failure_text(message, detail, args)) from None
+    elif ok.is_cuda and _state["mode"] != "sync":
+        torch._assert_async(ok, message if isinstance(message, str) else DEVICE_MESSAGE)
+    elif not bool(ok):  # "sync" mode, or a device without asynchronous assertions
+        raise ValueError(_failure_text(message, detail, args))
+
+
+def _failure_text(message: str | Callable[..., str], detail: Callable[..., str] | None, args: tuple) -> str:
+    if detail is not None:
+        return detail(*args)
+    return message if isinstance(message, str) else message(*args)
+
+
+_CONSTANTS: dict[tuple[float, torch.dtype, torch.device], torch.Tensor] = {}
+
+
+def _constant(value: float, like: torch.Tensor) -> torch.Tensor:
+    """A cached 0-d tensor of ``value`` in like's dtype and device: comparing two tensors skips the
+    wrapping of a Python number, half the cost of a comparison of 0-d tensors."""
+    key = (value, like.dtype, like.device)
+    c = _CONSTANTS.get(key)
+    if c is None:
+        c = _CONSTANTS[key] = torch.full((), value, dtype=like.dtype, device=like.device)
+    return c
 
 
 def finite_flag(x: torch.Tensor) -> torch.Tensor:
@@ -133,27 +169,48 @@ def finite_flag(x: torch.Tensor) -> torch.Tensor:
     0-d tensors: exact for every dtype (no sum that a large finite entry could overflow).
     """
     low, high = torch.aminmax(x.detach())
-    return (high < math.inf) & (low > -math.inf)
+    return high.lt(_constant(math.inf, high)).logical_and_(low.gt(_constant(-math.inf, low)))
 
 
 def result_flag(x: torch.Tensor) -> torch.Tensor:
-    """0-d boolean tensor: the (non-empty) result ``x`` of a formula is finite, by one sum and one comparison.
+    """0-d boolean tensor: the (non-empty) result ``x`` of a formula is finite, by one sum and two 0-d ops.
 
-    NaN and infinities propagate into the sum (s - s is 0 only for a finite s); the sum runs in the
-    accumulation dtype (float32 for half inputs), so it can only overflow for entries within a factor
-    of the number of entries of that dtype's largest value, which a result there has overflowed anyway:
-    the check then reports the overflow. Three dispatches for a tensor, two for a 0-d one: the cheapest
-    device-side finiteness test, for the per-step functions of a training loop (inputs are checked
-    exactly with :func:`finite_flag`).
+    NaN and infinities propagate into the sum s, and d = s - s is 0 for a finite s and NaN otherwise,
+    so ``d == d`` is the flag. The sum runs in the accumulation dtype (float32 for half inputs), so it
+    can only overflow for entries within a factor of the number of entries of that dtype's largest
+    value, which a result there has overflowed anyway: the check then reports the overflow. Three
+    dispatches for a tensor, two for a 0-d loss: the cheapest device-side finiteness test, for the
+    per-step functions of a training loop (inputs are checked exactly with :func:`finite_flag`).
     """
-    x = x.detach()
-    s = x.sum(dtype=accumulation_dtype(x.dtype)) if x.ndim else x
-    return (s - s) == 0
+    if x.requires_grad:
+        x = x.detach()
+    s = (x.sum(dtype=torch.float32) if x.dtype in _HALF else x.sum()) if x.ndim else x
+    d = s.sub(s)
+    return d.eq(d)
 
 
 def count_non_finite(x: torch.Tensor) -> int:
     """The number of NaN or infinite entries (a host read: for error messages only)."""
     return int((~torch.isfinite(x.detach())).sum())
+
+
+_VALIDATED: dict[tuple[int, str], tuple[weakref.ref, int]] = {}
+
+
+def validated(t: torch.Tensor, check: str) -> bool:
+    """Whether ``t``, unchanged since (same version counter), already passed the named check.
+
+    For tables that a training loop passes every step (NCSN's sigmas): checked on first use and after
+    any in-place change, not at every call. ``"sync"`` mode checks every call.
+    """
+    entry = _VALIDATED.get((id(t), check))
+    return entry is not None and entry[0]() is t and entry[1] == t._version and _state["mode"] != "sync"
+
+
+def mark_validated(t: torch.Tensor, check: str) -> None:
+    """Record that ``t`` passed ``check`` (its entry goes when ``t`` is garbage collected)."""
+    key = (id(t), check)
+    _VALIDATED[key] = (weakref.ref(t, lambda _, key=key: _VALIDATED.pop(key, None)), t._version)
 
 
 def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -283,12 +340,17 @@ def check_not_nan(name: str, x: torch.Tensor) -> None:
     )
 
 
+def interval_flag(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """0-d boolean tensor: no NaN and every entry of the (non-empty) ``x`` in [low, high] (one pass)."""
+    lo, hi = torch.aminmax(x.detach())  # NaN propagates into both, and fails both comparisons
+    return lo.ge(_constant(low, lo)).logical_and_(hi.le(_constant(high, hi)))
+
+
 def check_in_interval(name: str, x: torch.Tensor, low: float, high: float) -> None:
     """No NaN and every entry in [low, high], as one device assertion."""
     if x.numel() == 0 or not value_checks_active():
         return
     x = x.detach()
-    lo, hi = torch.aminmax(x)  # NaN propagates into both, and fails both comparisons
 
     def detail() -> str:
         nan = int(torch.isnan(x).sum())
@@ -296,7 +358,7 @@ def check_in_interval(name: str, x: torch.Tensor, low: float, high: float) -> No
             return f"{name}: expected no NaN, got {nan} NaN entries"
         return f"{name}: expected values in [{low}, {high}], got min {float(x.min())!r} and max {float(x.max())!r}"
 
-    require((lo >= low) & (hi <= high), f"{name}: expected values in [{low}, {high}] (and no NaN)", detail)
+    require(interval_flag(x, low, high), f"{name}: expected values in [{low}, {high}] (and no NaN)", detail)
 
 
 def simplex_atol(dtype: torch.dtype) -> float:

@@ -697,7 +697,7 @@ def _input_gradient(name: str, critic: Callable[[torch.Tensor], torch.Tensor], x
     """
     x = x.detach()
     with torch.enable_grad():
-        if _TORCH_FUNC_IN_EAGER or torch.compiler.is_compiling() or C._inside_functorch_transform():
+        if _TORCH_FUNC_IN_EAGER or torch.compiler.is_compiling() or C.inside_functorch_transform():
             f, pullback = torch.func.vjp(critic, x)
             _check_critic_output(name, f, x)
             (g,) = pullback(torch.ones_like(f))
@@ -729,12 +729,22 @@ def _require_finite_penalty(
     samples: tuple[torch.Tensor, ...],
     critic: str,
     g: torch.Tensor,
+    u: torch.Tensor | None = None,
 ) -> None:
     """One device assertion: finite samples ``x`` (the interpolates stand for both sets: lerp is
-    non-finite wherever either input is) and a finite penalty (finite critic input gradients)."""
+    non-finite wherever either input is), a finite penalty (finite critic input gradients) and, where
+    given, pre-drawn coefficients ``u`` in [0, 1].
+
+    The flag is that of the sum of x plus the penalty: a NaN or inf in either makes it non-finite (a
+    sum that overflows float32 needs samples near its largest value, 3e38, and is reported too)."""
     if C.value_checks_active():
 
         def detail() -> str:  # failure path only
+            if u is not None and not bool(C.interval_flag(u, 0.0, 1.0)):
+                nan = int(torch.isnan(u).sum())
+                if nan:
+                    return f"noise: expected no NaN, got {nan} NaN entries"
+                return f"noise: expected values in [0.0, 1.0], got min {float(u.min())!r} and max {float(u.max())!r}"
             for name, sample in zip(names, samples):
                 count = C.count_non_finite(sample)
                 if count:
@@ -742,7 +752,13 @@ def _require_finite_penalty(
             return f"{critic}: expected finite input gradients, got {C.count_non_finite(g)} non-finite entries"
 
         message = f"{', '.join(names)}, {critic}: expected finite samples and input gradients"
-        C.require(C.finite_flag(x) & torch.isfinite(penalty.detach()), message, detail)
+        if u is not None:
+            message += ", noise: expected values in [0, 1]"
+        total = x.detach().sum(dtype=C.accumulation_dtype(x.dtype)) + penalty.detach()
+        ok = C.result_flag(total)
+        if u is not None:
+            ok = ok.logical_and_(C.interval_flag(u, 0.0, 1.0))
+        C.require(ok, message, detail)
 
 
 def gradient_penalty(
@@ -807,11 +823,11 @@ def gradient_penalty(
         u = C.as_float_tensor("noise", noise)
         C.check_same_device(("x_real", "noise"), (x_real, u))
         C.check_shape("noise", u, (n,))
-        C.check_in_interval("noise", u, 0.0, 1.0)
     x_hat = _interpolate(x_real.detach(), x_fake.detach(), u)
     g = _input_gradient("critic", critic, x_hat)
     penalty = _gradient_penalty(g, lam)
-    _require_finite_penalty(penalty, x_hat, ("x_real", "x_fake"), (x_real, x_fake), "critic", g)
+    drawn = None if noise is None else u  # pre-drawn coefficients are checked in the same assertion
+    _require_finite_penalty(penalty, x_hat, ("x_real", "x_fake"), (x_real, x_fake), "critic", g, drawn)
     return penalty
 
 

@@ -162,19 +162,21 @@ def _checked(value: torch.Tensor, inputs: tuple[tuple[str, torch.Tensor], ...]) 
     failure path (CPU, or ``value_checks("sync")``) names the first non-finite input, as the reference
     side's entry checks do.
     """
-    if not C.value_checks_active() or value.numel() == 0:
-        return value
-
-    def detail() -> str:
-        for name, x in inputs:
-            bad = C.count_non_finite(x) if x.numel() else 0
-            if bad:
-                return f"{name}: expected finite values, got {bad} NaN or infinite entries"
-        return f"{', '.join(n for n, _ in inputs)}: the objective overflowed {value.dtype} from finite inputs"
-
-    names = ", ".join(n for n, _ in inputs)
-    C.require(C.result_flag(value), f"{names}: expected finite values (the objective is not finite)", detail)
+    if value.numel() and C.value_checks_active():
+        C.require(C.result_flag(value), _objective_message, _objective_detail, value, inputs)
     return value
+
+
+def _objective_message(value: torch.Tensor, inputs: tuple[tuple[str, torch.Tensor], ...]) -> str:
+    return f"{', '.join(n for n, _ in inputs)}: expected finite values (the objective is not finite)"
+
+
+def _objective_detail(value: torch.Tensor, inputs: tuple[tuple[str, torch.Tensor], ...]) -> str:
+    for name, x in inputs:
+        bad = C.count_non_finite(x) if x.numel() else 0
+        if bad:
+            return f"{name}: expected finite values, got {bad} NaN or infinite entries"
+    return f"{', '.join(n for n, _ in inputs)}: the objective overflowed {value.dtype} from finite inputs"
 
 
 def _chunk_size(chunk_size: object) -> int | None:
@@ -234,7 +236,11 @@ def _standard_normals(name: str, noise: object, rng: object, like: torch.Tensor)
 
 
 def _sigma_table(sigmas: object, x: torch.Tensor) -> torch.Tensor:
-    """NCSN levels sigma_1 > ... > sigma_L > 0 on x's device, in x's dtype (checked on the device)."""
+    """NCSN levels sigma_1 > ... > sigma_L > 0 on x's device, in x's dtype.
+
+    Checked on the device, once per table: the same tensor, unchanged (its version counter), is not
+    checked again at the next training step.
+    """
     sigmas = C.as_float_tensor("sigmas", sigmas)
     if sigmas.ndim != 1 or sigmas.shape[0] == 0:
         raise ValueError(f"sigmas: expected a vector of noise levels of shape (L,), got shape {tuple(sigmas.shape)}")
@@ -243,7 +249,7 @@ def _sigma_table(sigmas: object, x: torch.Tensor) -> torch.Tensor:
             f"sigmas: expected the noise levels on x's device {x.device}, got {sigmas.device} "
             "(move the table once with sigmas.to(device))"
         )
-    if C.value_checks_active():
+    if C.value_checks_active() and not C.validated(sigmas, "ncsn sigmas"):
         s = sigmas.detach()
         ok = (s.amin() > 0) & (s.amax() < math.inf)
         if s.shape[0] > 1:
@@ -257,6 +263,7 @@ def _sigma_table(sigmas: object, x: torch.Tensor) -> torch.Tensor:
             return f"sigmas: expected strictly decreasing noise levels sigma_1 > ... > sigma_L (NCSN), got {s.tolist()}"
 
         C.require(ok, "sigmas: expected finite, positive, strictly decreasing noise levels (NCSN)", detail)
+        C.mark_validated(sigmas, "ncsn sigmas")  # a training loop passes the same table every step
     return sigmas if sigmas.dtype == x.dtype else sigmas.to(x.dtype)
 
 

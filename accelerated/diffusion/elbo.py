@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from .. import _checks as C
+from .._checks import _HALF
 from .conversions import _p_mean
 from .schedules import (
     _F64,
@@ -199,7 +200,8 @@ def l_simple(eps: torch.Tensor, eps_pred: torch.Tensor, *, reduction: str = "sum
     _same(("eps", "eps_pred"), (eps, eps_pred), one_dtype=False)
     mean = _reduction(reduction)
     d = eps - eps_pred
-    d = d.to(C.accumulation_dtype(d.dtype))
+    if d.dtype in _HALF:
+        d = d.float()  # square and sum in float32: the loss is representable where a float16 square is not
     dims = tuple(range(1, d.ndim))
     r = d * d if not dims else (d.square().mean(dim=dims) if mean else d.square().sum(dim=dims))
     return _checked(r, (("eps", eps), ("eps_pred", eps_pred)))

@@ -53,14 +53,16 @@ def _data(name: str, x: object, min_ndim: int = 0) -> torch.Tensor:
 
 def _same(names: tuple[str, ...], tensors: tuple[torch.Tensor, ...], *, one_dtype: bool = True) -> None:
     """One shape, dtype and device for the data arguments (``one_dtype=False``: dtypes may differ, as a
-    model's output under autocast does from the data)."""
-    if one_dtype:
-        C.check_same_device_dtype(names, tensors)
-    else:
-        C.check_same_device(names, tensors)
-    if len({tuple(x.shape) for x in tensors}) > 1:
-        got = ", ".join(f"{n} {tuple(x.shape)}" for n, x in zip(names, tensors))
-        raise ValueError(f"{', '.join(names)}: expected tensors of one shape, got {got}")
+    model's output under autocast does from the data). Plain comparisons: this runs at every call."""
+    first = tensors[0]
+    for x in tensors[1:]:
+        if x.device != first.device or (one_dtype and x.dtype != first.dtype):
+            if one_dtype:
+                C.check_same_device_dtype(names, tensors)
+            C.check_same_device(names, tensors)
+        if x.shape != first.shape:
+            got = ", ".join(f"{n} {tuple(x.shape)}" for n, x in zip(names, tensors))
+            raise ValueError(f"{', '.join(names)}: expected tensors of one shape, got {got}")
 
 
 def _positions(t: object, schedule: Schedule, x: torch.Tensor | None = None, x_name: str = "x") -> torch.Tensor:
@@ -77,12 +79,13 @@ def _positions(t: object, schedule: Schedule, x: torch.Tensor | None = None, x_n
             f"t, {x_name}: expected one position per batch element (t of shape (n,) and {x_name} of shape "
             f"(n, ...)), got t {tuple(t.shape)} and {x_name} {tuple(x.shape)}"
         )
-    if t.device != schedule.device:
+    device = schedule.betas.device
+    if t.device != device:
         raise ValueError(
             f"t: expected a tensor on the schedule's device {schedule.device}, got one on {t.device} "
             "(move the schedule with schedule.to(device))"
         )
-    if x is not None and x.device != schedule.device:
+    if x is not None and x.device != device:
         raise ValueError(
             f"{x_name}: expected a tensor on the schedule's device {schedule.device}, got one on {x.device} "
             "(move the schedule with schedule.to(device))"
@@ -152,23 +155,25 @@ def _checked(out: torch.Tensor, data: tuple[tuple[str, torch.Tensor], ...]) -> t
     Their coefficients are finite and positive, so a NaN or inf in any input reaches the result, and
     one reduction of the tensor the function writes anyway checks them all; the failure names the
     inputs that were not finite (or says the result overflowed from finite inputs). The positions t
-    are checked by the bounds check of the gather (:func:`_coef`). In ``"sync"`` mode the inputs are
-    checked one by one, as :func:`_check_values` does.
+    are checked by the bounds check of the gather (:func:`_coef`).
     """
-    if out.numel() == 0 or not C.value_checks_active():
-        return out
-
-    def detail() -> str:
-        for name, x in data:
-            if x.numel() and C.count_non_finite(x):
-                return f"{name}: expected finite values, got {C.count_non_finite(x)} NaN or infinite entries"
-        return (
-            f"{', '.join(n for n, _ in data)}: the result overflowed {out.dtype} from finite inputs "
-            f"(largest input magnitude {max(float(x.detach().abs().max()) for _, x in data if x.numel()):.3g})"
-        )
-
-    C.require(C.result_flag(out), f"{', '.join(n for n, _ in data)}: expected finite values", detail)
+    if out.numel() and C.value_checks_active():
+        C.require(C.result_flag(out), _names_message, _result_detail, out, data)
     return out
+
+
+def _names_message(out: torch.Tensor, data: tuple[tuple[str, torch.Tensor], ...]) -> str:
+    return f"{', '.join(n for n, _ in data)}: expected finite values"
+
+
+def _result_detail(out: torch.Tensor, data: tuple[tuple[str, torch.Tensor], ...]) -> str:
+    """The failure path of :func:`_checked`: the first non-finite input, or the overflow."""
+    for name, x in data:
+        if x.numel() and C.count_non_finite(x):
+            return f"{name}: expected finite values, got {C.count_non_finite(x)} NaN or infinite entries"
+    largest = max(float(x.detach().abs().max()) for _, x in data if x.numel())
+    names = ", ".join(n for n, _ in data)
+    return f"{names}: the result overflowed {out.dtype} from finite inputs (largest input magnitude {largest:.3g})"
 
 
 def _gather(table: torch.Tensor, t: torch.Tensor, T: int) -> torch.Tensor:
@@ -182,9 +187,15 @@ def _gather(table: torch.Tensor, t: torch.Tensor, T: int) -> torch.Tensor:
 
 
 def _coef(schedule: Schedule, name: str, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """A table entry at t in like's dtype, shaped to broadcast over its features (cached cast, one gather)."""
-    value = _gather(schedule.cast(name, like.dtype), t, schedule.T)
-    return value.view(tuple(t.shape) + (1,) * max(like.ndim - t.ndim, 0))
+    """A table entry at t in like's dtype, shaped t.shape + (1,) * (like.ndim - t.ndim) to broadcast over its
+    features: one gather from the cached (T, 1, ..., 1) table, no reshape."""
+    ndim = like.ndim
+    if ndim == 0:
+        return _gather(schedule.cast(name, like.dtype), t, schedule.T)  # a 0-d coefficient
+    try:  # a (1, 1, ..., 1) row for a shared 0-d t; (n, 1, ..., 1) rows for t of shape (n,)
+        return schedule.cast(name, like.dtype, ndim).index_select(0, t if t.ndim else t.reshape(1))
+    except IndexError:
+        raise ValueError(_t_range_message(t, schedule.T, 0)) from None
 
 
 def _at(value: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -417,19 +428,28 @@ class Schedule:
         self.sqrt_beta_tilde = torch.sqrt(beta_tilde)
         self.eps_coef = betas / self.sqrt_one_minus_alpha_bars
 
-    def cast(self, name: str, dtype: torch.dtype) -> torch.Tensor:
+    def cast(self, name: str, dtype: torch.dtype, ndim: int = 1) -> torch.Tensor:
         """The float64 table ``name`` cast to ``dtype``, cast once and cached (the per-step functions gather from it).
 
         Casting the table and then gathering gives the same numbers as gathering and then casting, so the
-        float64 tables stay the only source; only the per-call cast goes.
+        float64 tables stay the only source; only the per-call cast goes. With ``ndim`` > 1 the table
+        is a (T, 1, ..., 1) view, so that the rows gathered at positions t of shape (n,) broadcast over
+        data of that many dimensions without a reshape per call.
         """
-        cache = self.__dict__.setdefault("_cast_cache", {})
-        key = (name, dtype)
-        table = cache.get(key)
+        key = (name, dtype, ndim)
+        table = self._cast_cache.get(key)
         if table is None:
             source = getattr(self, name)
-            table = cache[key] = source if source.dtype == dtype else source.to(dtype)
+            table = source if source.dtype == dtype else source.to(dtype)
+            table = self._cast_cache[key] = table.view((table.shape[0],) + (1,) * (ndim - 1))
         return table
+
+    @property
+    def _cast_cache(self) -> dict:
+        cache = self.__dict__.get("_cast_tables")
+        if cache is None:
+            cache = self.__dict__["_cast_tables"] = {}
+        return cache
 
     @property
     def T(self) -> int:
