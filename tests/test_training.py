@@ -220,6 +220,27 @@ def test_ncsn_loss_in_float16_is_finite_where_the_value_is_representable():
     assert r.dtype == torch.float32 and torch.equal(r, torch.full((n,), 16.0 * d))
 
 
+def test_a_float16_ddpm_chain_with_clipping_stays_finite():
+    """Late in this (extreme but valid) schedule alpha_bar_t < 1e-15, and the clipped x0 estimate divides by
+    sqrt(alpha_bar_t), which rounds to 0 in float16 (smallest subnormal 6e-8): the old float16 step gave
+    NaN. The chain keeps its state in float16 and steps in float32, so it ends at the float64 chain's
+    value to within float16 rounding."""
+    T = 20
+    betas = AD.linear_beta_schedule(T, 0.8, 0.99)
+    schedule = AD.Schedule(betas)
+    assert float(schedule.alpha_bars[-1]) < 1e-15
+    noise = torch.randn(T, 4, 2, generator=gen(0), dtype=F64)
+    model = AD.GaussianEps(torch.zeros(2, dtype=F64), torch.eye(2, dtype=F64), schedule)
+    exact = AD.ddpm_sample(model, (4, 2), schedule, noise=noise, clip_x0=(-1.0, 1.0))
+    half = AD.ddpm_sample(model, (4, 2), schedule, noise=noise.half(), clip_x0=(-1.0, 1.0))
+    assert half.dtype == torch.float16 and torch.isfinite(half).all()
+    torch.testing.assert_close(half.double(), exact, rtol=0.0, atol=16 * 2.0**-11 * 4)  # 16 roundings of |x| <= 4
+    step = AD.ddpm_step(
+        noise[0].half(), noise[1].half(), torch.full((4,), T - 1), schedule, noise[2].half(), clip_x0=(-1.0, 1.0)
+    )
+    assert step.dtype == torch.float16 and torch.isfinite(step).all()
+
+
 def _autocast():
     return torch.autocast("cpu", dtype=torch.bfloat16)
 

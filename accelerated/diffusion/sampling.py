@@ -13,6 +13,7 @@ from collections.abc import Callable
 import torch
 
 from .. import _checks as C
+from .._checks import _HALF
 from .conversions import _p_mean
 from .schedules import (
     _F64,
@@ -91,7 +92,11 @@ def ddpm_step(
     clip = _clip_range(clip_x0)
     z = _noise(noise, rng, x_t)
     _same(("x_t", "noise"), (x_t, z))
-    x_prev = _step(x_t, eps_pred.to(x_t.dtype), t, schedule, z, clip)
+    if x_t.dtype in _HALF:  # step in float32 (1 / sqrt(alpha_bar) overflows float16), return in x_t's dtype
+        f = torch.float32
+        x_prev = _step(x_t.to(f), eps_pred.to(f), t, schedule, z.to(f), clip).to(x_t.dtype)
+    else:
+        x_prev = _step(x_t, eps_pred.to(x_t.dtype), t, schedule, z, clip)
     return _checked(x_prev, (("x_t", x_t), ("eps_pred", eps_pred), ("noise", z)))
 
 
@@ -204,7 +209,10 @@ def ddpm_sample(
         device, dtype = rng.device, torch.get_default_dtype()
         x = torch.randn(shape, generator=rng, device=device, dtype=dtype)
     steps = _progress(range(T), progress, T)
-    coef = _sampler_coefficients(schedule, device, dtype, clip is not None)
+    # A float16 / bfloat16 chain keeps its state in that dtype and steps in float32: 1 / sqrt(alpha_bar_t)
+    # overflows float16 late in a schedule (the clipped x0 estimate divides by it), float32 does not.
+    work = torch.float32 if dtype in _HALF else dtype
+    coef = _sampler_coefficients(schedule, device, work, clip is not None)
     positions = torch.arange(T, device=device).unsqueeze(1).expand(T, shape[0]).contiguous().unbind(0)
     sigma = coef["sigma"]
     if clip is None:
@@ -220,17 +228,20 @@ def ddpm_sample(
             eps = eps_fn(x, positions[t])
             if k == 0 and (not isinstance(eps, torch.Tensor) or eps.shape != x.shape or not eps.is_floating_point()):
                 raise ValueError(f"eps_fn(x_t, t): expected a floating tensor of shape {shape}, got {C.describe(eps)}")
-            eps = eps.to(dtype)  # autocast: the network's output in its precision, the state in x's
+            eps = eps.to(work)  # autocast: the network's output in its precision, the step in the chain's
+            xw = x if work == dtype else x.to(work)
             if clip is None:
-                mean = torch.addcmul(x, eps, neg_k[t]).div_(sqrt_alpha[t])
+                mean = torch.addcmul(xw, eps, neg_k[t]).div_(sqrt_alpha[t])
             else:
-                x0_hat = torch.addcmul(x, eps, neg_s[t]).div_(sqrt_ab[t]).clamp_(low, high)
-                mean = torch.addcmul(x0_hat.mul_(c0[t]), x, c1[t])
+                x0_hat = torch.addcmul(xw, eps, neg_s[t]).div_(sqrt_ab[t]).clamp_(low, high)
+                mean = torch.addcmul(x0_hat.mul_(c0[t]), xw, c1[t])
             if t == 0:
                 x = mean
             else:
                 z = noise[k + 1] if noise is not None else torch.randn(shape, generator=rng, device=device, dtype=dtype)
                 x = torch.addcmul(mean, z, sigma[t])
+            if work != dtype:
+                x = x.to(dtype)
     return x
 
 

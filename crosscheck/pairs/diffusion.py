@@ -289,6 +289,10 @@ def _ddpm_sample_cases(draw: st.DrawFn, dtype: str) -> Case:
     clip = draw(_clip_ranges())
     if clip is not None:
         kwargs["clip_x0"] = clip
+    if dtype in LOW_PRECISION:
+        # DDPM is DDIM with eta = 1 on every position (the theorem of the DDIM pairs): the same chain, so
+        # the first-order bound on its rounding error of _ddim_chain_conditioned applies.
+        assume(_ddim_chain_conditioned(dtype, betas, mean, cov, kwargs["noise"], len(betas), 1.0, clip))
     return Case((model, (n, d), schedule), kwargs)
 
 

@@ -34,8 +34,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from crosscheck import strategies as cs
-from crosscheck.agree import TORCH_DTYPES, Case, Twin
+from crosscheck.agree import TORCH_DTYPES, Case, Exact, Twin
 from crosscheck.registry import register_pair
+from crosscheck.tolerances import LOW_PRECISION
+
+# The per-step update and the samplers also run the mixed-precision pass (states rounded to bfloat16 / float16).
+MIXED_PRECISION_DTYPES = ("float64", "float32", *LOW_PRECISION)
 
 L7 = "L7"
 L13 = "L13"
@@ -46,15 +50,36 @@ BEIGY = "Beigy"
 ACCEPT_MARGIN = {"float64": 1e-6, "float32": 0.02}
 
 
-class Method(Twin):
-    """The bound method ``method`` of an object built on each side by ``twin`` (e.g. its ``score``)."""
+def _in_float64(fn: Any) -> Any:
+    """fn evaluated at float64 states (a float64 model beside a half-precision chain: the sampler casts
+    the float64 scores it returns to the chain's dtype)."""
 
-    def __init__(self, twin: Twin, method: str) -> None:
-        super().__init__(twin.qualname, **twin.params)
+    def wrapped(x: Any, *args: Any) -> Any:
+        return fn(x.to(torch.float64) if isinstance(x, torch.Tensor) else np.asarray(x, np.float64), *args)
+
+    return wrapped
+
+
+def _float64_twin(twin: Twin) -> Twin:
+    """The same twin with every floating parameter passed as ``Exact`` (float64 on both sides)."""
+    params = {k: Exact(v) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v for k, v in twin.params.items()}
+    return Twin(twin.qualname, **params)
+
+
+class Method(Twin):
+    """The bound method ``method`` of an object built on each side by ``twin`` (e.g. its ``score``).
+
+    With ``float64=True`` the object is built from float64 parameters and evaluated at float64 states
+    (the mixed-precision pass: only the chain runs in the tested dtype)."""
+
+    def __init__(self, twin: Twin, method: str, float64: bool = False) -> None:
+        super().__init__(twin.qualname, **(_float64_twin(twin) if float64 else twin).params)
         object.__setattr__(self, "method", method)
+        object.__setattr__(self, "float64", float64)
 
     def build(self, side: str, dtype: str, device: str) -> Any:
-        return getattr(super().build(side, dtype, device), self.method)
+        fn = getattr(super().build(side, dtype, device), self.method)
+        return _in_float64(fn) if self.float64 else fn
 
 
 class _ConvolvedScore:
@@ -72,13 +97,16 @@ class _ConvolvedScore:
 
 
 class NoisyScore(Twin):
-    """The noise-conditional score of the distribution built on each side: ``x, sigma -> p_sigma.score(x)``."""
+    """The noise-conditional score of the distribution built on each side: ``x, sigma -> p_sigma.score(x)``
+    (with ``float64=True``, from float64 parameters at float64 states, as :class:`Method`)."""
 
-    def __init__(self, twin: Twin) -> None:
-        super().__init__(twin.qualname, **twin.params)
+    def __init__(self, twin: Twin, float64: bool = False) -> None:
+        super().__init__(twin.qualname, **(_float64_twin(twin) if float64 else twin).params)
+        object.__setattr__(self, "float64", float64)
 
     def build(self, side: str, dtype: str, device: str) -> Any:
-        return _ConvolvedScore(super().build(side, dtype, device))
+        fn = _ConvolvedScore(super().build(side, dtype, device))
+        return _in_float64(fn) if self.float64 else fn
 
 
 def _rounded(a: np.ndarray, dtype: str) -> np.ndarray:
@@ -151,7 +179,7 @@ def _step_cases(draw: st.DrawFn) -> Case:
 
 
 @st.composite
-def _sample_cases(draw: st.DrawFn) -> Case:
+def _sample_cases(draw: st.DrawFn, dtype: str) -> Case:
     twin, lam_min, x0 = draw(_chain_setup())
     K = draw(st.integers(0, 6))
     kwargs = {
@@ -160,11 +188,11 @@ def _sample_cases(draw: st.DrawFn) -> Case:
         "noise": draw(normals((K, *x0.shape))),
         "record_steps": draw(record_steps(K)),
     }
-    return Case((Method(twin, "score"), x0), kwargs)
+    return Case((Method(twin, "score", float64=dtype in LOW_PRECISION), x0), kwargs)
 
 
 @st.composite
-def _annealed_cases(draw: st.DrawFn) -> Case:
+def _annealed_cases(draw: st.DrawFn, dtype: str) -> Case:
     twin, lam_min, x0 = draw(_chain_setup())
     L = draw(st.integers(1, 4))
     sigma_1 = draw(st.floats(0.2, 5.0))
@@ -180,7 +208,7 @@ def _annealed_cases(draw: st.DrawFn) -> Case:
         "denoise": draw(st.booleans()),
         "record_steps": draw(record_steps(L * T)),
     }
-    return Case((NoisyScore(twin), x0, sigmas), kwargs)
+    return Case((NoisyScore(twin, float64=dtype in LOW_PRECISION), x0, sigmas), kwargs)
 
 
 def _safe_uniforms(
@@ -249,18 +277,21 @@ register_pair(
     "langevin_step",
     slide=f"{L7}, 'Langevin dynamic'; {BEIGY}, 'Score-based generative models' (eta = eps^2)",
     cases=lambda dtype: _step_cases(),
+    dtypes=MIXED_PRECISION_DTYPES,
 )
 register_pair(
     "langevin",
     "langevin_sample",
     slide=f"{L7}, 'Langevin dynamic'; {L13}, 'Langevin dynamics'",
-    cases=lambda dtype: _sample_cases(),
+    cases=_sample_cases,
+    dtypes=MIXED_PRECISION_DTYPES,
 )
 register_pair(
     "langevin",
     "annealed_langevin_sample",
     slide=f"{L13}, 'Sampling (annealed Langevin dynamics)'; {L14}, 'NCSN sampling (annealed Langevin dynamics)'",
-    cases=lambda dtype: _annealed_cases(),
+    cases=_annealed_cases,
+    dtypes=MIXED_PRECISION_DTYPES,
 )
 register_pair(
     "langevin",
