@@ -1,8 +1,8 @@
 """PyTorch implementations of the formulas of :mod:`reference`: same modules, names and parameters.
 
 Batched, device- and dtype-generic (the result follows the inputs), autograd-friendly, with no host
-synchronisation inside hot loops. Data-reading input checks can be disabled with
-:func:`value_checks` for production loops.
+synchronisation: value checks are device-side assertions (:func:`value_checks`: ``True``/``"async"``,
+the default; ``"sync"`` to raise the named error at the offending call on a GPU; ``False`` to skip).
 """
 
 import importlib
@@ -16,7 +16,7 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
         "or use the CPU wheel index)"
     ) from err
 
-from ._checks import set_value_checks, value_checks
+from ._checks import get_value_checks, set_value_checks, value_checks
 
 TOPICS = (
     "divergences",
@@ -39,4 +39,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["TOPICS", *TOPICS, "set_value_checks", "value_checks"]
+__all__ = ["TOPICS", *TOPICS, "get_value_checks", "set_value_checks", "value_checks"]

@@ -16,10 +16,10 @@ the targets are small (d and K of a toy problem), so the float64 cost does not m
 Autograd: every method is differentiable (through the float64 casts) in ``x`` and in the parameter
 tensors; ``score(x)`` equals ``torch.autograd.grad(log_prob(x).sum(), x)`` (checked in the tests).
 
-Value checks: methods check that ``x`` is finite, a host read that ``accelerated.value_checks(False)``
-turns off (do that inside a sampling loop that calls ``score`` every step). The check is skipped
-inside ``torch.func`` transforms (``vmap`` cannot read data), so ``torch.func.vmap(target.score)``
-and ``vmap(jacrev(target.log_prob))`` work.
+Value checks: methods check that ``x`` is finite, by a device-side assertion (no host read) that
+``accelerated.value_checks(False)`` turns off; the samplers turn it off inside their loops. The check
+is skipped inside ``torch.func`` transforms (``vmap`` cannot assert on data), so
+``torch.func.vmap(target.score)`` and ``vmap(jacrev(target.log_prob))`` work.
 
 One-sided names: none.
 """

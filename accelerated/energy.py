@@ -352,13 +352,17 @@ def _image_tensor(name: str, y: object) -> torch.Tensor:
 
 
 def _binary_image(name: str, y: torch.Tensor) -> torch.Tensor:
-    """Entries in {0, 1} (a host read, skipped with value checks off)."""
-    if C.value_checks_active() and y.numel() and not bool(((y == 0) | (y == 1)).all()):
-        bad = y[(y != 0) & (y != 1)]
-        raise ValueError(
-            f"{name}: expected pixel values in {{0, 1}}, got {bad.numel()} other values "
-            f"(e.g. {bad.flatten()[0].item()!r})"
-        )
+    """Entries in {0, 1} (a device assertion, skipped with value checks off)."""
+    if C.value_checks_active() and y.numel():
+
+        def detail() -> str:
+            bad = y[(y != 0) & (y != 1)]
+            return (
+                f"{name}: expected pixel values in {{0, 1}}, got {bad.numel()} other values "
+                f"(e.g. {bad.flatten()[0].item()!r})"
+            )
+
+        C.require(((y == 0) | (y == 1)).all(), f"{name}: expected pixel values in {{0, 1}}", detail)
     return y
 
 

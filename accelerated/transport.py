@@ -988,7 +988,7 @@ def gaussian_w2(
     C.check_finite("mu1", mu1)
     C.check_finite("mu2", mu2)
     for name, cov in (("cov1", cov1), ("cov2", cov2)):
-        C.check_symmetric(name, cov)  # includes finiteness, in one host read
+        C.check_symmetric(name, cov)  # includes finiteness, in one device assertion
     S1 = cov1.to(F64).expand(*batch, d, d).reshape(-1, d, d)
     S2 = cov2.to(F64).expand(*batch, d, d).reshape(-1, d, d)
     cross = _bures_cross_term(S1, S2).reshape(batch)

@@ -37,13 +37,23 @@ inputs' dtype: its float32 error is a few ulp of the largest term, times the fac
 divides by (1 / sqrt(alpha_bar_t) up to 158 at the end of the linear schedule, 2e4 at the end of the
 clipped cosine one, for ``predict_x0_from_eps``; the conversions through v have no such factor).
 
-Host synchronisation. Shape, dtype and device checks read metadata only. Value checks (``t`` in range,
-finite data) are fused into one host read per call and are skipped inside ``torch.compile``, under CUDA
-graph capture and with :func:`accelerated.value_checks` off. :func:`ddpm_sample` validates once, builds its
-per-step coefficient tensors on the device before the loop, indexes them with a Python step counter and
-makes no host read inside the loop (no ``.item()``, no branch on device values; this library's own
-value checks are off inside it, so an ``eps_fn`` built from its functions does not read either), so the
-loop can be captured in a CUDA graph (with ``noise=``, or a generator registered with the graph) or compiled.
+Host synchronisation. Shape, dtype and device checks read metadata only. Value checks make no host
+read: the per-step functions and losses assert on the device that their result is finite (one
+reduction: a NaN or inf in any input, or an overflow, reaches it), positions ``t`` are bounds-checked by
+the gather itself (``index_select``, which also refuses negative positions instead of wrapping), and the
+other functions fuse their conditions into one device assertion; all are skipped inside
+``torch.compile``, under CUDA graph capture and with :func:`accelerated.value_checks` off.
+
+Mixed precision. Model outputs (``eps_pred``, ``score``) may have another floating dtype than the data
+(``torch.autocast``): the losses compute in the promoted dtype and return float32 at least for half
+inputs; the samplers keep their state in the sampling dtype and cast the model's output to it, and a
+float16 / bfloat16 chain steps in float32 (1 / sqrt(alpha_bar_t) overflows float16).
+
+Samplers. :func:`ddpm_sample` and :func:`ddim_sample` validate once, build their per-step coefficient
+tensors on the device before the loop, index them with a Python step counter and make no host read
+inside the loop (no ``.item()``, no branch on device values; this library's own value checks are off
+inside it, so an ``eps_fn`` built from its functions adds no assertion per step), so the loop can be
+captured in a CUDA graph (with ``noise=``, or a generator registered with the graph) or compiled.
 
 One-sided names: none.
 """
