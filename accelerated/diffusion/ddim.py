@@ -23,7 +23,6 @@ indexes with its step counter, and this library's value checks are off inside th
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 
 import numpy as np
@@ -413,8 +412,5 @@ def ddim_sample(
     coef = _sampler_coefficients(schedule, tau, eta, clip is not None, device, dtype)
     positions = torch.tensor(tau[::-1], device=device).unsqueeze(1).expand(S, shape[0]).contiguous().unbind(0)
     args = (eps_fn, x, steps, positions, coef, noise, rng, eta, clip, shape, dtype, device)
-    # validated at entry: this library's checks are off inside the loop; while torch.compile traces they
-    # are skipped anyway, and the context manager would only cost a graph break
-    off = contextlib.nullcontext() if torch.compiler.is_compiling() else C.value_checks(False)
-    with off:
+    with C.off_in_loop():  # validated at entry: this library's checks are off inside the loop
         return _loop(*args)
