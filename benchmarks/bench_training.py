@@ -43,15 +43,23 @@ from torch import nn
 from accelerated import diffusion as D
 from accelerated import gan as G
 from accelerated import score_matching as SM
+from accelerated import set_value_checks
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default 15)")
-    parser.add_argument("--calls", type=int, default=0, help="calls per round (default: about 0.2 s per round)")
+    parser.add_argument("--rounds", type=int, default=30, help="interleaved rounds (default 30)")
+    parser.add_argument("--calls", type=int, default=0, help="calls per round (default: about 0.1 s per round)")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads on the CPU (default 1)")
     parser.add_argument("--cases", default="ddpm,ncsn,dsm,gan,ddim", help="comma-separated subset")
+    parser.add_argument(
+        "--value-checks",
+        default="async",
+        choices=["async", "sync", "off"],
+        help="the library's value checks (default async, the library's default: device-side assertions)",
+    )
+    parser.add_argument("--shapes", default="64x2,64x3x32x32", help="comma-separated batch shapes")
     return parser.parse_args()
 
 
@@ -247,7 +255,7 @@ def per_call(fn: Callable[[], torch.Tensor], calls: int, device: torch.device, b
     return (time.perf_counter() - start) / calls
 
 
-def calibrate(fn: Callable[[], torch.Tensor], device: torch.device, backward: bool, target: float = 0.2) -> int:
+def calibrate(fn: Callable[[], torch.Tensor], device: torch.device, backward: bool, target: float = 0.1) -> int:
     once = per_call(fn, 3, device, backward)
     return max(3, int(target / max(once, 1e-7)))
 
@@ -266,21 +274,27 @@ def measure(library, hand, args, device, backward: bool) -> tuple[float, float]:
 
 def main() -> None:
     args = parse_args()
+    set_value_checks(args.value_checks)
     device = torch.device(args.device)
     if device.type == "cpu":
         torch.set_num_threads(args.threads)
     threads = f", {torch.get_num_threads()} intra-op thread(s)" if device.type == "cpu" else ""
     print(f"training losses and DDIM, float32 on {device}{threads}; torch {torch.__version__}, {platform.machine()}")
-    print(f"median over {args.rounds} interleaved rounds; us per call (DDIM: per step); ratio = library / hand")
+    print(
+        f"median over {args.rounds} interleaved rounds; us per call (DDIM: per step); ratio = library / hand; "
+        f"value checks {args.value_checks}"
+    )
     header = f"  {'case':5s} {'batch':15s} {'model':8s} {'lib fwd':>9s} {'hand fwd':>9s} {'ratio':>6s}"
     print(header + f" {'lib f+b':>9s} {'hand f+b':>9s} {'ratio':>6s}")
     for case in args.cases.split(","):
-        for shape in ((64, 2), (64, 3, 32, 32)):
+        for shape in [tuple(int(k) for k in spec.split("x")) for spec in args.shapes.split(",")]:
             for kind in ("trivial", "network"):
                 model = make_model(kind, shape, device)
                 library, hand = CASES[case](model, shape, device, torch.Generator(device).manual_seed(1))
                 a, b = library(), hand()
-                torch.testing.assert_close(a, b, rtol=2e-4, atol=1e-4)  # the same arithmetic
+                # the same arithmetic, up to float32 rounding (DDIM: 50 steps of differently grouped terms)
+                tol = {"rtol": 2e-3, "atol": 1e-2} if case == "ddim" else {"rtol": 2e-4, "atol": 1e-4}
+                torch.testing.assert_close(a, b, **tol)
                 fwd = measure(library, hand, args, device, backward=False)
                 scale = 1e6 / (DDIM_STEPS if case == "ddim" else 1)
                 line = f"  {case:5s} {shape!s:15s} {kind:8s} {fwd[0] * scale:9.1f} {fwd[1] * scale:9.1f} "
