@@ -5,6 +5,7 @@ Public API for users testing their own code against the reference:
 * :func:`assert_agree` and :class:`Twin` (from :mod:`crosscheck.agree`);
 * :mod:`crosscheck.strategies`, hypothesis strategies for the input domains;
 * :mod:`crosscheck.tolerances`, the dtype-keyed tolerance table;
+* :mod:`crosscheck.training`, ``count_host_reads`` and ``graph_breaks`` for any training step or sampler;
 * ``python -m crosscheck``, the report (see ``python -m crosscheck --help``).
 """
 
