@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from .. import _checks as C
-from .sampling import _shape
+from .sampling import _progress, _shape
 from .schedules import Schedule, _clip_range, _data, _positions, _schedule
 
 
@@ -291,16 +291,6 @@ def ddim_step(
     return _apply(x_t, eps, coef, None if z is None else z.to(x_t.dtype), clip)
 
 
-def _progress(iterable: range, progress: object, total: int):
-    if not isinstance(progress, bool):
-        raise TypeError(f"progress: expected a bool, got {C.describe(progress)}")
-    if not progress:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, total=total, desc="DDIM sampling", unit="step")
-
-
 def _sampler_coefficients(schedule: Schedule, tau: list[int], eta: float, clip: bool, device, dtype) -> dict:
     """Per-step coefficients (step k goes from tau[S-1-k]), float64, cast once, on the device, as lists of 0-d views."""
     t = torch.tensor(tau[::-1], dtype=torch.int64, device=schedule.device)
@@ -407,7 +397,7 @@ def ddim_sample(
     else:
         device, dtype = rng.device, torch.get_default_dtype()
         x = torch.randn(shape, generator=rng, device=device, dtype=dtype)
-    steps = _progress(range(S), progress, S)
+    steps = _progress(range(S), progress, S, "DDIM sampling")
     tau = _respaced(schedule.T, S)
     coef = _sampler_coefficients(schedule, tau, eta, clip is not None, device, dtype)
     positions = torch.tensor(tau[::-1], device=device).unsqueeze(1).expand(S, shape[0]).contiguous().unbind(0)

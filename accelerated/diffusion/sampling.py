@@ -111,14 +111,15 @@ def _shape(shape: object) -> tuple[int, ...]:
     return shape
 
 
-def _progress(iterable: range, progress: object, total: int):
+def _progress(iterable: range, progress: object, total: int, desc: str = "DDPM sampling"):
+    """The loop's range, or a tqdm bar over it with ``progress=True`` (no bar object is built otherwise)."""
     if not isinstance(progress, bool):
         raise TypeError(f"progress: expected a bool, got {C.describe(progress)}")
     if not progress:
         return iterable
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, total=total, desc="DDPM sampling", unit="step")
+    return tqdm(iterable, total=total, desc=desc, unit="step")
 
 
 def _sampler_coefficients(schedule: Schedule, device: torch.device, dtype: torch.dtype, clip: bool) -> dict:

@@ -37,7 +37,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import _checks as C
-from .sampling import _shape
+from .sampling import _progress, _shape
 from .schedules import Schedule, _clip_range, _data, _noise, _positions, _positive_int, _same_shape, _schedule
 
 
@@ -238,16 +238,6 @@ def ddim_step(
     return _step(x_t, eps_pred, t, t_prev, schedule, z, eta, clip)
 
 
-def _progress(iterable: range, progress: object, total: int):
-    if not isinstance(progress, bool):
-        raise TypeError(f"progress: expected a bool, got {C.describe(progress)}")
-    if not progress:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, total=total, desc="DDIM sampling", unit="step")
-
-
 def _sample_noise(noise: object, rng: object, eta: float, S: int, shape: tuple[int, ...]) -> np.ndarray | None:
     C.check_noise_or_rng(noise, rng)
     if noise is None:
@@ -331,7 +321,7 @@ def ddim_sample(
     noise = _sample_noise(noise, rng, eta, S, shape)
     tau = respaced_timesteps(schedule.T, S)
     x = noise[0] if noise is not None else rng.standard_normal(shape)
-    for k in _progress(range(S), progress, S):
+    for k in _progress(range(S), progress, S, "DDIM sampling"):
         t = np.full(shape[0], tau[S - 1 - k], dtype=np.int64)
         t_prev = np.full(shape[0], tau[S - 2 - k] if k < S - 1 else -1, dtype=np.int64)
         eps = C.as_float64("eps_fn(x_t, t)", eps_fn(x, t))
