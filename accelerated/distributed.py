@@ -485,19 +485,25 @@ def prdc(
     )
 
 
-def _visiting_chunks(t: torch.Tensor, name: str, chunk: int, shards: _Shards):
-    """Every rank's shard ``t`` in chunks of ``chunk`` rows, in rank order: (global offset, chunk) pairs."""
+def _visiting_chunks(parts: Sequence[torch.Tensor], name: str, chunk: int, shards: _Shards):
+    """Every rank's shard in chunks of ``chunk`` rows, in rank order: (global offset, chunk) pairs.
+
+    ``parts`` are this rank's columns of the payload (the rows, their squared norms, their radii),
+    joined per chunk by the owner, so no copy of the whole shard is made.
+    """
+    columns = sum(p.shape[1] if p.ndim == 2 else 1 for p in parts)
     start_of_rank = 0
     for q in range(shards.world):
         n_q = shards.rows[name][q]
         for start in range(0, n_q, chunk):
             rows = min(chunk, n_q - start)
             if q == shards.rank:
-                buf = t[start : start + rows].to(shards.device).contiguous()
+                piece = [p[start : start + rows].reshape(rows, -1) for p in parts]
+                buf = torch.cat(piece, dim=1).to(shards.device)
             else:
-                buf = torch.empty(rows, t.shape[1], dtype=t.dtype, device=shards.device)
+                buf = torch.empty(rows, columns, dtype=parts[0].dtype, device=shards.device)
             _broadcast(buf, q, shards.group)
-            yield start_of_rank + start, buf.to(t.device)
+            yield start_of_rank + start, buf.to(parts[0].device)
         start_of_rank += n_q
 
 
@@ -514,13 +520,15 @@ def _knn_squared_radii(
     A chunk travels with its rows' squared norms, as computed by their owner, so that every distance
     is formed from the same numbers as in the single-process function.
     """
-    own = shards.offset[name] + torch.arange(X.shape[0], device=X.device)
+    own_lo = shards.offset[name]
     best = X.new_full((X.shape[0], k), math.inf)
-    for offset, B in _visiting_chunks(torch.cat([X, X_sq[:, None]], dim=1), name, chunk, shards):
+    for offset, B in _visiting_chunks((X, X_sq), name, chunk, shards):
         Bx, B_sq = _split(B, X.shape[1])
         D = metrics._squared_distances(X, Bx, X_sq, B_sq)
-        cols = offset + torch.arange(B.shape[0], device=X.device)
-        D.masked_fill_(own[:, None] == cols[None, :], math.inf)  # a point is not its own neighbour
+        lo, hi = max(own_lo, offset), min(own_lo + X.shape[0], offset + B.shape[0])
+        if lo < hi:  # the chunk holds some of this rank's own rows: a point is not its own neighbour
+            g = torch.arange(lo, hi, device=X.device)
+            D[g - own_lo, g - offset] = math.inf
         j = min(k, B.shape[0])
         best = torch.topk(
             torch.cat([best, torch.topk(D, j, dim=1, largest=False).values], dim=1), k, dim=1, largest=False
@@ -533,8 +541,7 @@ def _memberships(X, X_sq, r_real, Y, Y_sq, r_fake, chunk: int, shards: _Shards) 
     n = shards.total("real")
     counts = torch.zeros(2 + 2 * n, dtype=torch.int64, device=X.device)
     precise = torch.zeros(Y.shape[0], dtype=torch.bool, device=X.device)
-    payload = torch.cat([X, X_sq[:, None], r_real[:, None]], dim=1)  # each chunk travels with its balls' radii
-    for offset, B in _visiting_chunks(payload, "real", chunk, shards):
+    for offset, B in _visiting_chunks((X, X_sq, r_real), "real", chunk, shards):  # with its balls' radii
         Xq, Xq_sq, rq = _split(B, X.shape[1])
         D = metrics._squared_distances(Y, Xq, Y_sq, Xq_sq)  # (m_local, chunk)
         inside = D <= rq[None, :]
