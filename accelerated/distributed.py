@@ -30,8 +30,8 @@ Memory per process
 ``block_size`` rows, and every rank compares its own rows with the chunk. A rank holds its two shards,
 one chunk and one block of ``n_local x block_size`` squared distances, so with the same ``block_size``
 its memory is about ``1 / world_size`` of :func:`accelerated.metrics.prdc`'s (see
-``benchmarks/bench_distributed.py``). ``kid`` moves only the rows of each subset (an all-reduce of
-zero-padded (subsets, m, d) blocks, each row contributed by its owner: ``x + 0 = x`` exactly);
+``benchmarks/bench_distributed.py``). ``kid`` moves only the rows of each subset (zero-padded (subsets, m, d) blocks, each row
+written by its owner, summed onto the rank that evaluates the block: ``x + 0 = x`` exactly);
 ``fid`` and ``inception_score`` move O(d^2) and O(splits x K) numbers.
 
 One-sided names: the whole module (NumPy has no process groups; the formulas it reduces are
@@ -54,8 +54,6 @@ F64 = torch.float64
 _DTYPES = (torch.float64, torch.float32, torch.bfloat16, torch.float16)
 # Entries of one block of squared distances when block_size is not given (as accelerated.metrics).
 _DISTANCE_BLOCK_ENTRIES = 1 << 26
-# Values of one zero-padded block of KID subset rows (2**25 = 128 MiB in float32).
-_KID_BLOCK_VALUES = 1 << 25
 
 
 # --------------------------------------------------------------------------- the process group
@@ -334,9 +332,10 @@ def kid(
 ) -> metrics.KID:
     r"""KID of two feature sets sharded across ``group``: :func:`accelerated.metrics.kid` of their concatenations.
 
-    The subsets are drawn once, on rank 0 (from ``rng``, by the same rule as ``metrics.kid``, so a
-    generator seeded alike gives the same subsets as one process), or taken from ``indices``
-    (global row numbers in rank order), and broadcast. For each block of subsets every rank writes
+    The subsets are drawn once, on rank 0 (from rank 0's ``rng``, by the same rule as ``metrics.kid``,
+    so a generator seeded alike gives the same subsets as one process; the other ranks' ``rng`` and
+    ``indices`` are not used), or taken from rank 0's ``indices`` (global row numbers in rank order),
+    and broadcast. For each block of subsets every rank writes
     the rows it owns into a zero block, the blocks are summed (exact: each entry has one owner), and
     the rank that owns the block computes its unbiased MMD² values with the cubic kernel
     :math:`k(x, y) = (x^\top y / d + 1)^3`; one all-reduce gives every rank all values, then
@@ -362,8 +361,7 @@ def kid(
     n1, n2 = shards.total("features1"), shards.total("features2")
     idx1, idx2 = _kid_subsets(n1, n2, subset_size, n_subsets, rng, indices, shards, x.device)
     S, m1, m2 = idx1.shape[0], idx1.shape[1], idx2.shape[1]
-    d = x.shape[1]
-    per_block = max(1, _KID_BLOCK_VALUES // ((m1 + m2) * d))
+    per_block = metrics._kid_chunk(m1, m2, x.shape[1], x.element_size())  # the blocks of metrics.kid
     values = torch.zeros(S, dtype=F64, device=x.device)
     for b, start in enumerate(range(0, S, per_block)):
         stop = min(start + per_block, S)
@@ -382,7 +380,9 @@ def _kid_subsets(n1, n2, subset_size, n_subsets, rng, indices, shards: _Shards, 
     error = None
     if shards.rank == 0:
         try:
-            idx1, idx2 = metrics._kid_indices(n1, n2, subset_size, n_subsets, rng, indices, device)
+            mode = "off" if C.get_value_checks() == "off" else "sync"  # a bad index is known before the broadcast
+            with C.value_checks(mode):
+                idx1, idx2 = metrics._kid_indices(n1, n2, subset_size, n_subsets, rng, indices, device)
             shape = torch.tensor([idx1.shape[0], idx1.shape[1], idx2.shape[1]], dtype=torch.int64)
         except (TypeError, ValueError) as err:
             error = err

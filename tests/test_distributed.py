@@ -38,7 +38,13 @@ def _agreement_worker(rank: int, world: int, data: dict) -> dict:
             real, fake = _shard(case["real"], case["real_cuts"], rank), _shard(case["fake"], case["fake_cuts"], rank)
             out[name] = _numbers(distributed.prdc(real, fake, k=case["k"], block_size=case["block_size"]))
         elif kind == "is":
-            out[name] = _numbers(distributed.inception_score(_shard(case["p"], case["cuts"], rank), splits=case["splits"]))
+            out[name] = _numbers(
+                distributed.inception_score(_shard(case["p"], case["cuts"], rank), splits=case["splits"])
+            )
+        elif kind == "kid":
+            a, b = _shard(case["a"], case["a_cuts"], rank), _shard(case["b"], case["b_cuts"], rank)
+            rng = torch.Generator().manual_seed(case["seed"])
+            out[name] = _numbers(distributed.kid(a, b, subset_size=case["m"], n_subsets=case["S"], rng=rng))
         elif kind == "fid":
             a, b = _shard(case["a"], case["a_cuts"], rank), _shard(case["b"], case["b_cuts"], rank)
             out[name] = float(distributed.fid(a, b))
@@ -48,8 +54,15 @@ def _agreement_worker(rank: int, world: int, data: dict) -> dict:
 def _prdc_case(rng, n, m, d, k, real_cuts, fake_cuts, block_size, dtype=np.float64):
     real = rng.normal(size=(n, d)).astype(dtype)
     fake = (rng.normal(size=(m, d)) * 1.2 + 0.3).astype(dtype)
-    return {"kind": "prdc", "real": real, "fake": fake, "k": k, "block_size": block_size,
-            "real_cuts": real_cuts, "fake_cuts": fake_cuts}
+    return {
+        "kind": "prdc",
+        "real": real,
+        "fake": fake,
+        "k": k,
+        "block_size": block_size,
+        "real_cuts": real_cuts,
+        "fake_cuts": fake_cuts,
+    }
 
 
 def test_two_processes_equal_one_process():
@@ -65,8 +78,34 @@ def test_two_processes_equal_one_process():
         "prdc_k_max": _prdc_case(rng, 9, 12, 2, 8, [0, 4, 9], [0, 6, 12], 2),
         "is_splits": {"kind": "is", "p": p, "cuts": [0, 77, 203], "splits": 10},
         "is_one_split": {"kind": "is", "p": p, "cuts": [0, 200, 203], "splits": 1},
-        "fid": {"kind": "fid", "a": rng.normal(size=(90, 5)) + 50, "b": rng.normal(size=(60, 5)) * 2,
-                "a_cuts": [0, 31, 90], "b_cuts": [0, 59, 60]},
+        # 9 subsets: blocks of metrics._kid_chunk subsets, owned by alternating ranks
+        "kid": {
+            "kind": "kid",
+            "a": rng.normal(size=(70, 4)),
+            "b": rng.normal(size=(55, 4)) + 0.2,
+            "a_cuts": [0, 3, 70],
+            "b_cuts": [0, 40, 55],
+            "m": 20,
+            "S": 9,
+            "seed": 5,
+        },
+        "kid_float32": {
+            "kind": "kid",
+            "a": rng.normal(size=(64, 8)).astype(np.float32),
+            "b": rng.normal(size=(64, 8)).astype(np.float32),
+            "a_cuts": [0, 32, 64],
+            "b_cuts": [0, 10, 64],
+            "m": 30,
+            "S": 4,
+            "seed": 6,
+        },
+        "fid": {
+            "kind": "fid",
+            "a": rng.normal(size=(90, 5)) + 50,
+            "b": rng.normal(size=(60, 5)) * 2,
+            "a_cuts": [0, 31, 90],
+            "b_cuts": [0, 59, 60],
+        },
     }
     results = on_gloo(_agreement_worker, 2, data)
     assert [r.error for r in results] == [None, None], [r.message for r in results]
@@ -74,12 +113,28 @@ def test_two_processes_equal_one_process():
     got = results[0].value
     for name, case in data.items():
         if case["kind"] == "prdc":
-            expected = metrics.prdc(torch.from_numpy(case["real"]), torch.from_numpy(case["fake"]), k=case["k"],
-                                    block_size=case["block_size"])
+            expected = metrics.prdc(
+                torch.from_numpy(case["real"]),
+                torch.from_numpy(case["fake"]),
+                k=case["k"],
+                block_size=case["block_size"],
+            )
             assert got[name] == _numbers(expected), name  # counts: exactly
         elif case["kind"] == "is":
             expected = metrics.inception_score(torch.from_numpy(case["p"]), splits=case["splits"])
             np.testing.assert_allclose(got[name], _numbers(expected), rtol=RTOL, atol=1e-14, err_msg=name)
+        elif case["kind"] == "kid":
+            rng = torch.Generator().manual_seed(case["seed"])
+            expected = metrics.kid(
+                torch.from_numpy(case["a"]),
+                torch.from_numpy(case["b"]),
+                subset_size=case["m"],
+                n_subsets=case["S"],
+                rng=rng,
+            )
+            # the same subsets, and each subset's value from the same GEMMs (bitwise on the CPU, see
+            # metrics._subset_mmd2); the all-reduce adds zeros only: exactly equal
+            assert got[name] == _numbers(expected), name
         elif case["kind"] == "fid":
             expected = metrics.fid(torch.from_numpy(case["a"]), torch.from_numpy(case["b"]))
             np.testing.assert_allclose(got[name], float(expected), rtol=1e-10, err_msg=name)
@@ -119,9 +174,13 @@ def _bad_input_worker(rank: int, world: int) -> dict:
     if rank == 0:
         nan[3, 1] = float("nan")
     attempt("prdc_nan_on_one_rank", lambda: distributed.prdc(nan, x, k=2))
-    attempt("is_rank_refuses", lambda: distributed.inception_score(torch.softmax(x, dim=1) if rank == 0 else x[:, 0], splits=1))
+    attempt(
+        "is_rank_refuses",
+        lambda: distributed.inception_score(torch.softmax(x, dim=1) if rank == 0 else x[:, 0], splits=1),
+    )
     attempt("prdc_wrong_group", lambda: distributed.prdc(x, x, k=2, group="world"))
     attempt("prdc_k_too_large_globally", lambda: distributed.prdc(x, x[:2], k=4))
+    attempt("kid_subset_too_large", lambda: distributed.kid(x, x, subset_size=21))
     attempt("is_too_many_splits", lambda: distributed.inception_score(torch.softmax(x, dim=1), splits=21))
     # after all of that the group still works
     out["still_works"] = _numbers(distributed.prdc(x, x, k=2))
@@ -139,6 +198,11 @@ def test_bad_input_raises_on_every_rank_and_does_not_hang():
         "prdc_nan_on_one_rank": ("ValueError", r"real: rank\(s\) \[0\] hold NaN or infinite values"),
         "prdc_wrong_group": ("TypeError", r"group: expected None .*ProcessGroup, got str"),
         "prdc_k_too_large_globally": ("ValueError", r"k: expected 1 <= k <= n - 1 = 3 for fake with n = 4"),
+        "kid_subset_too_large": (
+            "ValueError",
+            r"subset_size: expected 2 <= subset_size <= min\(n1, n2\) = 20|"
+            r"kid: rank 0 refused the subset arguments",
+        ),
         "is_too_many_splits": ("ValueError", r"splits: expected 1 <= splits <= n = 20"),
     }
     import re
