@@ -1,8 +1,11 @@
-r"""Sample-quality metrics in PyTorch: streaming statistics, FID and FID_inf, PRDC in blocks, IS, CLIP score.
+r"""Sample-quality metrics in PyTorch: streaming statistics, FID and FID_inf, KID, PRDC in blocks, IS, CLIP score.
 
 Same formulas, names and parameters as :mod:`reference.metrics` (see it for the slides: Isachenko DGM
 Lecture 7, 'Frechet Inception Distance', 'Frechet Inception Distance (FID)', 'Precision-Recall',
-'CLIP score'; Advanced Course on DGM Lecture 8, 'Inception Score', 'Computing FID').
+'CLIP score'; Advanced Course on DGM Lecture 8, 'Inception Score', 'Computing FID', 'Two-Sample
+Tests'). KID, the Kernel Inception Distance (Binkowski, Sutherland, Arbel, Gretton, Demystifying MMD
+GANs, ICLR 2018), is on no slide: the unbiased MMD^2 with the cubic kernel (x^T y / d + 1)^3 over
+random subsets.
 
 Precision and devices. Results live on the inputs' device. Where float32 loses the answer, the work
 is done in float64 whatever the input dtype:
@@ -14,6 +17,10 @@ is done in float64 whatever the input dtype:
   Rows are cast in chunks of at most 2**23 values (64 MiB), so memory does not grow with n.
 * ``frechet_distance`` is :func:`accelerated.transport.gaussian_w2` with ``squared=True`` (its dtype
   rules apply); ``fid`` and ``fid_infinity`` compute in float64 and return the features' dtype.
+* ``mmd2_unbiased`` and ``kid`` form the kernel matrices with batched matrix products in the
+  features' dtype (float32 stays float32, for speed: a kernel entry then carries the float32 rounding
+  of a length-d dot product) and sum them in float64; ``kid`` chunks its subsets so that a chunk's
+  gathered rows and kernel block stay within 256 MiB, and returns the features' dtype.
 * ``inception_score`` and ``inception_score_components`` work on a float64 copy of each split;
   ``clip_score`` accumulates its dot products and norms in float64.
 
@@ -52,6 +59,7 @@ from . import _checks as C
 from . import transport
 
 __all__ = [
+    "KID",
     "PRDC",
     "DensityCoverage",
     "FIDInfinity",
@@ -68,6 +76,8 @@ __all__ = [
     "frechet_distance",
     "inception_score",
     "inception_score_components",
+    "kid",
+    "mmd2_unbiased",
     "prdc",
     "precision_recall",
 ]
@@ -78,6 +88,11 @@ F64 = torch.float64
 _STAT_CHUNK_VALUES = 1 << 23
 # Entries of one block of squared distances when block_size is not given (256 MiB in float32).
 _DISTANCE_BLOCK_ENTRIES = 1 << 26
+# KID: bytes of one chunk of subsets (gathered rows and a kernel block), entries of one kernel block,
+# and uniforms drawn at a time for the subsets.
+_KID_CHUNK_BYTES = 1 << 28
+_KERNEL_BLOCK_ENTRIES = 1 << 26
+_DRAW_CHUNK_VALUES = 1 << 22
 
 
 # --------------------------------------------------------------------------- shared input checks
@@ -221,21 +236,40 @@ class StreamingStatistics:
 
     Notes
     -----
-    Methods: ``update(batch)``, ``merge(other)`` (both in place, returning ``self``), ``finalize()``
-    and ``all_reduce(group=None)``, which combines the accumulators of every process of a
-    ``torch.distributed`` group so that each holds the statistics of all rows (the reference class
-    has no such method: NumPy has no process groups).
+    Methods: ``update(batch)``, ``merge(other)`` (both in place, returning ``self``), ``finalize()``,
+    ``reset()`` (forget every row, to evaluate again) and ``all_reduce(group=None)``, which combines
+    the accumulators of every process of a ``torch.distributed`` group so that each holds the
+    statistics of all rows (the reference class has no such method: NumPy has no process groups).
+
+    ``all_reduce`` keeps this process's own accumulators aside, so a second call gives the same totals
+    (it does not count the other processes' rows again). After it, ``update`` and ``merge`` are
+    refused with a ``ValueError``: rows added to a group's totals would be counted again by the next
+    reduction. Call ``reset()`` to start a new evaluation.
     """
 
     def __init__(self, dim: int):
         self.dim = _positive_int("dim", dim)
-        self.n = 0
-        self.mean: torch.Tensor | None = None
-        self.m2: torch.Tensor | None = None
+        self.reset()
 
     def __repr__(self) -> str:
         device = None if self.mean is None else self.mean.device
-        return f"StreamingStatistics(dim={self.dim}, n={self.n}, device={device})"
+        reduced = ", all-reduced" if self._local is not None else ""
+        return f"StreamingStatistics(dim={self.dim}, n={self.n}, device={device}{reduced})"
+
+    def reset(self) -> StreamingStatistics:
+        """Forget every row (and any reduction): the state of a new accumulator; returns ``self``."""
+        self.n = 0
+        self.mean: torch.Tensor | None = None
+        self.m2: torch.Tensor | None = None
+        self._local: tuple[int, torch.Tensor | None, torch.Tensor | None] | None = None  # own rows, once reduced
+        return self
+
+    def _refuse_if_reduced(self, method: str) -> None:
+        if self._local is not None:
+            raise ValueError(
+                f"{method}: this accumulator holds the totals of a process group since all_reduce(); rows added "
+                "now would be counted again by the next reduction. Call reset() to start a new evaluation"
+            )
 
     def _allocate(self, device: torch.device) -> None:
         if self.mean is None:
@@ -255,6 +289,7 @@ class StreamingStatistics:
 
     def update(self, batch: torch.Tensor) -> StreamingStatistics:
         """Add the rows of ``batch`` ((b, dim), finite, any floating dtype; b = 0 changes nothing)."""
+        self._refuse_if_reduced("update")
         x = C.as_float_tensor("batch", batch)
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise ValueError(f"batch: expected shape (b, {self.dim}), got shape {tuple(x.shape)}")
@@ -272,6 +307,7 @@ class StreamingStatistics:
         """Add everything ``other`` has seen; its accumulators are moved to this one's device."""
         if not isinstance(other, StreamingStatistics):
             raise TypeError(f"other: expected an accelerated StreamingStatistics, got {C.describe(other)}")
+        self._refuse_if_reduced("merge")
         if other.dim != self.dim:
             raise ValueError(f"other: expected dim = {self.dim}, got an accumulator with dim = {other.dim}")
         if other.n == 0:
@@ -299,8 +335,12 @@ class StreamingStatistics:
 
         the parallel-axis form of Chan et al.'s combination. It never forms
         :math:`\sum_r n_r \mu_r\mu_r^\top - N\mu\mu^\top`, which cancels catastrophically when the
-        mean is large against the spread. Processes without rows contribute zeros. The global count
-        is read on the host once (a synchronisation, once per call).
+        mean is large against the spread. Processes without rows contribute zeros. The counts and
+        dims of all processes are all-gathered first and read on the host once (a synchronisation,
+        once per call): a dim that differs between ranks raises a ``ValueError`` on every rank.
+
+        Idempotent: the process's own accumulators are kept, and a second call reduces them again, so
+        it gives the same totals. ``update`` and ``merge`` are refused afterwards (see the class notes).
 
         Parameters
         ----------
@@ -314,18 +354,29 @@ class StreamingStatistics:
             raise RuntimeError(
                 "all_reduce: torch.distributed is not initialised; call torch.distributed.init_process_group first"
             )
-        if self.mean is None:
-            backend = dist.get_backend(group)
-            cuda = backend == "nccl" and torch.cuda.is_available()
-            self._allocate(torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu"))
-        head = torch.cat([self.mean.new_full((1,), float(self.n)), self.mean * self.n])
-        dist.all_reduce(head, op=dist.ReduceOp.SUM, group=group)
-        n_total = round(float(head[0]))  # counts below 2**53 are exact in float64
+        if group is not None and not isinstance(group, dist.ProcessGroup):
+            raise TypeError(f"group: expected None (the default group) or a ProcessGroup, got {C.describe(group)}")
+        if self._local is None:
+            if self.mean is None:
+                backend = dist.get_backend(group)
+                cuda = backend == "nccl" and torch.cuda.is_available()
+                self._allocate(torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu"))
+            self._local = (self.n, self.mean, self.m2)
+        n_own, mean_own, m2_own = self._local
+        sizes = torch.tensor([n_own, self.dim], dtype=torch.int64, device=mean_own.device)
+        table = [torch.empty_like(sizes) for _ in range(dist.get_world_size(group))]
+        dist.all_gather(table, sizes, group=group)  # dims first: a mismatch raises on every rank, no hang
+        counts, dims = torch.stack(table).T.tolist()  # the one host read
+        if len(set(dims)) > 1:
+            raise ValueError(f"all_reduce: the accumulators' dim differs between ranks: {dims} (by rank)")
+        n_total = sum(counts)
         if n_total == 0:
             return self
-        mu = head[1:] / n_total
-        shift = self.mean - mu
-        m2 = self.m2 + torch.outer(shift, shift) * self.n
+        total = mean_own * n_own
+        dist.all_reduce(total, op=dist.ReduceOp.SUM, group=group)
+        mu = total / n_total
+        shift = mean_own - mu
+        m2 = m2_own + torch.outer(shift, shift) * n_own
         dist.all_reduce(m2, op=dist.ReduceOp.SUM, group=group)
         self.n, self.mean, self.m2 = n_total, mu, m2
         return self
@@ -492,6 +543,280 @@ def fid_infinity(
     intercept = fid_n.mean() - slope * inv_n.mean()
     n = torch.as_tensor(sizes, dtype=torch.int64, device=y.device)
     return FIDInfinity(intercept.to(y.dtype), slope.to(y.dtype), n, fid_n.to(y.dtype))
+
+
+# --------------------------------------------------------------------------- KID
+
+
+class KID(NamedTuple):
+    """Kernel Inception Distance: mean and population std of the subsets' unbiased MMD^2 (inputs' dtype)."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+
+def _kernel_sum(a: torch.Tensor, b: torch.Tensor, *, off_diagonal: bool) -> torch.Tensor:
+    r"""(s,) float64 sums of :math:`k(a_i, b_j) = (a_i^\top b_j / d + 1)^3` over each of s blocks.
+
+    ``a`` (s, m, d), ``b`` (s, n, d). The kernel is one batched GEMM in the input dtype,
+    ``baddbmm(1, a, b^T, alpha=1/d)``, cubed in place; each block is summed with a float64
+    accumulator (``sum(dtype=float64)`` over rows, then over the row sums; no float64 copy of the
+    block). With ``off_diagonal``
+    (``a`` is ``b``) the terms i = j are left out exactly: the float64 sum of the block's own
+    diagonal entries is subtracted. Rows of ``a`` are taken in slices so that one kernel block holds
+    at most :data:`_KERNEL_BLOCK_ENTRIES` entries (one slice for KID's subsets, which :func:`kid`
+    chunks to fit). Out-of-place (differentiable) when an input requires grad.
+    """
+    s, m, d = a.shape
+    n = b.shape[1]
+    grad = torch.is_grad_enabled() and (a.requires_grad or b.requires_grad)
+    one = torch.ones((), dtype=a.dtype, device=a.device)
+    rows = max(1, _KERNEL_BLOCK_ENTRIES // max(1, s * n))
+    bT = b.transpose(1, 2)
+    total = torch.zeros(s, dtype=F64, device=a.device)
+    for start in range(0, m, rows):
+        stop = min(start + rows, m)
+        K = torch.baddbmm(one, a[:, start:stop], bT, beta=1, alpha=1.0 / d)  # (s, rows, n): a.b / d + 1
+        K = K.pow(3) if grad else K.pow_(3)
+        total = total + K.sum(dim=2, dtype=F64).sum(dim=1)  # float64 row sums, then their sum
+        if off_diagonal:  # entry (i, start + i) of this slice is the term i = j
+            total = total - K[:, :, start:stop].diagonal(dim1=1, dim2=2).sum(dim=1, dtype=F64)
+    return total
+
+
+def _subset_mmd2(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    r"""(s,) float64 unbiased MMD^2 with the cubic kernel of s pairs of gathered subsets.
+
+    .. math::
+
+        \frac{\sum_{i \ne j} k(x_i, x_j)}{m(m-1)} + \frac{\sum_{i \ne j} k(y_i, y_j)}{m_2(m_2-1)}
+        - \frac{2 \sum_{i,j} k(x_i, y_j)}{m m_2}
+
+    ``x`` (s, m, d) and ``y`` (s, m2, d), same dtype and device, m, m2 >= 2 (not checked: the
+    callers have). Three batched GEMMs per block of subsets (XX, YY, XY) in the input dtype, their
+    cubes summed in float64, the diagonals of XX and YY subtracted exactly (:func:`_kernel_sum`).
+    Each subset's value is computed by its own GEMMs: on the CPU it is bitwise the same whichever
+    other subsets share the batch (tested); a GPU library may pick its GEMM kernel by batch size,
+    which can change the last bits. Used by :func:`kid`, :func:`mmd2_unbiased` and
+    ``accelerated.distributed.kid``, so that all give the same numbers.
+    """
+    m, m2 = x.shape[1], y.shape[1]
+    xx = _kernel_sum(x, x, off_diagonal=True)
+    yy = _kernel_sum(y, y, off_diagonal=True)
+    xy = _kernel_sum(x, y, off_diagonal=False)
+    return xx / (m * (m - 1)) + yy / (m2 * (m2 - 1)) - xy * (2.0 / (m * m2))
+
+
+def _kid_chunk(m1: int, m2: int, d: int, itemsize: int) -> int:
+    """Subsets per chunk: the gathered (chunk, m1, d) and (chunk, m2, d) rows and one (chunk, m, m) kernel
+    block take at most :data:`_KID_CHUNK_BYTES` (256 MiB) together; at least one subset."""
+    per_subset = itemsize * ((m1 + m2) * d + max(m1, m2) ** 2)
+    return max(1, _KID_CHUNK_BYTES // per_subset)
+
+
+def mmd2_unbiased(features1: torch.Tensor, features2: torch.Tensor) -> torch.Tensor:
+    r"""Unbiased MMD^2 with the cubic kernel, kernel GEMMs in the input dtype, sums in float64 (see the reference).
+
+    .. math::
+
+        k(x, y) = \Big(\frac{x^\top y}{d} + 1\Big)^3,\quad
+        \widehat{\mathrm{MMD}}^2_u = \frac{\sum_{i \ne j} k(x_i, x_j)}{m(m-1)}
+        + \frac{\sum_{i \ne j} k(y_i, y_j)}{n(n-1)} - \frac{2}{mn} \sum_{i, j} k(x_i, y_j).
+
+    Unbiased, so it **can be negative** (near 0, of either sign, when the laws agree). The kernel
+    matrices are formed by matrix products in the features' dtype (float32 stays float32, for
+    speed: each kernel entry then carries the float32 rounding of a length-d dot product, relative
+    error about ``sqrt(d) * 6e-8``), in row blocks of at most 2**26 entries, so memory does not grow
+    as m n; the entries are summed in float64 and the diagonals subtracted exactly. Differentiable.
+
+    Parameters
+    ----------
+    features1 : (m, d) Tensor
+    features2 : (n, d) Tensor
+        m, n >= 2; same dtype and device.
+
+    Returns
+    -------
+    () Tensor
+        In the features' dtype.
+    """
+    x, y = _pair(("features1", "features2"), features1, features2, min_rows=(2, 2))
+    return _subset_mmd2(x[None], y[None])[0].to(x.dtype)
+
+
+def _kid_sizes(n1: int, n2: int, subset_size: object, n_subsets: object) -> tuple[int, int]:
+    """(subset_size, n_subsets) with the defaults min(1000, n1, n2) and 100, checked against the row counts."""
+    S = 100 if n_subsets is None else _positive_int("n_subsets", n_subsets)
+    m = min(1000, n1, n2) if subset_size is None else _positive_int("subset_size", subset_size, minimum=2)
+    if m > min(n1, n2):
+        raise ValueError(
+            f"subset_size: expected 2 <= subset_size <= min(n1, n2) = {min(n1, n2)} (rows are drawn without "
+            f"replacement from features1 with n1 = {n1} and features2 with n2 = {n2} rows), got {m}"
+        )
+    return m, S
+
+
+def _draw_rows(n: int, m: int, S: int, rng: torch.Generator) -> torch.Tensor:
+    """(S, m) int64: per row, the first m of ``argsort`` of n float64 uniforms from ``rng`` (on its device).
+
+    Uniforms sort into a uniformly random permutation, so each row is m distinct rows drawn without
+    replacement. Drawn in chunks of rows of at most 2**22 uniforms (32 MiB).
+    """
+    rows = max(1, _DRAW_CHUNK_VALUES // n)
+    parts = []
+    for start in range(0, S, rows):
+        u = torch.rand((min(rows, S - start), n), generator=rng, device=rng.device, dtype=F64)
+        parts.append(torch.argsort(u, dim=1)[:, :m])
+    return torch.cat(parts)
+
+
+def _draw_kid_indices(
+    n1: int, n2: int, subset_size: int, n_subsets: int, rng: torch.Generator | None, device: torch.device | str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """KID's subsets: two int64 (n_subsets, subset_size) tensors of distinct row numbers, moved to ``device``.
+
+    Drawn on ``rng``'s device: first every subset of ``range(n1)``, then every subset of ``range(n2)``
+    (:func:`_draw_rows`), so a generator seeded alike gives the same subsets on every call and every
+    process. ``rng=None`` draws from a fresh generator on ``device`` seeded from the operating
+    system (not reproducible). Arguments are not checked here (``_kid_indices`` does that).
+    """
+    if rng is None:
+        rng = torch.Generator(device=device)
+        rng.seed()
+    idx1 = _draw_rows(n1, subset_size, n_subsets, rng)
+    idx2 = _draw_rows(n2, subset_size, n_subsets, rng)
+    return idx1.to(device), idx2.to(device)
+
+
+def _check_given_indices(
+    indices: object, n1: int, n2: int, subset_size: object, n_subsets: object, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    if not (isinstance(indices, (tuple, list)) and len(indices) == 2):
+        raise TypeError(f"indices: expected a pair (idx1, idx2) of integer tensors, got {C.describe(indices)}")
+    idx = [C.as_int_tensor(f"indices[{i}]", v) for i, v in enumerate(indices)]
+    for i, ix in enumerate(idx):
+        name = f"indices[{i}]"
+        if ix.ndim != 2 or ix.shape[0] < 1 or ix.shape[1] < 2:
+            raise ValueError(
+                f"{name}: expected shape (n_subsets, subset_size) with n_subsets >= 1 and subset_size >= 2, "
+                f"got shape {tuple(ix.shape)}"
+            )
+    if idx[0].shape != idx[1].shape:
+        raise ValueError(
+            f"indices: expected two tensors of one shape, got {tuple(idx[0].shape)} and {tuple(idx[1].shape)}"
+        )
+    S, m = idx[0].shape
+    for name, value, size in (("subset_size", subset_size, m), ("n_subsets", n_subsets, S)):
+        if value is not None and _positive_int(name, value) != size:
+            raise ValueError(
+                f"{name}: expected None or {size} (the shape of indices, {tuple(idx[0].shape)}), got {value}"
+            )
+    idx = [ix.to(device=device, dtype=torch.int64) for ix in idx]
+    if C.value_checks_active():
+        for i, (ix, n) in enumerate(zip(idx, (n1, n2))):
+            name = f"indices[{i}]"
+            lo, hi = torch.aminmax(ix)
+            C.require(
+                lo.ge(0).logical_and_(hi.lt(n)),
+                f"{name}: expected row indices in [0, {n - 1}] (features{i + 1} has {n} rows)",
+                lambda name=name, n=n, ix=ix, i=i: (
+                    f"{name}: expected row indices in [0, {n - 1}] (features{i + 1} has {n} rows), "
+                    f"got min {int(ix.min())} and max {int(ix.max())}"
+                ),
+            )
+            s = torch.sort(ix, dim=1).values
+            C.require(
+                (s[:, 1:] != s[:, :-1]).all(),
+                f"{name}: expected distinct indices in each row (a subset is drawn without replacement)",
+            )
+    return idx[0], idx[1]
+
+
+def _kid_indices(
+    n1: int,
+    n2: int,
+    subset_size: object,
+    n_subsets: object,
+    rng: object,
+    indices: object,
+    device: torch.device | str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Checked subset indices for :func:`kid` and ``accelerated.distributed.kid``: given or drawn, int64, on ``device``.
+
+    ``indices`` (checked: a pair of (S, m) integer tensors, rows of distinct indices in range; moved
+    to ``device``) or, if None, :func:`_draw_kid_indices` from ``rng`` (a ``torch.Generator`` on the
+    CPU or on ``device``; None: fresh and unseeded) with the sizes of :func:`_kid_sizes`.
+    """
+    device = torch.device(device)
+    if indices is not None:
+        if rng is not None:
+            raise ValueError("indices / rng: pass at most one of indices= (given subsets) and rng=, got both")
+        return _check_given_indices(indices, n1, n2, subset_size, n_subsets, device)
+    m, S = _kid_sizes(n1, n2, subset_size, n_subsets)
+    if rng is not None:
+        if not isinstance(rng, torch.Generator):
+            raise TypeError(f"rng: expected a torch.Generator or None, got {C.describe(rng)}")
+        if rng.device.type != "cpu":
+            C.check_generator(rng, device)
+    return _draw_kid_indices(n1, n2, m, S, rng, device)
+
+
+def kid(
+    features1: torch.Tensor,
+    features2: torch.Tensor,
+    *,
+    subset_size: int | None = None,
+    n_subsets: int | None = None,
+    rng: torch.Generator | None = None,
+    indices: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> KID:
+    r"""Kernel Inception Distance: unbiased MMD^2 (cubic kernel) over random subsets, batched (see the reference).
+
+    .. math::
+
+        \mathrm{KID} = \frac1S \sum_{s=1}^S \widehat{\mathrm{MMD}}^2_u\big(X_{I_s}, Y_{J_s}\big),
+        \qquad k(x, y) = \Big(\frac{x^\top y}{d} + 1\Big)^3,
+
+    each subset drawing ``subset_size`` rows of each set independently, without replacement. The
+    subsets are processed in chunks (gathered rows and one kernel block of a chunk within 256 MiB):
+    per chunk, three batched GEMMs (XX, YY, XY) in the features' dtype, cubed in place and summed
+    in float64 with the diagonals left out exactly (:func:`_subset_mmd2`); mean and std of the S
+    float64 values in float64, then cast. The mean can be slightly negative when the laws agree.
+
+    Randomness: with ``rng`` (a ``torch.Generator`` on the CPU or on the features' device) the
+    subsets of ``features1`` are the first ``subset_size`` entries of ``argsort`` of a row of
+    ``torch.rand((n_subsets, n1), dtype=float64)`` drawn on the generator's device (in chunks of
+    2**22 values), then those of ``features2`` likewise (:func:`_draw_kid_indices`); the draws
+    differ from the reference's, so the crosscheck passes both sides the same ``indices``. With
+    neither ``rng`` nor ``indices``, a fresh generator seeded by the operating system is used: the
+    result is then **not reproducible**.
+
+    Parameters
+    ----------
+    features1 : (n1, d) Tensor
+    features2 : (n2, d) Tensor
+        n1, n2 >= 2; same dtype and device.
+    subset_size : int, optional
+        2 <= m <= min(n1, n2); default ``min(1000, n1, n2)``.
+    n_subsets : int, optional
+        S >= 1; default 100.
+    rng : torch.Generator, optional
+    indices : (idx1, idx2) pair of integer Tensors, optional
+        Each (S, m), rows of distinct row numbers (on any device; moved to the features'). Overrides
+        drawing: ``rng`` must be None, ``subset_size`` / ``n_subsets`` if given must match.
+
+    Returns
+    -------
+    KID
+        ``mean`` and population ``std`` (divisor S), 0-d tensors in the features' dtype.
+        Differentiable (memory then holds every chunk's kernel blocks for the backward pass).
+    """
+    x, y = _pair(("features1", "features2"), features1, features2, min_rows=(2, 2))
+    idx1, idx2 = _kid_indices(x.shape[0], y.shape[0], subset_size, n_subsets, rng, indices, x.device)
+    S, m1, m2 = idx1.shape[0], idx1.shape[1], idx2.shape[1]
+    chunk = _kid_chunk(m1, m2, x.shape[1], x.element_size())
+    values = torch.cat([_subset_mmd2(x[idx1[s : s + chunk]], y[idx2[s : s + chunk]]) for s in range(0, S, chunk)])
+    return KID(values.mean().to(x.dtype), values.std(correction=0).to(x.dtype))
 
 
 # --------------------------------------------------------------------------- k-NN metrics, blocked

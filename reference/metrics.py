@@ -1,4 +1,4 @@
-"""Sample-quality metrics: feature statistics, FID and FID_inf, precision/recall, density/coverage, IS, CLIP score.
+"""Sample-quality metrics: feature statistics, FID and FID_inf, KID, precision/recall, density/coverage, IS, CLIP.
 
 Slides implemented
 ------------------
@@ -8,7 +8,13 @@ Slides implemented
   'Precision-Recall' (the indicator I(x, S) of the union of k-th nearest-neighbour balls) and
   'CLIP score' (text-image relevance of a conditional model).
 * Advanced Course on DGM, Lecture 8: GANs, Samples, Energy/Score-based models: 'Inception Score'
-  (sharpness S, diversity D and IS = D x S), 'Computing FID', 'Other measures' (precision and recall).
+  (sharpness S, diversity D and IS = D x S), 'Computing FID', 'Other measures' (precision and recall),
+  'Two-Sample Tests' (a likelihood-free statistic comparing two sample sets: KID below is one).
+* KID, the Kernel Inception Distance, is on no slide; it is from Binkowski, Sutherland, Arbel,
+  Gretton, Demystifying MMD GANs, ICLR 2018: the unbiased estimate of the squared maximum mean
+  discrepancy between the feature sets with the cubic kernel k(x, y) = (x^T y / d + 1)^3
+  (:func:`mmd2_unbiased`), averaged over random subsets (:func:`kid`). It sits beside FID on the
+  slides' 'Computing FID' features and, unlike FID, has no bias that depends on the sample count.
 
 Conventions: feature sets are ``(n, d)`` arrays, one sample per row; probabilities lie along the last
 axis; natural logarithms. Covariances are the unbiased ones (divisor n - 1). FID is the *squared*
@@ -42,6 +48,7 @@ from . import _checks as C
 from . import transport
 
 __all__ = [
+    "KID",
     "PRDC",
     "DensityCoverage",
     "FIDInfinity",
@@ -58,7 +65,9 @@ __all__ = [
     "frechet_distance",
     "inception_score",
     "inception_score_components",
+    "kid",
     "load_statistics",
+    "mmd2_unbiased",
     "prdc",
     "precision_recall",
     "save_statistics",
@@ -179,8 +188,9 @@ class StreamingStatistics:
 
     Notes
     -----
-    Methods: ``update(batch)`` and ``merge(other)`` (both in place, returning ``self``) and
-    ``finalize()``. The accelerated twin adds ``all_reduce(group=None)`` over ``torch.distributed``.
+    Methods: ``update(batch)`` and ``merge(other)`` (both in place, returning ``self``),
+    ``finalize()`` and ``reset()`` (forget every row). The accelerated twin adds
+    ``all_reduce(group=None)`` over ``torch.distributed``.
 
     References
     ----------
@@ -190,9 +200,14 @@ class StreamingStatistics:
 
     def __init__(self, dim: int):
         self.dim = _positive_int("dim", dim)
+        self.reset()
+
+    def reset(self) -> StreamingStatistics:
+        """Forget every row: the state of a new accumulator; returns ``self``."""
         self.n = 0
         self.mean = np.zeros(self.dim)
         self.m2 = np.zeros((self.dim, self.dim))
+        return self
 
     def __repr__(self) -> str:
         return f"StreamingStatistics(dim={self.dim}, n={self.n})"
@@ -504,6 +519,195 @@ def fid_infinity(
         fid_n[j] = frechet_distance(real.mu, real.sigma, fake.mu, fake.sigma)
     slope, intercept = np.polyfit(1.0 / sizes, fid_n, 1)
     return FIDInfinity(float(intercept), float(slope), sizes, fid_n)
+
+
+# --------------------------------------------------------------------------- KID
+
+
+class KID(NamedTuple):
+    """Kernel Inception Distance: mean and spread of the unbiased MMD^2 over random subsets."""
+
+    mean: float
+    """Average of the subsets' unbiased MMD^2; near 0 (either sign) when the two laws agree."""
+    std: float
+    """Population standard deviation (divisor = number of subsets), as torch-fidelity's ``kid_subsets_std``."""
+
+
+def _cubic_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """k(a_i, b_j) = (a_i . b_j / d + 1)^3 for all pairs: the (m, n) kernel matrix of Binkowski et al."""
+    d = a.shape[1]
+    return (a @ b.T / d + 1.0) ** 3
+
+
+def _mmd2(X: np.ndarray, Y: np.ndarray) -> float:
+    """Unbiased MMD^2 of two validated float64 sets (m, n >= 2): the off-diagonal means minus twice the cross mean."""
+    m, n = X.shape[0], Y.shape[0]
+    K_XX, K_YY, K_XY = _cubic_kernel(X, X), _cubic_kernel(Y, Y), _cubic_kernel(X, Y)
+    sum_XX = K_XX.sum() - np.trace(K_XX)  # sum over i != j
+    sum_YY = K_YY.sum() - np.trace(K_YY)
+    return float(sum_XX / (m * (m - 1)) + sum_YY / (n * (n - 1)) - 2.0 * K_XY.sum() / (m * n))
+
+
+def mmd2_unbiased(features1: np.ndarray, features2: np.ndarray) -> np.ndarray:
+    r"""Unbiased estimate of the squared MMD with the cubic polynomial kernel (KID's estimator).
+
+    .. math::
+
+        k(x, y) = \Big(\frac{x^\top y}{d} + 1\Big)^3,
+
+        \widehat{\mathrm{MMD}}^2_u = \frac{1}{m(m-1)} \sum_{i \ne j} k(x_i, x_j)
+        + \frac{1}{n(n-1)} \sum_{i \ne j} k(y_i, y_j) - \frac{2}{mn} \sum_{i, j} k(x_i, y_j),
+
+    with d the feature dimension. Leaving out the terms i = j makes it an unbiased estimate of
+    :math:`\mathrm{MMD}^2 = \mathbb E k(x, x') + \mathbb E k(y, y') - 2 \mathbb E k(x, y)`, at the
+    price that it **can be negative** (it is near 0, of either sign, when the two laws agree). It is
+    symmetric in its two arguments.
+
+    Parameters
+    ----------
+    features1 : (m, d) array_like
+    features2 : (n, d) array_like
+        Feature sets, m, n >= 2, same d, finite.
+
+    Returns
+    -------
+    () ndarray
+        The estimate, float64.
+
+    References
+    ----------
+    Binkowski, Sutherland, Arbel, Gretton, Demystifying MMD GANs, ICLR 2018 (the cubic kernel and
+    KID); Gretton, Borgwardt, Rasch, Schoelkopf, Smola, A kernel two-sample test, JMLR 13 (2012),
+    Lemma 6 (the unbiased estimator); Advanced Course on DGM, Lecture 8, slide 'Two-Sample Tests'
+    (a statistic that compares two sets of samples, likelihood-free).
+    """
+    X = _features("features1", features1, min_rows=2)
+    Y = _features("features2", features2, min_rows=2)
+    C.check_same_last_dim(("features1", "features2"), (X, Y))
+    return np.asarray(_mmd2(X, Y))
+
+
+def _kid_sizes(n1: int, n2: int, subset_size: object, n_subsets: object) -> tuple[int, int]:
+    """(subset_size, n_subsets) with the defaults min(1000, n1, n2) and 100, checked against the row counts."""
+    S = 100 if n_subsets is None else _positive_int("n_subsets", n_subsets)
+    m = min(1000, n1, n2) if subset_size is None else _positive_int("subset_size", subset_size, minimum=2)
+    if m > min(n1, n2):
+        raise ValueError(
+            f"subset_size: expected 2 <= subset_size <= min(n1, n2) = {min(n1, n2)} (rows are drawn without "
+            f"replacement from features1 with n1 = {n1} and features2 with n2 = {n2} rows), got {m}"
+        )
+    return m, S
+
+
+def _kid_indices(indices: object, n1: int, n2: int, subset_size: object, n_subsets: object) -> tuple[np.ndarray, ...]:
+    """Check given subset indices: two (S, m) integer arrays, rows of distinct indices in range."""
+    if not (isinstance(indices, (tuple, list)) and len(indices) == 2):
+        raise TypeError(f"indices: expected a pair (idx1, idx2) of integer arrays, got {C.describe(indices)}")
+    idx = [C.as_int_array(f"indices[{i}]", v) for i, v in enumerate(indices)]
+    for i, (ix, n) in enumerate(zip(idx, (n1, n2))):
+        name = f"indices[{i}]"
+        if ix.ndim != 2 or ix.shape[0] < 1 or ix.shape[1] < 2:
+            raise ValueError(
+                f"{name}: expected shape (n_subsets, subset_size) with n_subsets >= 1 and subset_size >= 2, "
+                f"got shape {ix.shape}"
+            )
+        if np.any(ix < 0) or np.any(ix >= n):
+            raise ValueError(
+                f"{name}: expected row indices in [0, {n - 1}] (features{i + 1} has {n} rows), "
+                f"got min {int(ix.min())} and max {int(ix.max())}"
+            )
+        s = np.sort(ix, axis=1)
+        repeated = np.any(s[:, 1:] == s[:, :-1], axis=1)
+        if np.any(repeated):
+            raise ValueError(
+                f"{name}: expected distinct indices in each row (a subset is drawn without replacement), "
+                f"got repeated indices in row(s) {np.flatnonzero(repeated)[:5].tolist()}"
+            )
+    if idx[0].shape != idx[1].shape:
+        raise ValueError(f"indices: expected two arrays of one shape, got {idx[0].shape} and {idx[1].shape}")
+    S, m = idx[0].shape
+    for name, value, size in (("subset_size", subset_size, m), ("n_subsets", n_subsets, S)):
+        if value is not None and _positive_int(name, value) != size:
+            raise ValueError(f"{name}: expected None or {size} (the shape of indices, {idx[0].shape}), got {value}")
+    return idx[0], idx[1]
+
+
+def kid(
+    features1: np.ndarray,
+    features2: np.ndarray,
+    *,
+    subset_size: int | None = None,
+    n_subsets: int | None = None,
+    rng: np.random.Generator | None = None,
+    indices: tuple[np.ndarray, np.ndarray] | None = None,
+) -> KID:
+    r"""Kernel Inception Distance: the unbiased MMD^2 of :func:`mmd2_unbiased`, averaged over random subsets.
+
+    .. math::
+
+        \mathrm{KID} = \frac1S \sum_{s=1}^S \widehat{\mathrm{MMD}}^2_u\big(X_{I_s}, Y_{J_s}\big),
+        \qquad k(x, y) = \Big(\frac{x^\top y}{d} + 1\Big)^3,
+
+    where each subset s draws ``subset_size`` rows :math:`I_s` of ``features1`` and, independently,
+    :math:`J_s` of ``features2``, each without replacement (as Binkowski et al.'s code and
+    torch-fidelity do). Unlike FID, KID is an unbiased estimate of a distance between the feature laws
+    (the squared MMD), so it does not drift with the number of samples; it has no Gaussian
+    assumption, and its mean can be slightly negative when the laws agree.
+
+    Randomness: with ``rng``, subset s draws ``rng.choice(n1, subset_size, replace=False)`` and then
+    ``rng.choice(n2, subset_size, replace=False)``, for s = 1..S in turn. ``indices`` gives the subsets
+    instead. With neither, a fresh unseeded ``numpy.random.default_rng()`` is used: the result is then
+    **not reproducible**.
+
+    Parameters
+    ----------
+    features1 : (n1, d) array_like
+    features2 : (n2, d) array_like
+        Feature sets (n1, n2 >= 2), same d, finite. KID is symmetric in them in distribution.
+    subset_size : int, optional
+        Rows per subset m, 2 <= m <= min(n1, n2); default ``min(1000, n1, n2)`` (1000 as Binkowski
+        et al. and torch-fidelity).
+    n_subsets : int, optional
+        Number of subsets S >= 1; default 100.
+    rng : numpy.random.Generator, optional
+        Draws the subsets. Not together with ``indices``.
+    indices : (idx1, idx2), optional
+        Two integer arrays of shape (S, m): row s holds the distinct row numbers of subset s in
+        ``features1`` (idx1) and ``features2`` (idx2). Overrides drawing (``rng`` must then be None);
+        ``subset_size`` and ``n_subsets``, if given, must equal this shape.
+
+    Returns
+    -------
+    KID
+        ``mean`` and population ``std`` (divisor S) of the S subset values, floats.
+
+    References
+    ----------
+    Binkowski, Sutherland, Arbel, Gretton, Demystifying MMD GANs, ICLR 2018 (KID, its cubic kernel and
+    the subset estimate); Advanced Course on DGM, Lecture 8, slides 'Two-Sample Tests' and
+    'Computing FID' (features of a pretrained classifier); Isachenko, DGM Lecture 7, slide
+    'Frechet Inception Distance (FID)' (FID's dependence on the sample count, which KID avoids).
+    """
+    X = _features("features1", features1, min_rows=2)
+    Y = _features("features2", features2, min_rows=2)
+    C.check_same_last_dim(("features1", "features2"), (X, Y))
+    n1, n2 = X.shape[0], Y.shape[0]
+    if indices is not None:
+        if rng is not None:
+            raise ValueError("indices / rng: pass at most one of indices= (given subsets) and rng=, got both")
+        idx1, idx2 = _kid_indices(indices, n1, n2, subset_size, n_subsets)
+    else:
+        m, S = _kid_sizes(n1, n2, subset_size, n_subsets)
+        if rng is None:
+            rng = np.random.default_rng()  # fresh, unseeded: not reproducible (documented)
+        elif not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng: expected a numpy.random.Generator or None, got {C.describe(rng)}")
+        idx1, idx2 = np.empty((S, m), dtype=np.int64), np.empty((S, m), dtype=np.int64)
+        for s in range(S):
+            idx1[s] = rng.choice(n1, m, replace=False)
+            idx2[s] = rng.choice(n2, m, replace=False)
+    values = np.array([_mmd2(X[i], Y[j]) for i, j in zip(idx1, idx2)])
+    return KID(float(np.mean(values)), float(np.std(values)))
 
 
 # --------------------------------------------------------------------------- k-NN metrics
