@@ -239,6 +239,11 @@ def _streaming_worker(rank: int, world: int, x: np.ndarray, cuts: list[int]) -> 
         out["update_after_reduce"] = str(err)
     s.reset().update(_shard(x, cuts, rank)[:3])
     out["after_reset"] = s.all_reduce().n
+    try:
+        metrics.StreamingStatistics(3 + rank).all_reduce()
+        out["dims_differ"] = "no error"
+    except ValueError as err:
+        out["dims_differ"] = str(err)
     return out
 
 
@@ -255,6 +260,7 @@ def test_all_reduce_twice_gives_the_same_totals_and_reset_starts_again():
         np.testing.assert_allclose(v["mu"], x.mean(axis=0), rtol=1e-14)
         assert "since all_reduce(); rows added now would be counted again" in v["update_after_reduce"]
         assert v["after_reset"] == 6  # three rows on each rank after reset()
+        assert "the accumulators' dim differs between ranks: [3, 4]" in v["dims_differ"]
 
 
 @pytest.mark.parametrize("side", ["reference", "accelerated"])
