@@ -252,6 +252,21 @@ def check_generator(rng: object, device: torch.device, name: str = "rng") -> tor
     return rng
 
 
+def from_host(values: object, dtype: torch.dtype, device: torch.device | str) -> torch.Tensor:
+    """A tensor of Python numbers on ``device`` without a blocking copy.
+
+    ``torch.tensor(values, device="cuda")`` copies from pageable host memory, which waits for the
+    device (a synchronisation that ``torch.cuda.set_sync_debug_mode`` reports, and that a CUDA graph
+    capture cannot contain). Here the tensor is built on the CPU, pinned and copied asynchronously
+    when ``device`` is CUDA; the caching host allocator keeps the pinned buffer until the copy is done.
+    """
+    t = torch.tensor(values, dtype=dtype)
+    device = torch.device(device)
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
 def describe(x: object) -> str:
     if isinstance(x, torch.Tensor):
         return f"tensor of shape {tuple(x.shape)}, dtype {x.dtype}, device {x.device}"

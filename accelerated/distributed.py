@@ -30,8 +30,9 @@ Memory per process
 ``block_size`` rows, and every rank compares its own rows with the chunk. A rank holds its two shards,
 one chunk and one block of ``n_local x block_size`` squared distances, so with the same ``block_size``
 its memory is about ``1 / world_size`` of :func:`accelerated.metrics.prdc`'s (see
-``benchmarks/bench_distributed.py``). ``kid`` moves only the rows of each subset (zero-padded (subsets, m, d) blocks, each row
-written by its owner, summed onto the rank that evaluates the block: ``x + 0 = x`` exactly);
+``benchmarks/bench_distributed.py``). ``kid`` moves only the rows of each subset (zero-padded
+(subsets, m, d) blocks, each row written by its owner, summed onto the rank that evaluates the
+block: ``x + 0 = x`` exactly);
 ``fid`` and ``inception_score`` move O(d^2) and O(splits x K) numbers.
 
 One-sided names: the whole module (NumPy has no process groups; the formulas it reduces are

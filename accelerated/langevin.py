@@ -530,7 +530,7 @@ def _sigmas(sigmas: object, x: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"sigmas: expected finite noise levels > 0, got {values}")
     if any(b >= a for a, b in itertools.pairwise(values)):
         raise ValueError(f"sigmas: expected strictly decreasing noise levels sigma_1 > ... > sigma_L, got {values}")
-    return torch.tensor(values, dtype=F64, device=x.device)
+    return C.from_host(values, F64, x.device)
 
 
 def annealed_langevin_sample(
@@ -554,17 +554,19 @@ def annealed_langevin_sample(
         x_t = x_{t-1} + \frac{\alpha_i}{2}\, s(x_{t-1}, \sigma_i) + \sqrt{\alpha_i}\, \varepsilon_t,
 
     T steps at each level i = 1..L, then optionally :math:`x + \sigma_L^2 s(x, \sigma_L)` (Tweedie
-    denoising). ``sigma`` reaches ``score_fn`` as a Python float (no device value is read in the
-    loop; a network conditioned on sigma or on the level index can build its own tensor from it).
+    denoising). ``sigma`` reaches ``score_fn`` as an (n,) tensor of the level, in x's dtype on its
+    device (the protocol of ``ncsn_loss``: a model that trains is a model that samples); no device
+    value is read in the loop.
 
     Parameters
     ----------
     score_fn : callable
-        ``score_fn(x, sigma) -> s(x, sigma)``; x of x0's shape, sigma a Python float from ``sigmas``.
+        ``score_fn(x, sigma) -> s(x, sigma)``; x of x0's shape, sigma an (n,) tensor of the level.
     x0 : (n, ...) Tensor
         Initial states, finite.
     sigmas : (L,) Tensor or sequence of float
-        Strictly decreasing noise levels > 0 (a tensor is read to the host once, at entry).
+        Strictly decreasing noise levels > 0 (a tensor is checked on the device, a sequence on the
+        host and copied to the device without a blocking copy).
     step_size : float
         eta > 0, the step at the last level.
     n_steps_each : int

@@ -293,8 +293,8 @@ def ddim_step(
 
 def _sampler_coefficients(schedule: Schedule, tau: list[int], eta: float, clip: bool, device, dtype) -> dict:
     """Per-step coefficients (step k goes from tau[S-1-k]), float64, cast once, on the device, as lists of 0-d views."""
-    t = torch.tensor(tau[::-1], dtype=torch.int64, device=schedule.device)
-    t_prev = torch.tensor([*tau[::-1][1:], -1], dtype=torch.int64, device=schedule.device)
+    t = C.from_host(tau[::-1], torch.int64, schedule.device)
+    t_prev = C.from_host([*tau[::-1][1:], -1], torch.int64, schedule.device)
     coef = _coefficients(*_tables(schedule, t, t_prev), eta, clip)
     stacked = torch.stack(list(coef.values())).to(device=device, dtype=dtype)
     return {name: list(row.unbind(0)) for name, row in zip(coef, stacked)}
@@ -400,7 +400,7 @@ def ddim_sample(
     steps = _progress(range(S), progress, S, "DDIM sampling")
     tau = _respaced(schedule.T, S)
     coef = _sampler_coefficients(schedule, tau, eta, clip is not None, device, dtype)
-    positions = torch.tensor(tau[::-1], device=device).unsqueeze(1).expand(S, shape[0]).contiguous().unbind(0)
+    positions = C.from_host(tau[::-1], torch.int64, device).unsqueeze(1).expand(S, shape[0]).contiguous().unbind(0)
     args = (eps_fn, x, steps, positions, coef, noise, rng, eta, clip, shape, dtype, device)
     with C.off_in_loop():  # validated at entry: this library's checks are off inside the loop
         return _loop(*args)
