@@ -252,16 +252,23 @@ def check_generator(rng: object, device: torch.device, name: str = "rng") -> tor
     return rng
 
 
-def from_host(values: object, dtype: torch.dtype, device: torch.device | str) -> torch.Tensor:
+def from_host(name: str, values: object, dtype: torch.dtype, device: torch.device | str) -> torch.Tensor:
     """A tensor of Python numbers on ``device`` without a blocking copy.
 
     ``torch.tensor(values, device="cuda")`` copies from pageable host memory, which waits for the
     device (a synchronisation that ``torch.cuda.set_sync_debug_mode`` reports, and that a CUDA graph
     capture cannot contain). Here the tensor is built on the CPU, pinned and copied asynchronously
     when ``device`` is CUDA; the caching host allocator keeps the pinned buffer until the copy is done.
+    Inside a CUDA graph capture a host copy would be replayed from a buffer that no longer holds these
+    values: refused with a ``ValueError`` naming ``name`` (make the tensor before the capture).
     """
     t = torch.tensor(values, dtype=dtype)
     device = torch.device(device)
+    if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
+        raise ValueError(
+            f"{name}: a sequence of Python numbers cannot be copied to the device inside a CUDA graph "
+            "capture; pass a tensor made on the device before the capture"
+        )
     if device.type == "cuda":
         return t.pin_memory().to(device, non_blocking=True)
     return t.to(device)

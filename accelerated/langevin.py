@@ -530,7 +530,7 @@ def _sigmas(sigmas: object, x: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"sigmas: expected finite noise levels > 0, got {values}")
     if any(b >= a for a, b in itertools.pairwise(values)):
         raise ValueError(f"sigmas: expected strictly decreasing noise levels sigma_1 > ... > sigma_L, got {values}")
-    return C.from_host(values, F64, x.device)
+    return C.from_host("sigmas", values, F64, x.device)
 
 
 def annealed_langevin_sample(

@@ -467,3 +467,13 @@ def test_ddim_theorems(thm, side):
     assert len(DDIM_THEOREMS) == 4 and crosscheck.theorems.diffusion is not None
     ev = check_theorem(thm, Side(side, quick=True), raise_errors=True).evidence
     assert ev.passed, f"{thm.name} [{side}]: measured {ev.measured!r} > bound {ev.bound!r}; {ev.detail}"
+
+
+def test_device_respacing_equals_the_host_integer_formula():
+    """The sampler builds its positions on the device (no host-to-device copy, capturable); they must be
+    the exact integers of the host formula floor((2 i (T - 1) + S - 1) / (2 (S - 1)))."""
+    from accelerated.diffusion.ddim import _respaced, _respaced_on
+
+    for T in (1, 2, 3, 7, 10, 999, 1000, 4000):
+        for S in sorted({1, 2, 3, T // 3 or 1, T // 2 or 1, T - 1 or 1, T}):
+            assert _respaced_on(T, S, torch.device("cpu")).tolist() == _respaced(T, S), (T, S)

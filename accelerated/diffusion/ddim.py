@@ -291,10 +291,19 @@ def ddim_step(
     return _apply(x_t, eps, coef, None if z is None else z.to(x_t.dtype), clip)
 
 
-def _sampler_coefficients(schedule: Schedule, tau: list[int], eta: float, clip: bool, device, dtype) -> dict:
+def _respaced_on(T: int, S: int, device: torch.device) -> torch.Tensor:
+    """:func:`_respaced` computed on ``device`` by the same integer arithmetic (exact): no host-to-device
+    copy, so the sampler can run under ``torch.cuda.set_sync_debug_mode("error")`` and graph capture."""
+    if S == 1:
+        return torch.full((1,), T - 1, dtype=torch.int64, device=device)
+    i = torch.arange(S, dtype=torch.int64, device=device)
+    return (2 * (T - 1) * i + (S - 1)) // (2 * (S - 1))
+
+
+def _sampler_coefficients(schedule: Schedule, S: int, eta: float, clip: bool, device, dtype) -> dict:
     """Per-step coefficients (step k goes from tau[S-1-k]), float64, cast once, on the device, as lists of 0-d views."""
-    t = C.from_host(tau[::-1], torch.int64, schedule.device)
-    t_prev = C.from_host([*tau[::-1][1:], -1], torch.int64, schedule.device)
+    t = _respaced_on(schedule.T, S, schedule.device).flip(0)
+    t_prev = torch.cat([t[1:], t.new_full((1,), -1)])
     coef = _coefficients(*_tables(schedule, t, t_prev), eta, clip)
     stacked = torch.stack(list(coef.values())).to(device=device, dtype=dtype)
     return {name: list(row.unbind(0)) for name, row in zip(coef, stacked)}
@@ -398,9 +407,9 @@ def ddim_sample(
         device, dtype = rng.device, torch.get_default_dtype()
         x = torch.randn(shape, generator=rng, device=device, dtype=dtype)
     steps = _progress(range(S), progress, S, "DDIM sampling")
-    tau = _respaced(schedule.T, S)
-    coef = _sampler_coefficients(schedule, tau, eta, clip is not None, device, dtype)
-    positions = C.from_host(tau[::-1], torch.int64, device).unsqueeze(1).expand(S, shape[0]).contiguous().unbind(0)
+    coef = _sampler_coefficients(schedule, S, eta, clip is not None, device, dtype)
+    tau = _respaced_on(schedule.T, S, device).flip(0)
+    positions = tau.unsqueeze(1).expand(S, shape[0]).contiguous().unbind(0)
     args = (eps_fn, x, steps, positions, coef, noise, rng, eta, clip, shape, dtype, device)
     with C.off_in_loop():  # validated at entry: this library's checks are off inside the loop
         return _loop(*args)
