@@ -89,10 +89,12 @@ _STAT_CHUNK_VALUES = 1 << 23
 # Entries of one block of squared distances when block_size is not given (256 MiB in float32).
 _DISTANCE_BLOCK_ENTRIES = 1 << 26
 # KID: bytes of one chunk of subsets (gathered rows and a kernel block), entries of one kernel block,
-# and uniforms drawn at a time for the subsets.
+# uniforms drawn at a time for the subsets.
 _KID_CHUNK_BYTES = 1 << 28
 _KERNEL_BLOCK_ENTRIES = 1 << 26
 _DRAW_CHUNK_VALUES = 1 << 22
+# Entries per float64 partial sum of a kernel block on the CPU (its cast copy: 1 MiB, reused).
+_SUM_TILE_VALUES = 1 << 17
 
 
 # --------------------------------------------------------------------------- shared input checks
@@ -555,17 +557,40 @@ class KID(NamedTuple):
     std: torch.Tensor
 
 
-def _kernel_sum(a: torch.Tensor, b: torch.Tensor, *, off_diagonal: bool) -> torch.Tensor:
+def _sum_float64(K: torch.Tensor) -> torch.Tensor:
+    """(s,) float64 sums of the blocks of a contiguous (s, r, n) tensor: ``sum(dtype=float64)``, tiled on the CPU.
+
+    On the CPU a reduction with a dtype cast materialises a float64 copy of its input; for a whole
+    kernel block (tens of MB) that is a fresh allocation, page-faulted in every time, and costs ~7 ns
+    per entry (a tenth of the GEMM at d = 2048). Tiles of :data:`_SUM_TILE_VALUES` entries keep the
+    copy small and reused (~1 ns per entry). Every entry still goes into a float64 accumulator. On
+    other devices one reduction casts on the fly.
+    """
+    s = K.shape[0]
+    flat = K.reshape(s, -1)
+    step = max(1, _SUM_TILE_VALUES // s)
+    if not K.is_cpu or flat.shape[1] <= step:
+        return flat.sum(dim=1, dtype=F64)
+    total = flat[:, :step].sum(dim=1, dtype=F64)
+    for start in range(step, flat.shape[1], step):
+        total = total + flat[:, start : start + step].sum(dim=1, dtype=F64)
+    return total
+
+
+def _kernel_sum(
+    a: torch.Tensor, b: torch.Tensor, *, off_diagonal: bool, workspace: torch.Tensor | None = None
+) -> torch.Tensor:
     r"""(s,) float64 sums of :math:`k(a_i, b_j) = (a_i^\top b_j / d + 1)^3` over each of s blocks.
 
     ``a`` (s, m, d), ``b`` (s, n, d). The kernel is one batched GEMM in the input dtype,
     ``baddbmm(1, a, b^T, alpha=1/d)``, cubed in place; each block is summed with a float64
-    accumulator (``sum(dtype=float64)`` over rows, then over the row sums; no float64 copy of the
-    block). With ``off_diagonal``
+    accumulator (:func:`_sum_float64`; no float64 copy of the block). With ``off_diagonal``
     (``a`` is ``b``) the terms i = j are left out exactly: the float64 sum of the block's own
     diagonal entries is subtracted. Rows of ``a`` are taken in slices so that one kernel block holds
     at most :data:`_KERNEL_BLOCK_ENTRIES` entries (one slice for KID's subsets, which :func:`kid`
-    chunks to fit). Out-of-place (differentiable) when an input requires grad.
+    chunks to fit). Out-of-place (differentiable) when an input requires grad. ``workspace``, a
+    contiguous 1-D tensor of the inputs' dtype, receives the kernel blocks when it is large enough
+    (same values; on the CPU a fresh block of this size would be page-faulted in on every call).
     """
     s, m, d = a.shape
     n = b.shape[1]
@@ -576,15 +601,20 @@ def _kernel_sum(a: torch.Tensor, b: torch.Tensor, *, off_diagonal: bool) -> torc
     total = torch.zeros(s, dtype=F64, device=a.device)
     for start in range(0, m, rows):
         stop = min(start + rows, m)
-        K = torch.baddbmm(one, a[:, start:stop], bT, beta=1, alpha=1.0 / d)  # (s, rows, n): a.b / d + 1
+        size = s * (stop - start) * n
+        if grad or workspace is None or workspace.numel() < size:
+            K = torch.baddbmm(one, a[:, start:stop], bT, beta=1, alpha=1.0 / d)  # (s, rows, n): a.b / d + 1
+        else:
+            out = workspace[:size].view(s, stop - start, n)
+            K = torch.baddbmm(one, a[:, start:stop], bT, beta=1, alpha=1.0 / d, out=out)
         K = K.pow(3) if grad else K.pow_(3)
-        total = total + K.sum(dim=2, dtype=F64).sum(dim=1)  # float64 row sums, then their sum
+        total = total + _sum_float64(K)
         if off_diagonal:  # entry (i, start + i) of this slice is the term i = j
             total = total - K[:, :, start:stop].diagonal(dim1=1, dim2=2).sum(dim=1, dtype=F64)
     return total
 
 
-def _subset_mmd2(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _subset_mmd2(x: torch.Tensor, y: torch.Tensor, *, workspace: torch.Tensor | None = None) -> torch.Tensor:
     r"""(s,) float64 unbiased MMD^2 with the cubic kernel of s pairs of gathered subsets.
 
     .. math::
@@ -595,15 +625,19 @@ def _subset_mmd2(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     ``x`` (s, m, d) and ``y`` (s, m2, d), same dtype and device, m, m2 >= 2 (not checked: the
     callers have). Three batched GEMMs per block of subsets (XX, YY, XY) in the input dtype, their
     cubes summed in float64, the diagonals of XX and YY subtracted exactly (:func:`_kernel_sum`).
-    Each subset's value is computed by its own GEMMs: on the CPU it is bitwise the same whichever
-    other subsets share the batch (tested); a GPU library may pick its GEMM kernel by batch size,
-    which can change the last bits. Used by :func:`kid`, :func:`mmd2_unbiased` and
-    ``accelerated.distributed.kid``, so that all give the same numbers.
+    Each subset's value comes from its own GEMMs and sums. Batching it with other subsets changes at
+    most the order of its float64 partial sums, hence their rounding; for float32 entries even that
+    usually vanishes (float64 sums of float32 numbers of similar size are exact), and on the CPU the
+    values are bitwise the same in any batch in the tests. A GPU library may pick its GEMM kernel by
+    batch size, which can change the last bits. Used by :func:`kid`, :func:`mmd2_unbiased` and
+    ``accelerated.distributed.kid``, so that all give the same numbers. ``workspace`` (optional, a
+    contiguous 1-D tensor of at least s max(m, m2)^2 entries of the inputs' dtype) is reused for
+    the three kernel blocks; it changes no value.
     """
     m, m2 = x.shape[1], y.shape[1]
-    xx = _kernel_sum(x, x, off_diagonal=True)
-    yy = _kernel_sum(y, y, off_diagonal=True)
-    xy = _kernel_sum(x, y, off_diagonal=False)
+    xx = _kernel_sum(x, x, off_diagonal=True, workspace=workspace)
+    yy = _kernel_sum(y, y, off_diagonal=True, workspace=workspace)
+    xy = _kernel_sum(x, y, off_diagonal=False, workspace=workspace)
     return xx / (m * (m - 1)) + yy / (m2 * (m2 - 1)) - xy * (2.0 / (m * m2))
 
 
@@ -612,6 +646,14 @@ def _kid_chunk(m1: int, m2: int, d: int, itemsize: int) -> int:
     block take at most :data:`_KID_CHUNK_BYTES` (256 MiB) together; at least one subset."""
     per_subset = itemsize * ((m1 + m2) * d + max(m1, m2) ** 2)
     return max(1, _KID_CHUNK_BYTES // per_subset)
+
+
+def _gather_rows(x: torch.Tensor, idx: torch.Tensor, buffer: torch.Tensor | None) -> torch.Tensor:
+    """(s, m, d) rows ``x[idx]`` by one ``index_select``, into ``buffer`` (1-D, large enough) if given."""
+    flat, d = idx.reshape(-1), x.shape[1]
+    if buffer is None:
+        return x.index_select(0, flat).view(*idx.shape, d)
+    return torch.index_select(x, 0, flat, out=buffer[: flat.numel() * d].view(-1, d)).view(*idx.shape, d)
 
 
 def mmd2_unbiased(features1: torch.Tensor, features2: torch.Tensor) -> torch.Tensor:
@@ -814,8 +856,18 @@ def kid(
     x, y = _pair(("features1", "features2"), features1, features2, min_rows=(2, 2))
     idx1, idx2 = _kid_indices(x.shape[0], y.shape[0], subset_size, n_subsets, rng, indices, x.device)
     S, m1, m2 = idx1.shape[0], idx1.shape[1], idx2.shape[1]
-    chunk = _kid_chunk(m1, m2, x.shape[1], x.element_size())
-    values = torch.cat([_subset_mmd2(x[idx1[s : s + chunk]], y[idx2[s : s + chunk]]) for s in range(0, S, chunk)])
+    d = x.shape[1]
+    chunk = min(S, _kid_chunk(m1, m2, d, x.element_size()))
+    if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
+        buffers = (None, None, None)
+    else:  # one set of buffers for all chunks: on the CPU fresh ones are page-faulted in each time
+        buffers = (x.new_empty(chunk * m1 * d), y.new_empty(chunk * m2 * d), x.new_empty(chunk * max(m1, m2) ** 2))
+    values = []
+    for s in range(0, S, chunk):
+        xs = _gather_rows(x, idx1[s : s + chunk], buffers[0])
+        ys = _gather_rows(y, idx2[s : s + chunk], buffers[1])
+        values.append(_subset_mmd2(xs, ys, workspace=buffers[2]))
+    values = torch.cat(values)
     return KID(values.mean().to(x.dtype), values.std(correction=0).to(x.dtype))
 
 

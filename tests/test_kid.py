@@ -244,6 +244,7 @@ def test_chunks_and_row_blocks_do_not_change_the_values(monkeypatch):
     whole_mmd = acc.mmd2_unbiased(x, y)
     monkeypatch.setattr(acc, "_KID_CHUNK_BYTES", 1)  # one subset per chunk
     monkeypatch.setattr(acc, "_KERNEL_BLOCK_ENTRIES", 7 * 25)  # kernel rows in slices of 7 (not dividing 25)
+    monkeypatch.setattr(acc, "_SUM_TILE_VALUES", 40)  # float64 partial sums over tiles of 40 entries
     assert acc._kid_chunk(25, 25, 4, 8) == 1
     parts = acc.kid(x, y, rng=torch.Generator().manual_seed(2), **kw)
     np.testing.assert_allclose([f(parts.mean), f(parts.std)], [f(whole.mean), f(whole.std)], rtol=1e-13)
@@ -259,10 +260,17 @@ def test_subset_mmd2_contract_and_chunk_size():
         expected = ref.mmd2_unbiased(x[s].double().numpy(), y[s].double().numpy())
         np.testing.assert_allclose(float(values[s]), expected, rtol=1e-5, atol=1e-6)
     # Each subset's value comes from its own GEMMs: on the CPU bitwise the same in any batch (the
-    # distributed KID batches its subsets differently and relies on this for identical numbers).
+    # distributed KID batches its subsets differently). Batching may reorder the float64 partial sums,
+    # but float64 sums of these float32 entries are exact, so the order does not show.
     alone = torch.cat([acc._subset_mmd2(x[s : s + 1], y[s : s + 1]) for s in range(5)])
     assert torch.equal(alone, values)
     assert torch.equal(torch.cat([acc._subset_mmd2(x[:2], y[:2]), acc._subset_mmd2(x[2:], y[2:])]), values)
+    assert torch.equal(acc._subset_mmd2(x, y, workspace=torch.empty(5 * 8 * 8)), values)  # kid's reused buffer
+    idx1, idx2 = acc._draw_kid_indices(8, 6, 4, 3, torch.Generator().manual_seed(1), "cpu")
+    xf, yf = x[0], y[0]
+    k = acc.kid(xf, yf, indices=(idx1, idx2))  # kid = mean / std of _subset_mmd2 on the gathered rows, bitwise
+    v = acc._subset_mmd2(xf[idx1], yf[idx2])
+    assert torch.equal(k.mean, v.mean().float()) and torch.equal(k.std, v.std(correction=0).float())
     # KID's default chunk at m = 1000, d = 2048, float32: gathered rows + one kernel block within 256 MiB
     chunk = acc._kid_chunk(1000, 1000, 2048, 4)
     assert chunk * 4 * (2 * 1000 * 2048 + 1000**2) <= 1 << 28 < (chunk + 1) * 4 * (2 * 1000 * 2048 + 1000**2)
