@@ -80,10 +80,25 @@ def run(program: str, out: Path, features: Path, *extra: str, nproc: int = 2) ->
     return json.loads((out / "metrics.json").read_text())
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread here, as in the torchrun children: on cores shared with other jobs two OpenMP
+    threads made the classifier's training 40 times slower (246 s instead of 6 s)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def features(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("features") / "digits_features.pt"
-    train_acc, held_out = digits_features.train(path, seed=0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # see one_thread (a session fixture is set up before it)
+    try:
+        path = tmp_path_factory.mktemp("features") / "digits_features.pt"
+        train_acc, held_out = digits_features.train(path, seed=0)
+    finally:
+        torch.set_num_threads(threads)
     assert held_out > 0.95, (train_acc, held_out)
     return path
 
