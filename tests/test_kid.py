@@ -242,13 +242,19 @@ def test_chunks_and_row_blocks_do_not_change_the_values(monkeypatch):
     kw = {"subset_size": 25, "n_subsets": 6}
     whole = acc.kid(x, y, rng=torch.Generator().manual_seed(2), **kw)
     whole_mmd = acc.mmd2_unbiased(x, y)
+    whole32 = acc.kid(x.float(), y.float(), rng=torch.Generator().manual_seed(2), **kw)
     monkeypatch.setattr(acc, "_KID_CHUNK_BYTES", 1)  # one subset per chunk
     monkeypatch.setattr(acc, "_KERNEL_BLOCK_ENTRIES", 7 * 25)  # kernel rows in slices of 7 (not dividing 25)
     monkeypatch.setattr(acc, "_SUM_TILE_VALUES", 40)  # float64 partial sums over tiles of 40 entries
     assert acc._kid_chunk(25, 25, 4, 8) == 1
+    K = torch.rand(3, 17, 13, generator=torch.Generator().manual_seed(0))  # float32: the tiled float64 sum
+    np.testing.assert_allclose(acc._sum_float64(K).numpy(), K.double().sum(dim=(1, 2)).numpy(), rtol=1e-15)
+    x32, y32 = x.float(), y.float()
+    k32 = acc.kid(x32, y32, rng=torch.Generator().manual_seed(2), **kw)  # one subset per chunk, tiles of 40 entries
     parts = acc.kid(x, y, rng=torch.Generator().manual_seed(2), **kw)
     np.testing.assert_allclose([f(parts.mean), f(parts.std)], [f(whole.mean), f(whole.std)], rtol=1e-13)
     np.testing.assert_allclose(f(acc.mmd2_unbiased(x, y)), f(whole_mmd), rtol=1e-13)
+    np.testing.assert_allclose([f(k32.mean), f(k32.std)], [f(whole32.mean), f(whole32.std)], rtol=1e-6)
 
 
 def test_subset_mmd2_contract_and_chunk_size():
