@@ -29,7 +29,8 @@ Memory per process
 ``prdc`` never gathers the features: each rank's shard is broadcast to the others in chunks of
 ``block_size`` rows, and every rank compares its own rows with the chunk. A rank holds its two shards,
 one chunk and one block of ``n_local x block_size`` squared distances, so with the same ``block_size``
-its memory is about ``1 / world_size`` of :func:`accelerated.metrics.prdc`'s (see
+(and with the defaults, which give each rank ``1 / world_size`` of the single block's entries) its
+memory is about ``1 / world_size`` of :func:`accelerated.metrics.prdc`'s (see
 ``benchmarks/bench_distributed.py``). ``kid`` moves only the rows of each subset (zero-padded
 (subsets, m, d) blocks, each row written by its owner, summed onto the rank that evaluates the
 block: ``x + 0 = x`` exactly);
@@ -452,7 +453,8 @@ def prdc(
         1 <= k <= min(n, m) - 1 (global counts).
     block_size : int, optional
         Rows of a visiting chunk. A block holds ``max(n_local, m_local) x block_size`` squared distances;
-        default: at most 2**26 entries per block, as in ``metrics.prdc``.
+        default: at most 2**26 / world_size entries per block, so that the blocks of the whole group
+        hold what the one block of ``metrics.prdc`` holds (memory per rank then falls with the world size).
     group : torch.distributed.ProcessGroup, optional
         Default: the world group. Without an initialised process group, this is ``metrics.prdc``.
 
@@ -468,7 +470,8 @@ def prdc(
     k = metrics._check_k(k, [("real", n), ("fake", m)])
     block_size = metrics._check_block_size(block_size)
     local_rows = max(X.shape[0], Y.shape[0])
-    chunk = block_size if block_size is not None else max(1, _DISTANCE_BLOCK_ENTRIES // local_rows)
+    # default: the group's blocks together hold what one process's block would (2**26 entries)
+    chunk = block_size if block_size is not None else max(1, _DISTANCE_BLOCK_ENTRIES // (local_rows * shards.world))
     with torch.no_grad():
         X_sq, Y_sq = (X * X).sum(dim=1), (Y * Y).sum(dim=1)
         r_real = _knn_squared_radii(X, X_sq, "real", k, chunk, shards)

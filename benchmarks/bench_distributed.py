@@ -21,7 +21,7 @@ Allocator. By default the spawned processes run with ``MALLOC_MMAP_THRESHOLD_=10
 maps every block above 1 MiB on its own and returns it to the system when freed. Without it glibc
 raises its threshold after the first large free and serves later blocks from the heap, which it does
 not shrink, so the high-water mark depends on the history of allocations more than on the algorithm
-(measured: 0.65 with the default allocator against 0.52 with the fixed threshold, both runs of the
+(measured at block_size 1024: 0.57 with the default allocator against 0.52 with the fixed threshold, the
 same code; ``--glibc-default`` shows it). On a GPU, ``torch.cuda.max_memory_allocated`` plays this role.
 
 Time is printed too (the two processes share this machine's cores with each other, so on a 2-core
