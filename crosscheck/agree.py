@@ -165,18 +165,34 @@ def _literal(value: Any, dtype: str) -> str:
     return repr(value)
 
 
-def reproducer(reference_fn: Callable, accelerated_fn: Callable, case: Case, dtype: str, device: str) -> str:
-    """Python source that rebuilds ``case`` and runs both sides, printed with every failure."""
+def reproducer(
+    reference_fn: Callable,
+    accelerated_fn: Callable,
+    case: Case,
+    dtype: str,
+    device: str,
+    tolerance: Tolerance | None = None,
+) -> str:
+    """Python source that rebuilds ``case``, prints both results and then *fails* as the check did.
+
+    The last line is the same ``assert_agree`` call, with the tolerance that was used written out, so
+    the script exits with the ``AssertionError`` while the two sides disagree (and with 0 once they
+    agree: a regression test to paste). Printed with every failure of :func:`assert_agree`.
+    """
     ref_mod, acc_mod = reference_fn.__module__, accelerated_fn.__module__
+    ref_name, acc_name = f"REF.{reference_fn.__name__}", f"ACC.{accelerated_fn.__name__}"
+    tol = "" if tolerance is None else f", tolerance=Tolerance(rtol={tolerance.rtol!r}, atol={tolerance.atol!r})"
     lines = [
         "import numpy as np, torch",
         f"import {ref_mod} as REF, {acc_mod} as ACC",
-        "from crosscheck.agree import Case, Exact, Twin, run_both",
+        "from crosscheck.agree import Case, Exact, Twin, assert_agree, run_both",
+        "from crosscheck.tolerances import Tolerance",
         f"args = ({''.join(_literal(a, dtype) + ', ' for a in case.args)})",
         f"kwargs = {{{', '.join(f'{k!r}: {_literal(v, dtype)}' for k, v in case.kwargs.items())}}}",
-        f"ref, acc = run_both(REF.{reference_fn.__name__}, ACC.{accelerated_fn.__name__}, "
-        f"Case(args, kwargs), dtype={dtype!r}, device={device!r})",
+        f"ref, acc = run_both({ref_name}, {acc_name}, Case(args, kwargs), dtype={dtype!r}, device={device!r})",
         "print(ref, acc, sep='\\n')",
+        f"assert_agree({ref_name}, {acc_name}, *args, dtype={dtype!r}, device={device!r}{tol}, **kwargs)"
+        "  # raises while the two sides disagree",
     ]
     return "\n".join(lines)
 
@@ -275,7 +291,7 @@ def assert_agree(
     t_acc = time.perf_counter() - start
 
     ref_items, acc_items = flatten_output(ref_out), flatten_output(acc_out)
-    snippet = reproducer(reference_fn, accelerated_fn, case, dtype, device)
+    snippet = reproducer(reference_fn, accelerated_fn, case, dtype, device, tol)
     if [k for k, _ in ref_items] != [k for k, _ in acc_items]:
         raise AssertionError(
             f"outputs differ in structure: reference {[k for k, _ in ref_items]}, "

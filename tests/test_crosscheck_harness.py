@@ -33,7 +33,7 @@ def _wrong_kl(p, q):  # a plausible bug: log base 2
 _wrong_kl.__module__ = "tests.test_crosscheck_harness"
 
 
-def test_assert_agree_fails_with_a_reproducer_that_runs(tmp_path):
+def test_assert_agree_fails_with_a_reproducer_that_runs_and_fails(tmp_path):
     p, q = np.array([0.2, 0.8]), np.array([0.5, 0.5])
     with pytest.raises(AssertionError) as info:
         assert_agree(ref.kl_divergence, _wrong_kl, p, q, dtype="float64")
@@ -50,10 +50,25 @@ def test_assert_agree_fails_with_a_reproducer_that_runs(tmp_path):
         check=False,
         env={"PYTHONPATH": ":".join(sys.path)},
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, (done.stdout, done.stderr)  # the script fails as the check did
+    assert "AssertionError" in done.stderr and "Not equal to tolerance" in done.stderr, done.stderr
     ref_line, acc_line = done.stdout.strip().splitlines()[:2]
     assert float(ref_line) == pytest.approx(float(ref.kl_divergence(p, q)))
     assert float(acc_line.split("(")[1].split(",")[0]) != pytest.approx(float(ref_line))
+    # with a correct implementation the same script exits 0: a regression test to keep
+    fixed = snippet.replace("ACC._wrong_kl", "ACC.kl_divergence").replace(
+        "tests.test_crosscheck_harness as ACC", "accelerated.divergences as ACC"
+    )
+    script.write_text(fixed)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path.parent),
+        check=False,
+        env={"PYTHONPATH": ":".join(sys.path)},
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_reference_sees_the_rounded_inputs():
