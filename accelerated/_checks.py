@@ -29,6 +29,9 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from reference._args import positive as check_positive_scalar  # noqa: F401  (re-exported)
+from reference._args import real as check_real_scalar  # noqa: F401  (re-exported)
+
 # Same tolerance as the reference side; float16/bfloat16 rows are allowed their own rounding.
 SIMPLEX_ATOL = 1e-5
 
@@ -478,24 +481,6 @@ def cholesky_spd(name: str, a: torch.Tensor) -> torch.Tensor:
 
         require((info == 0).all(), f"{name}: expected symmetric positive definite matrices", detail)
     return L
-
-
-def check_positive_scalar(name: str, x: object) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"{name}: expected a positive real number (Python int or float), got {describe(x)}")
-    value = float(x)
-    if not (value > 0 and value < float("inf")):
-        raise ValueError(f"{name}: expected a finite positive number, got {value!r}")
-    return value
-
-
-def check_real_scalar(name: str, x: object) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"{name}: expected a real number (Python int or float), got {describe(x)}")
-    value = float(x)
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError(f"{name}: expected a finite number, got {value!r}")
-    return value
 
 
 def check_noise_or_rng(noise: object, rng: object, *, noise_name: str = "noise") -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 import re
 
 
@@ -28,8 +29,25 @@ def _signature(obj: object) -> list[tuple[str, str]]:
     return [(p.name, p.kind.name) for p in params]
 
 
+def submodules(topic: str, side: str = "reference") -> list[str]:
+    """The public submodules of a topic package (``transport.one_d``, ...); empty for a plain module."""
+    mod = importlib.import_module(f"{side}.{topic}")
+    if not hasattr(mod, "__path__"):
+        return []
+    return sorted(f"{topic}.{m.name}" for m in pkgutil.iter_modules(mod.__path__) if not m.name.startswith("_"))
+
+
+def all_modules(topics: tuple[str, ...]) -> list[str]:
+    """Every topic and every public submodule of a topic package, as both sides must mirror them."""
+    return [name for topic in topics for name in (topic, *submodules(topic))]
+
+
 def parity_problems(topic: str) -> list[str]:
-    """Every difference in names or parameters between ``reference.<topic>`` and ``accelerated.<topic>``."""
+    """Every difference in names or parameters between ``reference.<topic>`` and ``accelerated.<topic>``.
+
+    ``topic`` is a topic (``"transport"``) or a submodule of one (``"transport.sinkhorn"``); for a
+    package the submodules must be the same on both sides.
+    """
     ref = importlib.import_module(f"reference.{topic}")
     acc = importlib.import_module(f"accelerated.{topic}")
     problems = []
@@ -38,6 +56,10 @@ def parity_problems(topic: str) -> list[str]:
             problems.append(f"{side}.{topic} has no __all__")
     if problems:
         return problems
+    if "." not in topic and submodules(topic) != submodules(topic, "accelerated"):
+        problems.append(
+            f"{topic}: submodules differ: reference {submodules(topic)}, accelerated {submodules(topic, 'accelerated')}"
+        )
     ref_names, acc_names = set(ref.__all__), set(acc.__all__)
     ref_only, acc_only = one_sided_names(ref), one_sided_names(acc)
     for name in sorted(ref_names - acc_names - ref_only):

@@ -1,7 +1,10 @@
 """The registry of formula pairs and slide theorems that the tests and the report both run.
 
-A *pair* names one function that exists on both sides and a hypothesis strategy of inputs for it;
-a *theorem* is a check of a statement made on a slide, written once and run on each side through a
+A *pair* names one function that exists on both sides, a hypothesis strategy of inputs for it and,
+as PyTorch's OpInfo does with ``error_inputs_func``, the bad inputs it must refuse (:class:`ErrorInput`:
+the same error type on both sides, with a message that names the argument). Its slide citation is read
+from the reference docstring's References section (:mod:`crosscheck.citations`), where it is written once.
+A *theorem* is a check of a statement made on a slide, written once and run on each side through a
 :class:`Side` adapter. Topic modules in :mod:`crosscheck.pairs` and :mod:`crosscheck.theorems`
 register themselves on import; :func:`load_all` imports them all.
 """
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,18 +37,55 @@ TOPICS = (
 
 
 @dataclass(frozen=True)
+class ErrorInput:
+    """One bad input of a pair: the arguments, the exception both sides raise and a message pattern.
+
+    The arguments are written as for :class:`~crosscheck.agree.Case` (NumPy arrays, Python values,
+    :class:`~crosscheck.agree.Twin` objects) and handed to each side in float64. ``match`` is a regular
+    expression searched in the message; the message must also name one of the function's parameters.
+    """
+
+    args: tuple = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    error: type[Exception] = ValueError
+    match: str = ""
+
+    def __post_init__(self) -> None:
+        if self.error not in (ValueError, TypeError):
+            raise ValueError(f"error: expected ValueError or TypeError, got {self.error!r}")
+        if not self.match:
+            raise ValueError("match: expected a pattern for the message, got an empty one")
+
+
+def bad(*args: Any, error: type[Exception] = ValueError, match: str, **kwargs: Any) -> ErrorInput:
+    """``bad(x, y, gamma=0.0, match="gamma: expected a finite positive")``: an :class:`ErrorInput`."""
+    return ErrorInput(args, kwargs, error, match)
+
+
+@dataclass(frozen=True)
 class Pair:
-    """One formula on both sides: ``module.function`` and a strategy of :class:`~crosscheck.agree.Case`."""
+    """One formula on both sides: ``module.function``, a strategy of :class:`~crosscheck.agree.Case`,
+    and the :class:`ErrorInput` list it must refuse alike on both sides."""
 
     module: str
     function: str
-    slide: str
     cases: Callable[[str], st.SearchStrategy]  # dtype name -> strategy of Case
     dtypes: tuple[str, ...] = ("float64", "float32")
+    errors: tuple[ErrorInput, ...] = ()
+    slide_override: str | None = None
 
     @property
     def name(self) -> str:
         return f"{self.module}.{self.function}"
+
+    @property
+    def slide(self) -> str:
+        """The slide citation, from the reference docstring (or the registration's, where it has one)."""
+        if self.slide_override is not None:
+            return self.slide_override
+        from .citations import slide_citation
+
+        return slide_citation(self.functions()[0])
 
     def functions(self) -> tuple[Callable, Callable]:
         ref = importlib.import_module(f"reference.{self.module}")
@@ -115,11 +155,14 @@ def register_pair(
     module: str,
     function: str,
     *,
-    slide: str,
     cases: Callable[[str], st.SearchStrategy],
     dtypes: tuple[str, ...] = ("float64", "float32"),
+    errors: Sequence[ErrorInput] = (),
+    slide: str | None = None,
 ) -> Pair:
-    pair = Pair(module, function, slide, cases, dtypes)
+    """Register ``module.function``; ``slide`` is for transition only: the citation belongs in the
+    reference docstring's References section, which is read when ``slide`` is None."""
+    pair = Pair(module, function, cases, dtypes, tuple(errors), slide)
     if any(p.name == pair.name for p in PAIRS):
         raise ValueError(f"pair {pair.name} registered twice")
     PAIRS.append(pair)

@@ -17,10 +17,15 @@ import numpy as np
 import scipy
 import torch
 
-from .parity import parity_problems
+from .parity import all_modules, parity_problems
 from .profiles import load_profile
 from .registry import TOPICS, Side, load_all
 from .runner import PairOutcome, TheoremOutcome, check_pair, check_theorem
+from .tolerances import OVERRIDES, tolerance_for
+
+# A pair whose worst input uses less than this fraction of its tolerance is flagged: a tolerance that
+# wide could not fail on these inputs (a formula error shows at 1e-3 relative or more).
+HEADROOM_FLAG = 1e-3
 
 DEFAULT_EXAMPLES = 80
 QUICK_EXAMPLES = 12
@@ -69,10 +74,21 @@ def _fmt(x: float) -> str:
     return "0" if x == 0 else f"{x:.1e}"
 
 
+def flagged(outcome: PairOutcome) -> bool:
+    """Whether the pair passed with its worst input using less than :data:`HEADROOM_FLAG` of its
+    tolerance. A zero tolerance (exact agreement required) can always fail and is never flagged."""
+    tol = tolerance_for(outcome.pair.name, outcome.dtype)
+    return outcome.passed and outcome.usage < HEADROOM_FLAG and (tol.rtol > 0 or tol.atol > 0)
+
+
+def _use(outcome: PairOutcome) -> str:
+    return _fmt(outcome.usage) + ("!" if flagged(outcome) else "")
+
+
 def _pair_rows(outcomes: list[PairOutcome], dtypes: list[str]) -> tuple[list[str], list[list[str]]]:
     header = ["formula", "slide"]
     for d in dtypes:
-        header += [f"{SHORT[d]} abs", f"{SHORT[d]} rel"]
+        header += [f"{SHORT[d]} abs", f"{SHORT[d]} rel", f"{SHORT[d]} use"]
     header += ["ref ms", "acc ms", "status"]
     by_name: dict[str, dict[str, PairOutcome]] = {}
     for o in outcomes:
@@ -84,9 +100,9 @@ def _pair_rows(outcomes: list[PairOutcome], dtypes: list[str]) -> tuple[list[str
         for d in dtypes:
             o = per.get(d)
             if o is None:  # not registered at this dtype (only training losses and samplers run bf16 / f16)
-                row += [".", "."]
+                row += [".", ".", "."]
             else:
-                row += ["-", "-"] if o.error else [_fmt(o.max_abs), _fmt(o.max_rel)]
+                row += ["-", "-", "-"] if o.error else [_fmt(o.max_abs), _fmt(o.max_rel), _use(o)]
         n = sum(o.examples for o in per.values()) or 1
         row += [
             f"{1e3 * sum(o.time_reference for o in per.values()) / n:.2f}",
@@ -161,7 +177,8 @@ def run(argv: list[str] | None = None) -> int:
         for side_name in thm.sides:
             side = Side(side_name, device=args.device, out_dir=out_dir, quick=args.quick)
             theorem_outcomes.append(check_theorem(thm, side))
-    parity = {topic: parity_problems(topic) for topic in TOPICS}
+    modules = all_modules(TOPICS)
+    parity = {name: parity_problems(name) for name in modules}
     elapsed = time.perf_counter() - start
 
     failures = [o for o in pair_outcomes if not o.passed] + [o for o in theorem_outcomes if not o.passed]
@@ -177,12 +194,21 @@ def run(argv: list[str] | None = None) -> int:
     )
     summary = (
         f"{len(pair_outcomes)} formula checks ({examples} inputs each), {len(theorem_outcomes)} theorem checks, "
-        f"parity of {len(TOPICS)} modules: {'ALL PASSED' if ok else 'FAILURES'} in {elapsed:.1f} s"
+        f"parity of {len(modules)} modules: {'ALL PASSED' if ok else 'FAILURES'} in {elapsed:.1f} s"
     )
+    headroom = [o for o in pair_outcomes if flagged(o)]
+    headroom_lines = [f"{o.pair.name} {o.dtype}: worst input used {_fmt(o.usage)} of its tolerance" for o in headroom]
+    override_lines = [
+        f"{name} {dtype} (rtol {t.rtol:g}, atol {t.atol:g}): {t.why}" for (name, dtype), t in OVERRIDES.items()
+    ]
     print("Formulas: accelerated vs reference (max abs / max rel difference over all inputs)\n")
     print(_text_table(ph, pr))
     print("\nSlide theorems (measured discrepancy vs the bound it must stay within)\n")
     print(_text_table(th, tr))
+    print(
+        f"\nTolerance headroom: {len(headroom)} of {len(pair_outcomes)} formula checks used less than "
+        f"{HEADROOM_FLAG:g} of their tolerance (marked !)" + "".join(f"\n  {line}" for line in headroom_lines)
+    )
     print("\nName parity: " + ("ok" if not parity_failures else str(parity_failures)))
     details = []
     for o in failures:
@@ -210,9 +236,19 @@ def run(argv: list[str] | None = None) -> int:
         "abs = max |accelerated - reference|; rel = the same divided by max(|reference|, atol/rtol) "
         "(tolerances in `crosscheck/tolerances.py`); ms = mean time per input on each side; f64, f32, bf16, "
         "f16 = the tested dtype (the inputs rounded to it; bf16 and f16, the mixed-precision pass, for the "
-        "training losses and samplers only: `.` where a formula is not registered at a dtype).",
+        "training losses and samplers only: `.` where a formula is not registered at a dtype); use = the "
+        "fraction of its tolerance the worst input used, `|acc - ref| / (atol + rtol |ref|)` (a check fails "
+        f"above 1), marked `!` below {HEADROOM_FLAG:g}, where the tolerance could not have failed on these inputs.",
         "",
         _md_table(ph, pr),
+        "",
+        f"### Tolerance headroom: {len(headroom)} of {len(pair_outcomes)} checks used less than {HEADROOM_FLAG:g}",
+        "",
+        *[f"- {line}" for line in headroom_lines],
+        "",
+        "### Tolerance overrides (`crosscheck/tolerances.py`), each with its reason",
+        "",
+        *[f"- {line}" for line in override_lines],
         "",
         "## Slide theorems",
         "",

@@ -20,15 +20,25 @@ How the defaults were chosen:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 
 @dataclass(frozen=True)
 class Tolerance:
+    """``|acc - ref| <= atol + rtol |ref|``; ``why`` says why an override is not the default."""
+
     rtol: float
     atol: float
+    why: str = field(default="", compare=False)
+
+
+def override(rtol: float, atol: float, *, why: str) -> Tolerance:
+    """A per-pair tolerance; ``why`` (required, a sentence at least) says what the default misses."""
+    if not isinstance(why, str) or len(why.split()) < 5:
+        raise ValueError(f"why: expected a sentence saying why the default tolerance is not enough, got {why!r}")
+    return Tolerance(rtol=rtol, atol=atol, why=why)
 
 
 EPS = {"float64": 2.0**-52, "float32": 2.0**-23, "float16": 2.0**-10, "bfloat16": 2.0**-7}
@@ -54,27 +64,38 @@ DEFAULT: dict[str, Tolerance] = {
 # The dtypes of the mixed-precision pass: training losses and samplers register these too.
 LOW_PRECISION = ("bfloat16", "float16")
 
-# (pair name, dtype) -> Tolerance. Every entry says why the default is not enough.
+# (pair name, dtype) -> Tolerance, each built by override(..., why=...): the report prints the why.
+_FID_WHY = (
+    "FID = tr S1 + tr S2 - 2 sum sqrt(lambda_i) cancels to 0 for equal feature sets: its absolute rounding "
+    "error is a few ulp of the traces times d (measured 1.9e-12 for tr S ~ 20, d = 3: ~40 ulp of 20), and both "
+    "sides clamp at 0 only what comes out negative; the strategies' traces stay below ~1e3, so 1e-10 absolute "
+    "covers the cancellation, the relative part stays at the default"
+)
 OVERRIDES: dict[tuple[str, str], Tolerance] = {
-    # FID = tr S1 + tr S2 - 2 sum sqrt(lambda_i) cancels to 0 for equal feature sets: its absolute rounding
-    # error is a few ulp of the traces times d (measured 1.9e-12 for tr S ~ 20, d = 3: ~40 ulp of 20), and
-    # both sides clamp at 0 only what comes out negative. The strategies' features give traces below ~1e3,
-    # so 1e-10 absolute covers the cancellation; the relative part stays at the default.
-    ("metrics.fid", "float64"): Tolerance(rtol=1e-10, atol=1e-10),
-    ("metrics.frechet_distance", "float64"): Tolerance(rtol=1e-10, atol=1e-10),  # same cancellation
-    # Hutchinson's estimate averages v^T J v over probes whose terms have both signs and cancel to a small
-    # trace; the float32 products carry rounding relative to |v|^2 ||J|| (up to ~10 on these draws), not to
-    # the small result. Measured worst over 600 random draws: 2.4e-5 absolute at rel 1.9e-5 (usage 0.87 of
-    # the default). Formula errors (a missing factor, a transposed probe) show at 1e-1.
-    ("score_matching.hutchinson_trace", "float32"): Tolerance(rtol=1e-4, atol=5e-5),
-    ("metrics.fid_infinity", "float64"): Tolerance(rtol=1e-10, atol=1e-10),
-    # The C2ST fits a logistic regression by Newton's method on each side; both stop at a gradient
-    # norm of 1e-10 (float64), so the fitted weights agree to about that, and accuracy/p-value are
-    # exact counts unless a held-out point sits within 1e-10 of the decision boundary.
-    ("gan.classifier_two_sample_test", "float64"): Tolerance(rtol=1e-8, atol=1e-10),
-    # The float32 Newton solve runs in float64 internally (see accelerated.gan), so the only float32
-    # effect is the rounding of the inputs, which the reference sees too.
-    ("gan.classifier_two_sample_test", "float32"): Tolerance(rtol=1e-8, atol=1e-10),
+    ("metrics.fid", "float64"): override(1e-10, 1e-10, why=_FID_WHY),
+    ("metrics.frechet_distance", "float64"): override(1e-10, 1e-10, why=_FID_WHY),
+    ("metrics.fid_infinity", "float64"): override(1e-10, 1e-10, why=_FID_WHY),
+    ("score_matching.hutchinson_trace", "float32"): override(
+        1e-4,
+        5e-5,
+        why="Hutchinson's estimate averages v^T J v over probes whose terms have both signs and cancel to a "
+        "small trace; the float32 products carry rounding relative to |v|^2 ||J|| (up to ~10 on these draws), "
+        "not to the small result. Measured worst over 600 random draws: 2.4e-5 absolute at rel 1.9e-5 (usage "
+        "0.87 of the default); formula errors (a missing factor, a transposed probe) show at 1e-1",
+    ),
+    ("gan.classifier_two_sample_test", "float64"): override(
+        1e-8,
+        1e-10,
+        why="the C2ST fits a logistic regression by Newton's method on each side; both stop at a gradient norm "
+        "of 1e-10 (float64), so the fitted weights agree to about that, and accuracy and p-value are exact "
+        "counts unless a held-out point sits within 1e-10 of the decision boundary",
+    ),
+    ("gan.classifier_two_sample_test", "float32"): override(
+        1e-8,
+        1e-10,
+        why="tighter than the float32 default: the Newton solve runs in float64 internally (see accelerated.gan), "
+        "so the only float32 effect is the rounding of the inputs, which the reference sees too",
+    ),
 }
 
 

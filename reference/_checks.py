@@ -11,6 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from reference._args import positive as check_positive_scalar  # noqa: F401  (re-exported)
+from reference._args import real as check_real_scalar  # noqa: F401  (re-exported)
+
 # Probability vectors must sum to one within this absolute tolerance. It admits vectors normalised
 # in float32 (rounding of order n * 6e-8) and rejects vectors that are off by a visible amount.
 SIMPLEX_ATOL = 1e-5
@@ -65,24 +68,6 @@ def check_in_interval(name: str, x: np.ndarray, low: float, high: float) -> None
     check_not_nan(name, x)
     if np.any(x < low) or np.any(x > high):
         raise ValueError(f"{name}: expected values in [{low}, {high}], got min {np.min(x)!r} and max {np.max(x)!r}")
-
-
-def check_positive_scalar(name: str, x: object) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected a positive real number, got {describe(x)}")
-    value = float(x)
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name}: expected a finite positive number, got {value!r}")
-    return value
-
-
-def check_real_scalar(name: str, x: object) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected a real number, got {describe(x)}")
-    value = float(x)
-    if not np.isfinite(value):
-        raise ValueError(f"{name}: expected a finite number, got {value!r}")
-    return value
 
 
 def check_simplex(name: str, p: np.ndarray) -> None:

@@ -91,7 +91,9 @@ def test_tolerance_table():
     with pytest.raises(ValueError, match="dtype: expected one of"):
         tolerances.dtype_name("int8")
     for (name, dtype), tol in tolerances.OVERRIDES.items():
-        assert dtype in tolerances.DEFAULT and tol.rtol > 0 and "." in name
+        assert dtype in tolerances.DEFAULT and tol.rtol > 0 and "." in name and tol.why
+    with pytest.raises(ValueError, match="why: expected a sentence"):
+        tolerances.override(1e-3, 1e-3, why="")
 
 
 def test_flatten_output_handles_structures():
