@@ -3,153 +3,52 @@
 Shape, dtype and device checks are free (they read metadata) and always run. Value checks (finite,
 in range, on the simplex, positive definite) read the data. They are on by default and, in the default
 ``"async"`` mode, cost **no host read**: each check reduces its condition to a 0-d boolean tensor on
-the data's device and hands it to ``torch._assert_async`` (:func:`require`), so the host never waits
-for the device.
+the data's device and hands it to ``torch._assert_async`` through :func:`require`. The mode machinery
+(``"async"``, ``"sync"``, ``"off"``, :func:`value_checks`, :func:`value_checks_active`, :func:`require`,
+:func:`validated`) lives in :mod:`accelerated._modes` and is imported here, so every topic module
+reaches all of it as ``C.<name>``. Scalar arguments (counts, scales, options, flags) are checked by the
+shared :mod:`reference._args`; ``check_positive_scalar`` and ``check_real_scalar`` are its ``positive``
+and ``real``.
 
-* On the CPU the assertion is evaluated at once and a failure is re-raised as the usual ``ValueError``
-  naming the argument, with the details (counts, extremes) worked out on the failure path only.
-* On CUDA the assertion runs on the device, in stream order: a failure surfaces at the next
-  synchronisation as a device-side assertion (``RuntimeError: CUDA error: device-side assert
-  triggered``), which ends the CUDA context. To get the named ``ValueError`` at the offending call,
-  rerun with ``accelerated.value_checks("sync")``, which reads each condition on the host.
-* ``value_checks(False)`` (or ``"off"``) skips the checks and the small reductions that feed them.
-
-Checks are skipped while ``torch.compile`` traces (the compiled graph is the formula alone), while a
-CUDA graph is being captured, and inside ``torch.func`` transforms (vmap, grad, jacrev). Every failure
-raises ``ValueError`` or ``TypeError`` naming the argument, what was received and what was expected;
-no check changes a value.
+Every failure raises ``ValueError`` or ``TypeError`` naming the argument, what was received and what
+was expected; no check changes a value.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 
 from reference._args import positive as check_positive_scalar  # noqa: F401  (re-exported)
 from reference._args import real as check_real_scalar  # noqa: F401  (re-exported)
 
+from ._modes import (  # noqa: F401  (re-exported: the topic modules use C.<name>)
+    _VALIDATED,
+    DEVICE_MESSAGE,
+    MODES,
+    _failure_text,
+    _functorch_level,
+    _inside_functorch_transform,
+    _is_compiling,
+    _mode,
+    _state,
+    get_value_checks,
+    inside_functorch_transform,
+    mark_validated,
+    off_in_loop,
+    require,
+    set_value_checks,
+    validated,
+    value_checks,
+    value_checks_active,
+)
+
 # Same tolerance as the reference side; float16/bfloat16 rows are allowed their own rounding.
 SIMPLEX_ATOL = 1e-5
 
-MODES = ("async", "sync", "off")
-_state = {"mode": "async"}
-
 _HALF = (torch.float16, torch.bfloat16)
-
-
-def _mode(mode: object) -> str:
-    if mode is True:
-        return "async"
-    if mode is False:
-        return "off"
-    if isinstance(mode, str) and mode in MODES:
-        return mode
-    raise TypeError(f"mode: expected True, False or one of {MODES}, got {describe(mode)}")
-
-
-def set_value_checks(mode: bool | str) -> None:
-    """Set the data-reading input checks globally: ``"async"`` (or True, the default), ``"sync"``, ``"off"`` (False).
-
-    ``"async"`` asserts on the device without a host read (on CUDA a failure surfaces at the next
-    synchronisation); ``"sync"`` reads every condition on the host and raises the named ``ValueError``
-    at the offending call (for debugging on a GPU); ``"off"`` skips the checks.
-    """
-    _state["mode"] = _mode(mode)
-
-
-def get_value_checks() -> str:
-    """The current mode: ``"async"``, ``"sync"`` or ``"off"``."""
-    return _state["mode"]
-
-
-class value_checks:  # lower-case: used like a function, ``with value_checks(False):``
-    """Context manager: ``with value_checks(False):`` skips the value checks inside the block.
-
-    Also ``value_checks("sync")`` (host-read checks that raise at the offending call) and
-    ``value_checks(True)`` / ``"async"`` (the default). A plain class rather than a generator-based
-    context manager: entering and leaving it costs two dictionary writes.
-    """
-
-    __slots__ = ("_mode", "_previous")
-
-    def __init__(self, mode: bool | str) -> None:
-        self._mode = _mode(mode)
-        self._previous = "async"
-
-    def __enter__(self) -> None:
-        self._previous = _state["mode"]
-        _state["mode"] = self._mode
-
-    def __exit__(self, *exc: object) -> None:
-        _state["mode"] = self._previous
-
-
-def off_in_loop() -> value_checks | contextlib.nullcontext:
-    """``value_checks(False)`` for a sampler's loop (validated at entry); a no-op while ``torch.compile``
-    traces, where the checks are skipped anyway and a context manager would only cost a graph break."""
-    return contextlib.nullcontext() if torch.compiler.is_compiling() else value_checks(False)
-
-
-_functorch_level = getattr(torch._C._functorch, "maybe_current_level", None)
-_is_compiling = torch.compiler.is_compiling
-
-
-def _inside_functorch_transform() -> bool:
-    """True inside ``torch.func`` transforms (vmap, grad, jacrev, ...), where tensors cannot be read."""
-    return _functorch_level is not None and _functorch_level() is not None
-
-
-inside_functorch_transform = _inside_functorch_transform
-
-
-def value_checks_active() -> bool:
-    """Whether data-reading checks run now: enabled, and not tracing, capturing or inside torch.func.
-
-    Called at every checked call: module-level lookups only (a few hundred nanoseconds).
-    """
-    if _state["mode"] == "off" or _is_compiling():
-        return False
-    if _functorch_level is not None and _functorch_level() is not None:
-        return False
-    return not (torch.cuda.is_initialized() and torch.cuda.is_current_stream_capturing())
-
-
-DEVICE_MESSAGE = (
-    "accelerated: a value check failed on the device; rerun with accelerated.value_checks('sync') "
-    "for the ValueError that names the argument"
-)
-
-
-def require(
-    ok: torch.Tensor, message: str | Callable[..., str], detail: Callable[..., str] | None = None, *args: object
-) -> None:
-    """Raise ``ValueError`` where the 0-d boolean tensor ``ok`` is False, without a host read in ``"async"`` mode.
-
-    ``message`` names the argument and what was expected (a string, or a callable ``message(*args)``
-    that builds it only on failure); ``detail(*args)``, called on the failure path only (CPU or
-    ``"sync"`` mode), may read values to word a fuller message (module-level functions with ``args``
-    cost no closure per call). On CUDA the device assertion carries ``message`` if it is a string,
-    else :data:`DEVICE_MESSAGE`. Callers build ``ok`` only when :func:`value_checks_active` is True.
-    """
-    if ok.is_cpu and _state["mode"] != "sync":
-        try:
-            torch._assert_async(ok)  # evaluated at once on the CPU
-        except RuntimeError:
-            raise ValueError(_failure_text(message, detail, args)) from None
-    elif ok.is_cuda and _state["mode"] != "sync":
-        torch._assert_async(ok, message if isinstance(message, str) else DEVICE_MESSAGE)
-    elif not bool(ok):  # "sync" mode, or a device without asynchronous assertions
-        raise ValueError(_failure_text(message, detail, args))
-
-
-def _failure_text(message: str | Callable[..., str], detail: Callable[..., str] | None, args: tuple) -> str:
-    if detail is not None:
-        return detail(*args)
-    return message if isinstance(message, str) else message(*args)
 
 
 _CONSTANTS: dict[tuple[float, torch.dtype, torch.device], torch.Tensor] = {}
@@ -195,25 +94,6 @@ def result_flag(x: torch.Tensor) -> torch.Tensor:
 def count_non_finite(x: torch.Tensor) -> int:
     """The number of NaN or infinite entries (a host read: for error messages only)."""
     return int((~torch.isfinite(x.detach())).sum())
-
-
-_VALIDATED: dict[tuple[int, str], tuple[weakref.ref, int]] = {}
-
-
-def validated(t: torch.Tensor, check: str) -> bool:
-    """Whether ``t``, unchanged since (same version counter), already passed the named check.
-
-    For tables that a training loop passes every step (NCSN's sigmas): checked on first use and after
-    any in-place change, not at every call. ``"sync"`` mode checks every call.
-    """
-    entry = _VALIDATED.get((id(t), check))
-    return entry is not None and entry[0]() is t and entry[1] == t._version and _state["mode"] != "sync"
-
-
-def mark_validated(t: torch.Tensor, check: str) -> None:
-    """Record that ``t`` passed ``check`` (its entry goes when ``t`` is garbage collected)."""
-    key = (id(t), check)
-    _VALIDATED[key] = (weakref.ref(t, lambda _, key=key: _VALIDATED.pop(key, None)), t._version)
 
 
 def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
