@@ -177,67 +177,19 @@ def test_js_divergence_mc_matches_discrete_identity():
 
 
 # ---------------------------------------------------------------- bad input
+# Bad input that both sides refuse alike is in the pair registry (crosscheck/pairs/divergences.py,
+# run by tests/test_error_inputs.py); here are the accelerated side's own type, dtype and device checks.
 
 
-BAD_PQ = [
-    ([0.5, 0.6], [0.5, 0.5], "summing to 1"),
-    ([1.5, -0.5], [0.5, 0.5], "non-negative"),
-    ([np.nan, 1.0], [0.5, 0.5], "finite"),
-    ([0.5, 0.5], [1.0 / 3] * 3, "same size"),
-]
-
-
-@pytest.mark.parametrize(("p", "q", "message"), BAD_PQ)
-@pytest.mark.parametrize("fn", ["kl_divergence", "js_divergence"])
-def test_bad_probabilities_raise_on_both_sides(fn, p, q, message):
-    with pytest.raises(ValueError, match=message):
-        getattr(ref, fn)(p, q)
-    with pytest.raises(ValueError, match=message):
-        getattr(acc, fn)(t(p), t(q))
-
-
-def test_bad_types_and_dtypes():
-    with pytest.raises(TypeError, match="p: expected a real"):
-        ref.kl_divergence(["a", "b"], [0.5, 0.5])
+def test_bad_types_and_dtypes_on_the_accelerated_side():
     with pytest.raises(TypeError, match=r"p: expected a torch\.Tensor"):
         acc.kl_divergence(np.array([0.5, 0.5]), t([0.5, 0.5]))
     with pytest.raises(TypeError, match="one floating dtype"):
         acc.js_divergence(t([0.5, 0.5], torch.float32), t([0.5, 0.5]))
     with pytest.raises(TypeError, match="floating-point"):
         acc.js_divergence(torch.tensor([1, 0]), torch.tensor([0, 1]))
-    with pytest.raises(ValueError, match="at least 1 dimension"):
-        ref.kl_divergence(1.0, 1.0)
-
-
-def test_bad_batch_shapes():
-    with pytest.raises(ValueError, match="do not broadcast"):
-        ref.kl_divergence(np.full((2, 2), 0.5), np.full((3, 2), 0.5))
-    with pytest.raises(ValueError, match="do not broadcast"):
-        acc.kl_divergence(t(np.full((2, 2), 0.5)), t(np.full((3, 2), 0.5)))
-
-
-def test_bad_covariances():
-    not_spd = np.array([[1.0, 2.0], [2.0, 1.0]])
-    not_sym = np.array([[1.0, 0.5], [0.0, 1.0]])
-    for cov, message in ((not_spd, "symmetric positive definite"), (not_sym, "symmetric matrices")):
-        with pytest.raises(ValueError, match=f"cov_q: expected {message}"):
-            ref.kl_gaussian(np.zeros(2), np.eye(2), np.zeros(2), cov)
-        with pytest.raises(ValueError, match=f"cov_q: expected {message}"):
-            acc.kl_gaussian(t(np.zeros(2)), t(np.eye(2)), t(np.zeros(2)), t(cov))
-    with pytest.raises(ValueError, match="cov_p: expected square"):
-        ref.kl_gaussian(np.zeros(2), np.ones((2, 3)), np.zeros(2), np.eye(2))
-    with pytest.raises(ValueError, match="mu_q: expected dimension d = 2"):
-        ref.kl_gaussian(np.zeros(2), np.eye(2), np.zeros(3), np.eye(2))
-
-
-def test_bad_mc_input():
-    ok = np.zeros(3)
-    with pytest.raises(ValueError, match="log_p_x: the density must be positive"):
-        ref.js_divergence_mc(np.array([0.0, -np.inf, 0.0]), ok, ok, ok)
-    with pytest.raises(ValueError, match="log_q_x: expected no NaN"):
-        acc.js_divergence_mc(t(ok), t([np.nan, 0, 0]), t(ok), t(ok))
-    with pytest.raises(ValueError, match="same number of samples"):
-        ref.js_divergence_mc(ok, np.zeros(4), ok, ok)
+    with pytest.raises(TypeError, match="one floating dtype"):
+        acc.kl_gaussian(t([0.0]), t([[1.0]]), t([0.0], torch.float32), t([[1.0]]))
 
 
 def test_value_checks_can_be_disabled_for_hot_loops():

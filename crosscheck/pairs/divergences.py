@@ -8,10 +8,10 @@ from hypothesis.extra import numpy as hnp
 
 from .. import strategies as cs
 from ..agree import Case
-from ..registry import register_pair
+from ..registry import bad, register_pair
 
-L7_DISJOINT = "L7, recap 'Informal theoretical results'"
-L8_JSD = "L8, 'Jensen-Shannon Divergence'"
+NAN = float("nan")
+HALF = np.array([0.5, 0.5])
 
 
 def _pq_cases(dtype: str) -> st.SearchStrategy:
@@ -43,12 +43,59 @@ def _mc_cases(draw: st.DrawFn, dtype: str) -> Case:
     return Case((log_p_x, log_q_x, log_p_y, log_q_y))
 
 
-register_pair("divergences", "kl_divergence", slide=L7_DISJOINT, cases=_pq_cases)
-register_pair("divergences", "js_divergence", slide=L8_JSD, cases=_pq_cases)
+# The same bad probability rows for KL and JSD (both check them with _check_pq).
+PQ_ERRORS = [
+    bad(np.array([0.5, 0.6]), HALF, match="p: expected probabilities summing to 1"),
+    bad(HALF, np.array([1.5, -0.5]), match="q: expected non-negative probabilities"),
+    bad(np.array([NAN, 1.0]), HALF, match="p: expected finite values"),
+    bad(HALF, np.full(3, 1.0 / 3.0), match="p and q: expected the same size along the last axis"),
+    bad(np.full((2, 2), 0.5), np.full((3, 2), 0.5), match="p, q: batch shapes do not broadcast"),
+    bad(np.array(1.0), np.array(1.0), match=r"p: expected at least 1 dimension"),
+    bad("ab", HALF, error=TypeError, match="p: expected a"),
+]
+NOT_SPD = np.array([[1.0, 2.0], [2.0, 1.0]])
+NOT_SYMMETRIC = np.array([[1.0, 0.5], [0.0, 1.0]])
+Z2, I2 = np.zeros(2), np.eye(2)
+# log-densities at 3 samples of p and of q (0: density 1)
+Z3 = np.zeros(3)
+
+register_pair("divergences", "kl_divergence", cases=_pq_cases, errors=PQ_ERRORS)
+register_pair("divergences", "js_divergence", cases=_pq_cases, errors=PQ_ERRORS)
 register_pair(
     "divergences",
     "kl_gaussian",
-    slide="L13, recap 'ELBO of gaussian diffusion model' (its KL terms)",
     cases=_gaussian_cases,
+    errors=[
+        bad(Z2, I2, Z2, NOT_SPD, match="cov_q: expected symmetric positive definite"),
+        bad(Z2, I2, Z2, NOT_SYMMETRIC, match="cov_q: expected symmetric matrices"),
+        bad(Z2, np.ones((2, 3)), Z2, I2, match="cov_p: expected square matrices"),
+        bad(Z2, I2, np.zeros(3), I2, match="mu_q: expected dimension d = 2"),
+        bad(np.array([0.0, NAN]), I2, Z2, I2, match="mu_p: expected finite values"),
+        bad(
+            np.zeros((2, 2)),
+            np.eye(2) * np.ones((2, 1, 1)),
+            Z2,
+            np.eye(2) * np.ones((3, 1, 1)),
+            match="do not broadcast",
+        ),
+        bad(np.array(0.0), I2, Z2, I2, match="mu_p: expected at least 1 dimension"),
+    ],
 )
-register_pair("divergences", "js_divergence_mc", slide=L8_JSD + " (Monte-Carlo form)", cases=_mc_cases)
+register_pair(
+    "divergences",
+    "js_divergence_mc",
+    cases=_mc_cases,
+    errors=[
+        bad(
+            np.array([0.0, -np.inf, 0.0]), Z3, Z3, Z3, match="log_p_x: the density must be positive at its own samples"
+        ),
+        bad(
+            Z3, Z3, Z3, np.array([0.0, -np.inf, 0.0]), match="log_q_y: the density must be positive at its own samples"
+        ),
+        bad(Z3, np.array([NAN, 0.0, 0.0]), Z3, Z3, match="log_q_x: expected no NaN"),
+        bad(Z3, Z3, np.array([0.0, np.inf, 0.0]), Z3, match=r"log_p_y: expected log-densities below \+inf"),
+        bad(Z3, np.zeros(4), Z3, Z3, match="log_p_x and log_q_x: expected the same number of samples"),
+        bad(np.zeros(0), np.zeros(0), Z3, Z3, match="log_p_x: expected at least one sample"),
+        bad(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((3, 3)), np.zeros((3, 3)), match="do not broadcast"),
+    ],
+)

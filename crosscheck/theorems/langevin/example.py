@@ -1,38 +1,24 @@
-"""Slide statements about Langevin sampling, each checked on both sides through :class:`~crosscheck.registry.Side`.
+"""Beigy, Example 3.3: ULA, MALA and annealed Langevin on 0.6 N(2, 0.5^2) + 0.4 N(-2, 0.2^2), with its figure.
 
-* Unadjusted Langevin on N(0, s^2) has the stationary variance s^2 / (1 - eta / (4 s^2)), not s^2
-  (the slides' "p is stationary" holds for the SDE, eta -> 0).
-* Beigy, Example 3.3 (0.6 N(2, 0.5^2) + 0.4 N(-2, 0.2^2), 10000 starts uniform on [-3, 3], 100
-  steps), reproduced with its histogram figure: the ULA and MALA samples follow the exact laws of
-  their chains (computed independently by propagating the density on a grid); the mode *weights*
-  they give are those of the starting basins, not 0.6; annealed Langevin (NCSN) recovers 0.6.
-* MALA leaves its target invariant (exact samples stay exact, where ULA visibly drifts).
-* MALA's acceptance rate equals its exact expectation and tends to 1 as eta -> 0.
-
-Every check draws with its side's own generator (``numpy.random.Generator`` or ``torch.Generator``)
-from a fixed seed: the Monte-Carlo bounds are stated in standard errors of the estimate, and the
-checks are reproducible.
+The ULA and MALA samples follow the exact laws of their chains (computed independently by
+propagating the density on a grid); the mode *weights* they give are those of the starting basins,
+not 0.6; annealed Langevin (NCSN) recovers 0.6.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from scipy import optimize, stats
 
 from crosscheck.registry import Evidence, Side, theorem
 
-L7 = "L7"
-L13 = "L13"
-L14 = "L14"
-BEIGY = "Beigy"
+from ._common import BEIGY, L13, _lib, _rng
 
 # Beigy, Example 3.3: p(x) = 0.6 N(2, 0.5^2) + 0.4 N(-2, 0.2^2).
 WEIGHTS = np.array([0.6, 0.4])
@@ -61,17 +47,6 @@ KS_LEVEL = 1e-3
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _rng(side: Side, seed: int) -> Any:
-    if side.name == "reference":
-        return np.random.default_rng(seed)
-    return torch.Generator(device=side.device).manual_seed(seed)
-
-
-def _lib(side: Side, topic: str) -> Any:
-    """``side.lib.<topic>``, imported by name (works before the topic is listed in the package's TOPICS)."""
-    return importlib.import_module(f"{side.name}.{topic}")
 
 
 def _mixture(side: Side) -> Any:
@@ -270,40 +245,6 @@ def _example_figure(ex: _Example, side_name: str, out_dir: Path) -> str:
 
 
 @theorem(
-    "Unadjusted Langevin on N(0, s^2) has stationary variance s^2 / (1 - eta / (4 s^2))",
-    slide=f"{L13}, 'Langevin dynamics'; {L7}, 'Langevin dynamic'",
-)
-def ula_stationary_variance(side: Side) -> Evidence:
-    n = 5_000 if side.quick else 20_000
-    K = 200
-    s2 = 1.0
-    etas = (0.25, 0.5, 1.0)
-    worst, parts = 0.0, []
-    for i, eta in enumerate(etas):
-        x0 = side.array(np.zeros((n, 1)))
-        out = _lib(side, "langevin").langevin_sample(
-            lambda x: -x / s2, x0, step_size=eta, n_steps=K, rng=_rng(side, 10 + i)
-        )
-        x = side.numpy(out.samples)[:, 0]
-        c = 1.0 - eta / (2.0 * s2)  # AR(1) factor: x' = c x + sqrt(eta) eps
-        v = s2 / (1.0 - eta / (4.0 * s2))  # = eta / (1 - c^2)
-        v_K = v * (1.0 - c ** (2 * K))  # started at 0: the variance after K steps (c^400 < 1e-23 here)
-        v_hat = float(np.mean(x**2))  # the mean is known (0): SE of v_hat is v sqrt(2 / n)
-        worst = max(worst, abs(v_hat / v_K - 1.0))
-        z_naive = (v_hat - s2) / (v_K * math.sqrt(2.0 / n))
-        parts.append(
-            f"eta = {eta}: v_hat = {v_hat:.4f}, s^2/(1 - eta/4s^2) = {v:.4f}, z of v_hat against s^2 = {z_naive:.0f}"
-        )
-    bound = 4.0 * math.sqrt(2.0 / n)
-    detail = (
-        f"ULA chains x' = x + (eta/2)(-x/s^2) + sqrt(eta) eps, s^2 = 1, {n} chains from x0 = 0, {K} steps, "
-        f"own rng; measured max |v_hat / v - 1| over eta; bound 4 standard errors of v_hat = mean(x^2) "
-        f"(relative SE sqrt(2/n)); {'; '.join(parts)}"
-    )
-    return Evidence(worst, bound, detail)
-
-
-@theorem(
     "Beigy Example 3.3: ULA from Uniform[-3, 3] follows the exact law of its chain (mode weights from the basins)",
     slide=f"{BEIGY}, 'Score-based generative models', Example 3.3",
 )
@@ -386,89 +327,3 @@ def beigy_example_annealed(side: Side) -> Evidence:
         f"separate them from 0.6 at this n: the example's basins happen to hold nearly the target's mass"
     )
     return Evidence(abs(w_hat - 0.6), bound, detail)
-
-
-@theorem(
-    "MALA leaves its target invariant: exact samples stay exact (ULA drifts)",
-    slide=f"{L7}, 'Langevin dynamic' (MALA: Roberts & Tweedie 1996)",
-)
-def mala_invariance(side: Side) -> Evidence:
-    n = 5_000 if side.quick else 20_000
-    K = 30
-    eta = 0.5
-    mean = np.array([1.0, -0.5])
-    cov = np.array([[1.0, 0.3], [0.3, 0.5]])
-    g = _lib(side, "distributions").Gaussian(side.array(mean), side.array(cov))
-    z0 = np.random.default_rng(5).standard_normal((n, 2))
-    x0 = g.sample(side.array(z0))
-    lib = _lib(side, "langevin")
-    mala = lib.mala_sample(g.log_prob, g.score, x0, step_size=eta, n_steps=K, rng=_rng(side, 6))
-    ula = lib.langevin_sample(g.score, x0, step_size=eta, n_steps=K, rng=_rng(side, 7))
-
-    def z_scores(x: np.ndarray) -> np.ndarray:
-        d = x - mean
-        z_mean = d.mean(axis=0) / np.sqrt(np.diag(cov) / n)
-        z_cov = [
-            (np.mean(d[:, i] * d[:, j]) - cov[i, j]) / math.sqrt((cov[i, i] * cov[j, j] + cov[i, j] ** 2) / n)
-            for i, j in ((0, 0), (0, 1), (1, 1))
-        ]
-        return np.concatenate([z_mean, z_cov])
-
-    z_mala = z_scores(side.numpy(mala.samples))
-    z_ula = z_scores(side.numpy(ula.samples))
-    rate = float(np.mean(side.numpy(mala.acceptance_rate)))
-    detail = (
-        f"target N(m, S), m = {mean.tolist()}, S = {cov.tolist()}; {n} exact samples (distributions.Gaussian.sample) "
-        f"as x0, {K} MALA steps with eta = {eta} (acceptance rate {rate:.3f}); measured the largest |z| of the "
-        f"sample mean (2) and covariance entries (3, known-mean estimator, Gaussian SEs); bound 4 (each "
-        f"two-sided p = 6e-5). z of MALA: {np.array2string(z_mala, precision=2)}; ULA with the same eta: "
-        f"{np.array2string(z_ula, precision=1)} (its stationary covariance is inflated)"
-    )
-    return Evidence(float(np.max(np.abs(z_mala))), 4.0, detail)
-
-
-@functools.lru_cache(maxsize=8)
-def _expected_acceptance(eta: float) -> float:
-    """E min(1, exp r) for MALA on N(0, 1) at stationarity, by a fine 2-D grid in (x, z).
-
-    For this target r = (eta / 8)(x^2 - y^2) with y = (1 - eta/2) x + sqrt(eta) z (the proposal
-    terms combine in closed form); x, z ~ N(0, 1) independent.
-    """
-    t = np.linspace(-9.0, 9.0, 2001)
-    w = stats.norm.pdf(t) * (t[1] - t[0])
-    x, z = np.meshgrid(t, t, indexing="ij")
-    y = (1.0 - eta / 2.0) * x + math.sqrt(eta) * z
-    alpha = np.exp(np.minimum(eta / 8.0 * (x * x - y * y), 0.0))
-    return float(w @ alpha @ w)
-
-
-@theorem(
-    "MALA acceptance rate equals its exact expectation and tends to 1 as eta -> 0",
-    slide=f"{L7}, 'Langevin dynamic' (MALA: Roberts & Tweedie 1996)",
-)
-def mala_acceptance_to_one(side: Side) -> Evidence:
-    n = 4_000 if side.quick else 20_000
-    K = 20
-    etas = (2.0, 0.5, 0.1, 0.01, 0.001)
-    g = _lib(side, "distributions").Gaussian(side.array(np.zeros(1)), side.array(np.eye(1)))
-    x0 = side.array(np.random.default_rng(8).standard_normal((n, 1)))
-    worst, parts = 0.0, []
-    for i, eta in enumerate(etas):
-        out = _lib(side, "langevin").mala_sample(
-            g.log_prob, g.score, x0, step_size=eta, n_steps=K, rng=_rng(side, 20 + i)
-        )
-        per_chain = side.numpy(out.acceptance_rate)
-        rate = float(per_chain.mean())
-        se = max(float(per_chain.std(ddof=1)) / math.sqrt(n), 1.0 / (n * K))
-        expected = _expected_acceptance(eta)
-        z = (rate - expected) / se
-        worst = max(worst, abs(z))
-        parts.append(f"eta = {eta:g}: rate {rate:.5f}, exact {expected:.5f}, 1 - exact {1 - expected:.1e}")
-    slope = math.log((1 - _expected_acceptance(0.01)) / (1 - _expected_acceptance(0.001))) / math.log(10.0)
-    detail = (
-        f"target N(0, 1), {n} chains from exact samples, {K} steps per eta; measured max |z| of the acceptance "
-        f"rate against E min(1, e^r) (2-D grid quadrature, r = (eta/8)(x^2 - y^2) for this target), SE from the "
-        f"spread of the per-chain rates; bound 4. {'; '.join(parts)}; 1 - E alpha falls like eta^{slope:.2f} "
-        f"(theory: eta^(3/2))"
-    )
-    return Evidence(worst, 4.0, detail)
