@@ -10,6 +10,7 @@ import crosscheck.pairs.diffusion
 import crosscheck.theorems.diffusion  # registers the theorems
 from accelerated import diffusion as acc
 from accelerated import value_checks
+from crosscheck.agree import Exact, Twin
 from crosscheck.parity import parity_problems
 from crosscheck.registry import PAIRS, THEOREMS, Side
 from crosscheck.runner import check_pair, check_theorem
@@ -366,7 +367,7 @@ def test_pair_agrees_on_a_few_cases(pair, dtype):
 
 
 DIFFUSION_THEOREMS = [
-    (th, s) for th in THEOREMS if th.check.__module__ == "crosscheck.theorems.diffusion" for s in th.sides
+    (th, s) for th in THEOREMS if th.check.__module__.startswith("crosscheck.theorems.diffusion") for s in th.sides
 ]
 
 
@@ -376,186 +377,57 @@ def test_diffusion_theorems(thm, side):
     assert ev.passed, f"{thm.name} [{side}]: measured {ev.measured!r} > bound {ev.bound!r}; {ev.detail}"
 
 
-# ---------------------------------------------------------------- bad input
+# ---------------------------------------------------------------- bad input (the pairs' bad inputs are in the registry)
 
 B3 = np.array([0.1, 0.2, 0.3])
 X = np.zeros((2, 3))
 T2 = np.array([0, 2])
-NAN = float("nan")
+S3 = Twin("diffusion.Schedule", betas=Exact(B3))
 
-# (function, args builder(side, S) -> args, kwargs, exception, message fragment); run on both sides.
-BAD = [
+# Classes are not pairs: their bad inputs, built on each side as crosscheck builds a Twin.
+CLASS_BAD = [
+    (Twin("diffusion.Schedule", betas=Exact(np.array([0.1, 1.0]))), r"betas: expected every beta in the open interval"),
+    (Twin("diffusion.Schedule", betas=Exact(np.array([0.0, 0.5]))), r"betas: expected every beta in the open interval"),
+    (Twin("diffusion.Schedule", betas=Exact(np.array([-0.1]))), r"betas: expected every beta in the open interval"),
+    (Twin("diffusion.Schedule", betas=Exact(np.array([0.1, np.nan]))), r"betas: expected no NaN"),
+    (Twin("diffusion.Schedule", betas=Exact(np.zeros((2, 2)) + 0.1)), r"betas: expected a non-empty 1-D"),
+    (Twin("diffusion.Schedule", betas=Exact(np.zeros(0))), r"betas: expected a non-empty 1-D"),
     (
-        "q_sample",
-        lambda s, S: (X, np.array([0, 3]), S),
-        {"noise": X},
-        ValueError,
-        r"t: expected integer positions in 0\.\.2",
+        Twin("diffusion.GaussianEps", mean=np.zeros(2), cov=np.array([[1.0, 2.0], [2.0, 1.0]]), schedule=S3),
+        r"cov: expected symmetric positive definite",
     ),
-    ("q_sample", lambda s, S: (X, np.array([-1, 0]), S), {"noise": X}, ValueError, r"got min -1"),
-    ("q_sample", lambda s, S: (X, np.array([0.0, 1.0]), S), {"noise": X}, TypeError, "t: expected an integer"),
-    (
-        "q_sample",
-        lambda s, S: (X, np.zeros((2, 1), np.int64), S),
-        {"noise": X},
-        ValueError,
-        r"t: expected integer positions of shape \(\) or \(n,\)",
-    ),
-    (
-        "q_sample",
-        lambda s, S: (X, np.array([0, 1, 2]), S),
-        {"noise": X},
-        ValueError,
-        "t, x0: expected one position per batch element",
-    ),
-    ("q_sample", lambda s, S: (X, T2, S), {"noise": np.zeros((2, 2))}, ValueError, r"noise: expected shape \(2, 3\)"),
-    ("q_sample", lambda s, S: (X, T2, S), {}, ValueError, "pass exactly one of noise="),
-    ("q_sample", lambda s, S: (X, T2, "S"), {"noise": X}, TypeError, "schedule: expected an? .*Schedule"),
-    ("q_sample", lambda s, S: (np.full((2, 3), NAN), T2, S), {"noise": X}, ValueError, "x0: expected finite"),
-    (
-        "q_posterior",
-        lambda s, S: (X, np.zeros((2, 2)), T2, S),
-        {},
-        ValueError,
-        "x0, x_t: expected (arrays|tensors) of one shape",
-    ),
-    ("predict_x0_from_eps", lambda s, S: (X, np.zeros((3, 3)), T2, S), {}, ValueError, "x_t, eps: expected"),
-    ("velocity", lambda s, S: (X, X[:, :2], T2, S), {}, ValueError, "x0, eps: expected"),
-    ("eps_to_score", lambda s, S: (X, np.array([5, 0]), S), {}, ValueError, "t: expected integer positions in 0..2"),
-    (
-        "elbo_weight",
-        lambda s, S: (np.array([0, 1]), S),
-        {},
-        ValueError,
-        r"t: expected positions 1\.\.T-1.*reconstruction",
-    ),
-    ("l_t", lambda s, S: (X, X, X, np.array([0, 1]), S), {}, ValueError, r"t: expected positions 1\.\.T-1"),
-    ("l_t", lambda s, S: (X, X, X[:1], np.array([1, 1]), S), {}, ValueError, "x0, x_t, eps_pred: expected"),
-    ("l_simple", lambda s, S: (X, X[:, :1]), {}, ValueError, "eps, eps_pred: expected"),
-    ("gaussian_kl", lambda s, S: (X, np.ones((2, 1)), X, np.zeros(1)), {}, ValueError, "var_p: expected variances > 0"),
-    ("gaussian_kl", lambda s, S: (X, -np.ones(1), X, np.ones(1)), {}, ValueError, "var_q: expected variances >= 0"),
-    ("gaussian_kl", lambda s, S: (X, np.ones(2), X, np.ones(2)), {}, ValueError, "do not broadcast"),
-    (
-        "ddpm_step",
-        lambda s, S: (X, X, T2, S),
-        {"noise": X, "clip_x0": (1.0, -1.0)},
-        ValueError,
-        "clip_x0: expected low < high",
-    ),
-    (
-        "ddpm_step",
-        lambda s, S: (X, X, T2, S),
-        {"noise": X, "clip_x0": 1.0},
-        TypeError,
-        "clip_x0: expected None or a pair",
-    ),
-    (
-        "ddpm_sample",
-        lambda s, S: (lambda x, t: x, (2, 3), S),
-        {"noise": np.zeros((2, 2, 3))},
-        ValueError,
-        r"noise: expected shape \(3, 2, 3\)",
-    ),
-    (
-        "ddpm_sample",
-        lambda s, S: (lambda x, t: x[:, :1], (2, 3), S),
-        {"noise": np.zeros((3, 2, 3))},
-        ValueError,
-        r"eps_fn\(x_t, t\): expected",
-    ),
-    (
-        "ddpm_sample",
-        lambda s, S: ("model", (2, 3), S),
-        {"noise": np.zeros((3, 2, 3))},
-        TypeError,
-        "eps_fn: expected a callable",
-    ),
-    (
-        "ddpm_sample",
-        lambda s, S: (lambda x, t: x, (0, 3), S),
-        {"noise": np.zeros((3, 0, 3))},
-        ValueError,
-        "shape: expected",
-    ),
-    (
-        "ddpm_sample",
-        lambda s, S: (lambda x, t: x, "2,3", S),
-        {"noise": np.zeros((3, 2, 3))},
-        TypeError,
-        "shape: expected a tuple",
-    ),
-    (
-        "classifier_guided_mean",
-        lambda s, S: (X, -np.ones((2, 1)), X, 1.0),
-        {},
-        ValueError,
-        "variance: expected variances >= 0",
-    ),
-    (
-        "classifier_guided_mean",
-        lambda s, S: (X, np.ones((4, 2, 3)), X, 1.0),
-        {},
-        ValueError,
-        "variance: expected a shape",
-    ),
-    ("classifier_guided_eps", lambda s, S: (X, X, T2, S, NAN), {}, ValueError, "scale: expected a finite number"),
-    ("classifier_free_guidance", lambda s, S: (X, X, "2"), {}, TypeError, "scale: expected a real number"),
-    ("linear_beta_schedule", lambda s, S: (0,), {}, ValueError, "T: expected a positive int"),
-    ("linear_beta_schedule", lambda s, S: (10.0,), {}, TypeError, "T: expected a positive int"),
-    (
-        "linear_beta_schedule",
-        lambda s, S: (10, 0.0),
-        {},
-        ValueError,
-        r"beta_start: expected a number in the open interval \(0, 1\)",
-    ),
-    (
-        "cosine_beta_schedule",
-        lambda s, S: (10,),
-        {"max_beta": 1.0},
-        ValueError,
-        r"max_beta: expected a number in the open interval",
-    ),
-    ("cosine_beta_schedule", lambda s, S: (10,), {"s": -0.1}, ValueError, "s: expected a finite number >= 0"),
-    (
-        "Schedule",
-        lambda s, S: (np.array([0.1, 1.0]),),
-        {},
-        ValueError,
-        r"betas: expected every beta in the open interval \(0, 1\)",
-    ),
-    (
-        "Schedule",
-        lambda s, S: (np.array([0.0, 0.5]),),
-        {},
-        ValueError,
-        r"betas: expected every beta in the open interval",
-    ),
-    ("Schedule", lambda s, S: (np.array([-0.1]),), {}, ValueError, r"betas: expected every beta in the open interval"),
-    ("Schedule", lambda s, S: (np.array([0.1, NAN]),), {}, ValueError, "betas: expected no NaN"),
-    ("Schedule", lambda s, S: (np.zeros((2, 2)) + 0.1,), {}, ValueError, "betas: expected a non-empty 1-D"),
-    ("Schedule", lambda s, S: (np.zeros(0),), {}, ValueError, "betas: expected a non-empty 1-D"),
-    (
-        "GaussianEps",
-        lambda s, S: (np.zeros(2), np.array([[1.0, 2.0], [2.0, 1.0]]), S),
-        {},
-        ValueError,
-        "cov: expected symmetric positive definite",
-    ),
-    ("GaussianEps", lambda s, S: (np.zeros(2), np.eye(3), S), {}, ValueError, r"cov: expected shape \(2, 2\)"),
+    (Twin("diffusion.GaussianEps", mean=np.zeros(2), cov=np.eye(3), schedule=S3), r"cov: expected shape \(2, 2\)"),
 ]
 
 
+@pytest.mark.parametrize("side", IDS)
+@pytest.mark.parametrize(("twin", "match"), CLASS_BAD, ids=[f"{t.qualname}-{i}" for i, (t, _) in enumerate(CLASS_BAD)])
+def test_bad_class_input(side, twin, match):
+    with pytest.raises(ValueError, match=match):
+        twin.build(side, "float64", "cpu")
+
+
 @pytest.mark.parametrize("side", SIDES, ids=IDS)
-@pytest.mark.parametrize(
-    ("name", "build", "kwargs", "error", "match"), BAD, ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD)]
-)
-def test_bad_input(side, name, build, kwargs, error, match):
-    S = schedule(side, B3)
-    args = tuple(conv(side, a) for a in build(side, S))
-    kwargs = {k: conv(side, v) for k, v in kwargs.items()}
-    with pytest.raises(error, match=match):
-        getattr(side, name)(*args, **kwargs)
+def test_numpy_scalars_are_accepted_and_float_counts_refused_alike(side):
+    """T, n_steps, s, max_beta, eta and scale as NumPy scalars: the same result as Python's on both sides."""
+    for T in (np.int64(10), np.int32(10)):
+        np.testing.assert_array_equal(out(side.linear_beta_schedule(T)), out(side.linear_beta_schedule(10)))
+        np.testing.assert_array_equal(out(side.cosine_beta_schedule(T)), out(side.cosine_beta_schedule(10)))
+        np.testing.assert_array_equal(out(side.respaced_timesteps(T, np.int64(4))), out(side.respaced_timesteps(10, 4)))
+    got = side.linear_beta_schedule(10, np.float32(1e-3), np.float64(0.05))
+    np.testing.assert_array_equal(out(got), out(side.linear_beta_schedule(10, float(np.float32(1e-3)), 0.05)))
+    cosine = side.cosine_beta_schedule(10, s=np.float32(0.01), max_beta=np.float64(0.9))
+    np.testing.assert_array_equal(out(cosine), out(side.cosine_beta_schedule(10, float(np.float32(0.01)), 0.9)))
+    e = conv(side, np.ones((2, 3)))
+    np.testing.assert_array_equal(out(side.classifier_free_guidance(e, e, np.float32(2.0))), out(e))
+    for call in (
+        lambda: side.linear_beta_schedule(10.0),
+        lambda: side.cosine_beta_schedule(np.float64(10)),
+        lambda: side.respaced_timesteps(10, 4.0),
+        lambda: side.linear_beta_schedule(True),
+    ):
+        with pytest.raises(TypeError, match=r"(T|n_steps): expected an integer"):
+            call()
 
 
 def test_bad_input_noise_and_rng_types():
@@ -566,7 +438,7 @@ def test_bad_input_noise_and_rng_types():
         ref.ddpm_step(X, X, T2, S_ref, rng=torch.Generator())
     with pytest.raises(TypeError, match=r"rng: expected a torch\.Generator"):
         acc.ddpm_step(t64(X), t64(X), t64(T2), S_acc, rng=np.random.default_rng(0))
-    with pytest.raises(TypeError, match="progress: expected a bool"):
+    with pytest.raises(TypeError, match="progress: expected True or False"):
         acc.ddpm_sample(lambda x, t: x, (2, 3), S_acc, rng=torch.Generator(), progress=1)
 
 

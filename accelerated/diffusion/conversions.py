@@ -10,7 +10,20 @@ from __future__ import annotations
 
 import torch
 
-from .schedules import Schedule, _checked, _coef, _pair, _single
+from ._inputs import _at, _check_pair, _check_single, _checked
+from .schedules import Schedule
+
+__all__ = [
+    "eps_to_score",
+    "p_mean_from_eps",
+    "predict_eps_from_v",
+    "predict_eps_from_x0",
+    "predict_x0_from_eps",
+    "predict_x0_from_v",
+    "q_score",
+    "score_to_eps",
+    "velocity",
+]
 
 
 def predict_x0_from_eps(x_t: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
@@ -34,9 +47,9 @@ def predict_x0_from_eps(x_t: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, s
     ----------
     Isachenko, DGM Lecture 13, recap 'Reparametrization'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (15).
     """
-    x_t, eps, t, schedule = _pair(("x_t", "eps"), x_t, eps, t, schedule)
-    sqrt_one_minus_alpha_bar = _coef(schedule, "sqrt_one_minus_alpha_bars", t, x_t)
-    x0 = (x_t - sqrt_one_minus_alpha_bar * eps) / _coef(schedule, "sqrt_alpha_bars", t, x_t)
+    x_t, eps, t, schedule = _check_pair(("x_t", "eps"), x_t, eps, t, schedule)
+    sqrt_one_minus_alpha_bar = _at(schedule, "sqrt_one_minus_alpha_bars", t, x_t)
+    x0 = (x_t - sqrt_one_minus_alpha_bar * eps) / _at(schedule, "sqrt_alpha_bars", t, x_t)
     return _checked(x0, (("x_t", x_t), ("eps", eps)))
 
 
@@ -61,9 +74,9 @@ def predict_eps_from_x0(x_t: torch.Tensor, x0: torch.Tensor, t: torch.Tensor, sc
     ----------
     Isachenko, DGM Lecture 13, recap 'Reparametrization'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (4).
     """
-    x_t, x0, t, schedule = _pair(("x_t", "x0"), x_t, x0, t, schedule)
-    sqrt_alpha_bar = _coef(schedule, "sqrt_alpha_bars", t, x_t)
-    eps = (x_t - sqrt_alpha_bar * x0) / _coef(schedule, "sqrt_one_minus_alpha_bars", t, x_t)
+    x_t, x0, t, schedule = _check_pair(("x_t", "x0"), x_t, x0, t, schedule)
+    sqrt_alpha_bar = _at(schedule, "sqrt_alpha_bars", t, x_t)
+    eps = (x_t - sqrt_alpha_bar * x0) / _at(schedule, "sqrt_one_minus_alpha_bars", t, x_t)
     return _checked(eps, (("x_t", x_t), ("x0", x0)))
 
 
@@ -88,8 +101,8 @@ def velocity(x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, schedule: Sch
     ----------
     Salimans, Ho, Progressive Distillation for Fast Sampling of Diffusion Models, ICLR 2022, Section 4.
     """
-    x0, eps, t, schedule = _pair(("x0", "eps"), x0, eps, t, schedule)
-    v = _coef(schedule, "sqrt_alpha_bars", t, x0) * eps - _coef(schedule, "sqrt_one_minus_alpha_bars", t, x0) * x0
+    x0, eps, t, schedule = _check_pair(("x0", "eps"), x0, eps, t, schedule)
+    v = _at(schedule, "sqrt_alpha_bars", t, x0) * eps - _at(schedule, "sqrt_one_minus_alpha_bars", t, x0) * x0
     return _checked(v, (("x0", x0), ("eps", eps)))
 
 
@@ -114,8 +127,8 @@ def predict_x0_from_v(x_t: torch.Tensor, v: torch.Tensor, t: torch.Tensor, sched
     ----------
     Salimans, Ho, ICLR 2022, Section 4.
     """
-    x_t, v, t, schedule = _pair(("x_t", "v"), x_t, v, t, schedule)
-    x0 = _coef(schedule, "sqrt_alpha_bars", t, x_t) * x_t - _coef(schedule, "sqrt_one_minus_alpha_bars", t, x_t) * v
+    x_t, v, t, schedule = _check_pair(("x_t", "v"), x_t, v, t, schedule)
+    x0 = _at(schedule, "sqrt_alpha_bars", t, x_t) * x_t - _at(schedule, "sqrt_one_minus_alpha_bars", t, x_t) * v
     return _checked(x0, (("x_t", x_t), ("v", v)))
 
 
@@ -140,8 +153,8 @@ def predict_eps_from_v(x_t: torch.Tensor, v: torch.Tensor, t: torch.Tensor, sche
     ----------
     Salimans, Ho, ICLR 2022, Section 4.
     """
-    x_t, v, t, schedule = _pair(("x_t", "v"), x_t, v, t, schedule)
-    eps = _coef(schedule, "sqrt_one_minus_alpha_bars", t, x_t) * x_t + _coef(schedule, "sqrt_alpha_bars", t, x_t) * v
+    x_t, v, t, schedule = _check_pair(("x_t", "v"), x_t, v, t, schedule)
+    eps = _at(schedule, "sqrt_one_minus_alpha_bars", t, x_t) * x_t + _at(schedule, "sqrt_alpha_bars", t, x_t) * v
     return _checked(eps, (("x_t", x_t), ("v", v)))
 
 
@@ -166,8 +179,8 @@ def eps_to_score(eps: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> torc
     ----------
     Isachenko, DGM Lecture 13, 'DDPM vs NCSN'; Lecture 14, recap 'DDPM vs NCSN'.
     """
-    eps, t, schedule = _single("eps", eps, t, schedule)
-    return _checked(-eps / _coef(schedule, "sqrt_one_minus_alpha_bars", t, eps), (("eps", eps),))
+    eps, t, schedule = _check_single("eps", eps, t, schedule)
+    return _checked(-eps / _at(schedule, "sqrt_one_minus_alpha_bars", t, eps), (("eps", eps),))
 
 
 def score_to_eps(score: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
@@ -191,8 +204,8 @@ def score_to_eps(score: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> to
     ----------
     Isachenko, DGM Lecture 14, recap 'DDPM vs NCSN'.
     """
-    score, t, schedule = _single("score", score, t, schedule)
-    return _checked(-_coef(schedule, "sqrt_one_minus_alpha_bars", t, score) * score, (("score", score),))
+    score, t, schedule = _check_single("score", score, t, schedule)
+    return _checked(-_at(schedule, "sqrt_one_minus_alpha_bars", t, score) * score, (("score", score),))
 
 
 def q_score(x_t: torch.Tensor, x0: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
@@ -216,15 +229,15 @@ def q_score(x_t: torch.Tensor, x0: torch.Tensor, t: torch.Tensor, schedule: Sche
     ----------
     Isachenko, DGM Lecture 13, 'DDPM vs NCSN'; Vincent, Neural Computation 2011.
     """
-    x_t, x0, t, schedule = _pair(("x_t", "x0"), x_t, x0, t, schedule)
-    sqrt_alpha_bar = _coef(schedule, "sqrt_alpha_bars", t, x_t)
-    score = -(x_t - sqrt_alpha_bar * x0) / _coef(schedule, "one_minus_alpha_bars", t, x_t)
+    x_t, x0, t, schedule = _check_pair(("x_t", "x0"), x_t, x0, t, schedule)
+    sqrt_alpha_bar = _at(schedule, "sqrt_alpha_bars", t, x_t)
+    score = -(x_t - sqrt_alpha_bar * x0) / _at(schedule, "one_minus_alpha_bars", t, x_t)
     return _checked(score, (("x_t", x_t), ("x0", x0)))
 
 
 def _p_mean(x_t: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
-    k = _coef(schedule, "eps_coef", t, x_t)  # (1 - alpha_t) / sqrt(1 - alpha_bar_t), formed in float64
-    return (x_t - k * eps) / _coef(schedule, "sqrt_alphas", t, x_t)
+    k = _at(schedule, "eps_coef", t, x_t)  # (1 - alpha_t) / sqrt(1 - alpha_bar_t), formed in float64
+    return (x_t - k * eps) / _at(schedule, "sqrt_alphas", t, x_t)
 
 
 def p_mean_from_eps(x_t: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
@@ -249,5 +262,5 @@ def p_mean_from_eps(x_t: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, sched
     ----------
     Isachenko, DGM Lecture 13, recap 'Reparametrization' and 'Sampling'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (11).
     """
-    x_t, eps, t, schedule = _pair(("x_t", "eps"), x_t, eps, t, schedule)
+    x_t, eps, t, schedule = _check_pair(("x_t", "eps"), x_t, eps, t, schedule)
     return _checked(_p_mean(x_t, eps, t, schedule), (("x_t", x_t), ("eps", eps)))

@@ -25,27 +25,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 import torch
 
+import reference._args as A
+import reference._args.diffusion as AD
+
 from .. import _checks as C
-from .sampling import _progress, _shape
-from .schedules import Schedule, _clip_range, _data, _positions, _schedule
+from ._inputs import _check_data, _check_positions, _check_previous, _check_same, _check_schedule
+from .schedules import Schedule
 
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected a positive int, got {C.describe(value)}")
-    if value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    return int(value)
-
-
-def _steps_count(n_steps: object, T: int) -> int:
-    S = _positive_int("n_steps", n_steps)
-    if S > T:
-        raise ValueError(f"n_steps: expected at most T = {T} steps (distinct positions), got {S}")
-    return S
+__all__ = ["ddim_sample", "ddim_step", "respaced_timesteps"]
 
 
 def respaced_timesteps(T: int, n_steps: int) -> torch.Tensor:
@@ -72,8 +61,8 @@ def respaced_timesteps(T: int, n_steps: int) -> torch.Tensor:
     ----------
     Nichol, Dhariwal, ICML 2021, Section 4; Song, Meng, Ermon, ICLR 2021, Section 4.2 (beyond the slides).
     """
-    T = _positive_int("T", T)
-    return torch.tensor(_respaced(T, _steps_count(n_steps, T)), dtype=torch.int64)
+    T = A.count("T", T)
+    return torch.tensor(_respaced(T, AD.steps_count(n_steps, T)), dtype=torch.int64)
 
 
 def _respaced(T: int, S: int) -> list[int]:
@@ -83,50 +72,7 @@ def _respaced(T: int, S: int) -> list[int]:
     return [(2 * i * (T - 1) + (S - 1)) // (2 * (S - 1)) for i in range(S)]
 
 
-def _eta(eta: object) -> float:
-    eta = C.check_real_scalar("eta", eta)
-    if not 0.0 <= eta <= 1.0:
-        raise ValueError(
-            f"eta: expected a number in [0, 1] (0: deterministic DDIM, 1: the DDPM posterior variance), got {eta!r}"
-        )
-    return eta
-
-
-def _previous_positions(t_prev: object, schedule: Schedule, x: torch.Tensor) -> torch.Tensor:
-    """Integer positions of shape () or (n,) on the schedule's device (range checked with the values)."""
-    t_prev = C.as_int_tensor("t_prev", t_prev)
-    if t_prev.dtype != torch.int64:
-        t_prev = t_prev.long()
-    if t_prev.ndim > 1:
-        raise ValueError(
-            "t_prev: expected integer positions of shape () or (n,) (one per batch element), got shape "
-            f"{tuple(t_prev.shape)}"
-        )
-    if t_prev.ndim == 1 and (x.ndim == 0 or x.shape[0] != t_prev.shape[0]):
-        raise ValueError(
-            f"t_prev, x_t: expected one position per batch element (t_prev of shape (n,) and x_t of shape "
-            f"(n, ...)), got t_prev {tuple(t_prev.shape)} and x_t {tuple(x.shape)}"
-        )
-    if t_prev.device != schedule.device:
-        raise ValueError(
-            f"t_prev: expected a tensor on the schedule's device {schedule.device}, got one on {t_prev.device} "
-            "(move the schedule with schedule.to(device))"
-        )
-    return t_prev
-
-
-def _t_prev_message(t_prev: torch.Tensor, t: torch.Tensor, T: int) -> str:
-    t_prev, t = torch.broadcast_tensors(t_prev, t)
-    bad = ((t_prev < -1) | (t_prev >= t)).reshape(-1)
-    i = int(torch.nonzero(bad)[0, 0])
-    return (
-        f"t_prev: expected positions with -1 <= t_prev < t (-1: before the first step, alpha_bar = 1; T = {T}), "
-        f"got {int(bad.sum())} element(s) outside, the first t_prev {int(t_prev.reshape(-1)[i])} at t "
-        f"{int(t.reshape(-1)[i])}"
-    )
-
-
-def _check_values(t, t_prev, T: int, data: tuple[tuple[str, torch.Tensor], ...]) -> None:
+def _check_step_values(t, t_prev, T: int, data: tuple[tuple[str, torch.Tensor], ...]) -> None:
     """Finite data, 0 <= t < T and -1 <= t_prev < t, as one device assertion (failure path words the message)."""
     if not C.value_checks_active():
         return
@@ -140,12 +86,12 @@ def _check_values(t, t_prev, T: int, data: tuple[tuple[str, torch.Tensor], ...])
             if x.numel() and C.count_non_finite(x):
                 return f"{name}: expected finite values, got {C.count_non_finite(x)} NaN or infinite entries"
         if t.numel() and not bool(((t >= 0) & (t < T)).all()):
-            return (
-                f"t: expected integer positions in 0..{T - 1} (position t is the slide's step t + 1; T = {T}), "
-                f"got min {int(t.min())} and max {int(t.max())}"
-            )
+            return AD.positions_message(int(t.min()), int(t.max()), T)
         if not bool(((t_prev >= -1) & (t_prev < t)).all()):
-            return _t_prev_message(t_prev, t, T)
+            p, q = torch.broadcast_tensors(t_prev, t)
+            bad = ((p < -1) | (p >= q)).reshape(-1)
+            i = int(torch.nonzero(bad)[0, 0])
+            return AD.t_prev_message(int(bad.sum()), int(p.reshape(-1)[i]), int(q.reshape(-1)[i]), T)
         for name, x in data[2:]:
             if x.numel() and C.count_non_finite(x):
                 return f"{name}: expected finite values, got {C.count_non_finite(x)} NaN or infinite entries"
@@ -205,6 +151,20 @@ def _apply(x, eps, coef: dict, z, clip) -> torch.Tensor:
     return x_prev if z is None else x_prev.addcmul_(z, coef["sigma"])
 
 
+def _check_step_noise(noise: object, rng: object, eta: float, like: torch.Tensor) -> torch.Tensor | None:
+    """The given noise, checked (with eta = 0 optional and unused), or None; a given rng is checked, not drawn."""
+    if noise is not None or rng is not None or eta > 0.0:
+        C.check_noise_or_rng(noise, rng)
+    if noise is None:
+        if rng is not None:
+            C.check_generator(rng, like.device)
+        return None
+    z = C.as_float_tensor("noise", noise)
+    C.check_shape("noise", z, like.shape)
+    C.check_same_device(("x_t", "noise"), (like, z))
+    return z
+
+
 def ddim_step(
     x_t: torch.Tensor,
     eps_pred: torch.Tensor,
@@ -254,29 +214,15 @@ def ddim_step(
     ----------
     Song, Meng, Ermon, ICLR 2021, eqs. (12) and (16) (beyond the slides).
     """
-    schedule = _schedule(schedule)
-    x_t, eps_pred = _data("x_t", x_t), _data("eps_pred", eps_pred)
-    C.check_same_device(("x_t", "eps_pred"), (x_t, eps_pred))
-    if x_t.shape != eps_pred.shape:
-        raise ValueError(
-            f"x_t, eps_pred: expected tensors of one shape, got x_t {tuple(x_t.shape)}, "
-            f"eps_pred {tuple(eps_pred.shape)}"
-        )
-    t = _positions(t, schedule, x_t, "x_t")
-    t_prev = _previous_positions(t_prev, schedule, x_t)
-    eta = _eta(eta)
-    clip = _clip_range(clip_x0)
-    if noise is not None or rng is not None or eta > 0.0:
-        C.check_noise_or_rng(noise, rng)
-    z = None
-    if noise is not None:
-        z = C.as_float_tensor("noise", noise)
-        C.check_shape("noise", z, x_t.shape)
-        C.check_same_device(("x_t", "noise"), (x_t, z))
-    elif rng is not None:
-        C.check_generator(rng, x_t.device)
+    schedule = _check_schedule(schedule)
+    x_t, eps_pred = _check_data("x_t", x_t), _check_data("eps_pred", eps_pred)
+    _check_same(("x_t", "eps_pred"), (x_t, eps_pred), one_dtype=False)
+    t = _check_positions(t, schedule, x_t, "x_t")
+    t_prev = _check_previous(t_prev, t, schedule, x_t)
+    eta, clip = AD.eta(eta), AD.clip_range(clip_x0)
+    z = _check_step_noise(noise, rng, eta, x_t)
     data = (("x_t", x_t), ("eps_pred", eps_pred)) + ((("noise", z),) if z is not None else ())
-    _check_values(t, t_prev, schedule.T, data)
+    _check_step_values(t, t_prev, schedule.T, data)
     if eta > 0.0:
         if z is None:
             z = torch.randn(x_t.shape, generator=rng, device=x_t.device, dtype=x_t.dtype)
@@ -388,25 +334,19 @@ def ddim_sample(
     Song, Meng, Ermon, ICLR 2021, Section 4 and eq. (12); Nichol, Dhariwal, ICML 2021, Section 4 (beyond
     the slides).
     """
-    if not callable(eps_fn):
-        raise TypeError(f"eps_fn: expected a callable eps_fn(x_t, t), got {C.describe(eps_fn)}")
-    shape = _shape(shape)
-    schedule = _schedule(schedule)
-    S = schedule.T if n_steps is None else _steps_count(n_steps, schedule.T)
-    eta = _eta(eta)
-    clip = _clip_range(clip_x0)
+    eps_fn, shape, schedule = AD.model(eps_fn), AD.sample_shape(shape), _check_schedule(schedule)
+    S = schedule.T if n_steps is None else AD.steps_count(n_steps, schedule.T)
+    eta, clip = AD.eta(eta), AD.clip_range(clip_x0)
     C.check_noise_or_rng(noise, rng)
     if noise is not None:
         noise = C.as_float_tensor("noise", noise)
-        if not (eta == 0.0 and tuple(noise.shape) == (1, *shape)) and tuple(noise.shape) != (S, *shape):
-            accepted = f"{(S, *shape)}" + (f" or {(1, *shape)} (eta = 0: x_T alone)" if eta == 0.0 else "")
-            raise ValueError(f"noise: expected shape {accepted}, got shape {tuple(noise.shape)}")
+        AD.ddim_noise_shape(noise.shape, S, shape, eta)
         device, dtype = noise.device, noise.dtype
         x = noise[0]
     else:
         device, dtype = rng.device, torch.get_default_dtype()
         x = torch.randn(shape, generator=rng, device=device, dtype=dtype)
-    steps = _progress(range(S), progress, S, "DDIM sampling")
+    steps = AD.progress(range(S), progress, "DDIM sampling")
     coef = _sampler_coefficients(schedule, S, eta, clip is not None, device, dtype)
     tau = _respaced_on(schedule.T, S, device).flip(0)
     positions = tau.unsqueeze(1).expand(S, shape[0]).contiguous().unbind(0)

@@ -11,23 +11,29 @@ from __future__ import annotations
 
 import torch
 
+import reference._args as A
+import reference._args.diffusion as AD
+
 from .. import _checks as C
 from .._checks import _HALF
-from .conversions import _p_mean
-from .schedules import (
+from ._inputs import (
     _F64,
-    Schedule,
+    _at,
+    _check_data,
+    _check_device,
+    _check_positions,
+    _check_same,
+    _check_schedule,
+    _check_triple,
     _check_values,
     _checked,
-    _coef,
-    _data,
     _gather,
-    _positions,
-    _reduction,
-    _same,
-    _schedule,
     _sum_features,
 )
+from .conversions import _p_mean
+from .schedules import Schedule
+
+__all__ = ["elbo_weight", "gaussian_kl", "l_simple", "l_t", "prior_kl", "weighted_dsm_loss"]
 
 
 def _kl_terms(mean_q, var_q, mean_p, var_p) -> torch.Tensor:
@@ -66,7 +72,7 @@ def gaussian_kl(mean_q: torch.Tensor, var_q: torch.Tensor, mean_p: torch.Tensor,
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (5).
     """
     names = ("mean_q", "var_q", "mean_p", "var_p")
-    tensors = tuple(_data(n, x) for n, x in zip(names, (mean_q, var_q, mean_p, var_p)))
+    tensors = tuple(_check_data(n, x) for n, x in zip(names, (mean_q, var_q, mean_p, var_p)))
     dtype = C.promoted_dtype(names, tensors)  # a learned variance may come out of autocast in half precision
     shape = C.broadcast_batch(names, tuple(x.shape for x in tensors))
     if len(shape) == 0:
@@ -105,8 +111,8 @@ def elbo_weight(t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
     ----------
     Isachenko, DGM Lecture 13, recap 'Reparametrization'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (12).
     """
-    schedule = _schedule(schedule)
-    t = _positions(t, schedule)
+    schedule = _check_schedule(schedule)
+    t = _check_positions(t, schedule)
     _check_values(t, schedule.T, (), positions="1..T-1")
     return _elbo_weight(t, schedule)
 
@@ -145,18 +151,14 @@ def l_t(x0: torch.Tensor, x_t: torch.Tensor, eps_pred: torch.Tensor, t: torch.Te
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' and 'Reparametrization';
     Ho, Jain, Abbeel, NeurIPS 2020, eqs. (5), (8).
     """
-    schedule = _schedule(schedule)
     names = ("x0", "x_t", "eps_pred")
-    x0, x_t, eps_pred = (_data(n, x, 1) for n, x in zip(names, (x0, x_t, eps_pred)))
-    _same(names, (x0, x_t, eps_pred), one_dtype=False)
-    _same(names[:2], (x0, x_t))
-    t = _positions(t, schedule, x0, "x0")
+    x0, x_t, eps_pred, t, schedule = _check_triple(names, x0, x_t, eps_pred, t, schedule)
     _check_values(t, schedule.T, tuple(zip(names, (x0, x_t, eps_pred))), positions="1..T-1")
     dtype = C.accumulation_dtype(torch.promote_types(x0.dtype, eps_pred.dtype))
     x0, x_t, eps_pred = x0.to(_F64), x_t.to(_F64), eps_pred.to(_F64)
-    beta_tilde = _coef(schedule, "beta_tilde", t, x0)
+    beta_tilde = _at(schedule, "beta_tilde", t, x0)
     mu_tilde = torch.addcmul(
-        _coef(schedule, "posterior_mean_coef_x0", t, x0) * x0, _coef(schedule, "posterior_mean_coef_xt", t, x0), x_t
+        _at(schedule, "posterior_mean_coef_x0", t, x0) * x0, _at(schedule, "posterior_mean_coef_xt", t, x0), x_t
     )
     mu_theta = _p_mean(x_t, eps_pred, t, schedule)
     return _sum_features(_kl_terms(mu_tilde, beta_tilde, mu_theta, beta_tilde)).to(dtype)
@@ -196,9 +198,9 @@ def l_simple(eps: torch.Tensor, eps_pred: torch.Tensor, *, reduction: str = "sum
     ----------
     Isachenko, DGM Lecture 13, recap 'Simplified objective'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (14).
     """
-    eps, eps_pred = _data("eps", eps, 1), _data("eps_pred", eps_pred, 1)
-    _same(("eps", "eps_pred"), (eps, eps_pred), one_dtype=False)
-    mean = _reduction(reduction)
+    eps, eps_pred = _check_data("eps", eps, 1), _check_data("eps_pred", eps_pred, 1)
+    _check_same(("eps", "eps_pred"), (eps, eps_pred), one_dtype=False)
+    mean = A.option("reduction", reduction, AD.REDUCTIONS) == "mean"
     d = eps - eps_pred
     if d.dtype in _HALF:
         d = d.float()  # square and sum in float32: the loss is representable where a float16 square is not
@@ -229,13 +231,9 @@ def prior_kl(x0: torch.Tensor, schedule: Schedule) -> torch.Tensor:
     ----------
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (5).
     """
-    schedule = _schedule(schedule)
-    x0 = _data("x0", x0, 1)
-    if x0.device != schedule.device:
-        raise ValueError(
-            f"x0: expected a tensor on the schedule's device {schedule.device}, got one on {x0.device} "
-            "(move the schedule with schedule.to(device))"
-        )
+    schedule = _check_schedule(schedule)
+    x0 = _check_data("x0", x0, 1)
+    _check_device("x0", x0, schedule)
     alpha_bar_T = schedule.alpha_bars[-1]
     D = x0[0].numel()
     kl = 0.5 * (D * (-alpha_bar_T - torch.log1p(-alpha_bar_T)) + alpha_bar_T * _sum_features(x0**2))
@@ -269,15 +267,11 @@ def weighted_dsm_loss(score: torch.Tensor, x_t: torch.Tensor, x0: torch.Tensor, 
     Isachenko, DGM Lecture 13, 'Noise Conditioned Score Network (NCSN)' and 'DDPM vs NCSN';
     Song, Ermon, NeurIPS 2019, eq. (6).
     """
-    schedule = _schedule(schedule)
-    names = ("score", "x_t", "x0")
-    score, x_t, x0 = (_data(n, x, 1) for n, x in zip(names, (score, x_t, x0)))
-    _same(names, (score, x_t, x0), one_dtype=False)
-    _same(names[1:], (x_t, x0))
-    t = _positions(t, schedule, x_t, "x_t")
+    names = ("x_t", "x0", "score")
+    x_t, x0, score, t, schedule = _check_triple(names, x_t, x0, score, t, schedule)
     dtype = C.accumulation_dtype(torch.promote_types(x_t.dtype, score.dtype))
-    data = tuple(zip(names, (score, x_t, x0)))
+    data = tuple(zip(names, (x_t, x0, score)))
     score, x_t, x0 = score.to(_F64), x_t.to(_F64), x0.to(_F64)
-    sigma2 = _coef(schedule, "one_minus_alpha_bars", t, x_t)
-    target = -(x_t - _coef(schedule, "sqrt_alpha_bars", t, x_t) * x0) / sigma2
+    sigma2 = _at(schedule, "one_minus_alpha_bars", t, x_t)
+    target = -(x_t - _at(schedule, "sqrt_alpha_bars", t, x_t) * x0) / sigma2
     return _checked(_sum_features(sigma2 * (score - target) ** 2).to(dtype), data)

@@ -12,7 +12,10 @@ from typing import NamedTuple
 
 import torch
 
-from .schedules import Schedule, _checked, _coef, _data, _noise, _positions, _same, _schedule
+from ._inputs import _at, _check_pair, _check_same, _check_single, _checked, _noise
+from .schedules import Schedule
+
+__all__ = ["Posterior", "q_posterior", "q_sample", "q_step"]
 
 
 def q_step(x_prev: torch.Tensor, t: torch.Tensor, schedule: Schedule, noise: torch.Tensor | None = None, *, rng=None):
@@ -40,14 +43,10 @@ def q_step(x_prev: torch.Tensor, t: torch.Tensor, schedule: Schedule, noise: tor
     ----------
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (2).
     """
-    schedule = _schedule(schedule)
-    x_prev = _data("x_prev", x_prev)
-    t = _positions(t, schedule, x_prev, "x_prev")
+    x_prev, t, schedule = _check_single("x_prev", x_prev, t, schedule)
     eps = _noise(noise, rng, x_prev)
-    _same(("x_prev", "noise"), (x_prev, eps))
-    x_t = torch.addcmul(
-        _coef(schedule, "sqrt_alphas", t, x_prev) * x_prev, _coef(schedule, "sqrt_betas", t, x_prev), eps
-    )
+    _check_same(("x_prev", "noise"), (x_prev, eps))
+    x_t = torch.addcmul(_at(schedule, "sqrt_alphas", t, x_prev) * x_prev, _at(schedule, "sqrt_betas", t, x_prev), eps)
     return _checked(x_t, (("x_prev", x_prev), ("noise", eps)))
 
 
@@ -75,13 +74,11 @@ def q_sample(x0: torch.Tensor, t: torch.Tensor, schedule: Schedule, noise: torch
     ----------
     Isachenko, DGM Lecture 13, recap 'Training' and 'DDPM vs NCSN'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (4).
     """
-    schedule = _schedule(schedule)
-    x0 = _data("x0", x0)
-    t = _positions(t, schedule, x0, "x0")
+    x0, t, schedule = _check_single("x0", x0, t, schedule)
     eps = _noise(noise, rng, x0)
-    _same(("x0", "noise"), (x0, eps))
+    _check_same(("x0", "noise"), (x0, eps))
     x_t = torch.addcmul(
-        _coef(schedule, "sqrt_alpha_bars", t, x0) * x0, _coef(schedule, "sqrt_one_minus_alpha_bars", t, x0), eps
+        _at(schedule, "sqrt_alpha_bars", t, x0) * x0, _at(schedule, "sqrt_one_minus_alpha_bars", t, x0), eps
     )
     return _checked(x_t, (("x0", x0), ("noise", eps)))
 
@@ -119,10 +116,7 @@ def q_posterior(x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, schedule: 
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model'; Ho, Jain, Abbeel, NeurIPS 2020,
     eqs. (6)-(7).
     """
-    schedule = _schedule(schedule)
-    x0, x_t = _data("x0", x0), _data("x_t", x_t)
-    _same(("x0", "x_t"), (x0, x_t))
-    t = _positions(t, schedule, x0, "x0")
-    coef_x0 = _coef(schedule, "posterior_mean_coef_x0", t, x0)
-    mean = torch.addcmul(coef_x0 * x0, _coef(schedule, "posterior_mean_coef_xt", t, x0), x_t)
-    return Posterior(_checked(mean, (("x0", x0), ("x_t", x_t))), _coef(schedule, "beta_tilde", t, x0))
+    x0, x_t, t, schedule = _check_pair(("x0", "x_t"), x0, x_t, t, schedule)
+    coef_x0 = _at(schedule, "posterior_mean_coef_x0", t, x0)
+    mean = torch.addcmul(coef_x0 * x0, _at(schedule, "posterior_mean_coef_xt", t, x0), x_t)
+    return Posterior(_checked(mean, (("x0", x0), ("x_t", x_t))), _at(schedule, "beta_tilde", t, x0))

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import torch
 
-from .. import _checks as C
-from .schedules import Schedule, _check_values, _checked, _coef, _data, _pair, _same
+import reference._args as A
+
+from ._inputs import _at, _check_data, _check_guided_mean, _check_pair, _check_same, _checked
+from .schedules import Schedule
+
+__all__ = ["classifier_free_guidance", "classifier_guided_eps", "classifier_guided_mean"]
 
 
 def classifier_guided_mean(mean: torch.Tensor, variance: torch.Tensor, grad_log_py: torch.Tensor, scale: float):
@@ -36,22 +40,9 @@ def classifier_guided_mean(mean: torch.Tensor, variance: torch.Tensor, grad_log_
     ----------
     Isachenko, DGM Lecture 14, 'Classifier guidance'; Dhariwal, Nichol, NeurIPS 2021, Algorithm 1.
     """
-    mean, grad = _data("mean", mean), _data("grad_log_py", grad_log_py)
-    variance = _data("variance", variance)
-    _same(("mean", "grad_log_py"), (mean, grad))
-    C.check_same_device_dtype(("mean", "variance"), (mean, variance))
-    if tuple(C.broadcast_batch(("mean", "variance"), (mean.shape, variance.shape))) != tuple(mean.shape):
-        raise ValueError(
-            f"variance: expected a shape that broadcasts to mean's {tuple(mean.shape)}, got {tuple(variance.shape)}"
-        )
-    gamma = C.check_real_scalar("scale", scale)
-    if C.value_checks_active():
-        negative = (
-            ((variance >= 0).all(), lambda: f"variance: expected variances >= 0, got min {float(variance.min())!r}"),
-        )
-        data = (("mean", mean), ("variance", variance), ("grad_log_py", grad))
-        _check_values(None, 0, data, extra=negative)
-    return mean + gamma * variance * grad
+    mu, sigma2, g, gamma = _check_guided_mean(mean, variance, grad_log_py, scale)
+    step = gamma * sigma2
+    return mu + step * g
 
 
 def classifier_guided_eps(
@@ -79,9 +70,9 @@ def classifier_guided_eps(
     ----------
     Isachenko, DGM Lecture 14, 'Classifier guidance'; Dhariwal, Nichol, NeurIPS 2021, Algorithm 2.
     """
-    eps, grad, t, schedule = _pair(("eps", "grad_log_py"), eps, grad_log_py, t, schedule)
-    gamma = C.check_real_scalar("scale", scale)
-    guided = eps - gamma * _coef(schedule, "sqrt_one_minus_alpha_bars", t, eps) * grad
+    eps, grad, t, schedule = _check_pair(("eps", "grad_log_py"), eps, grad_log_py, t, schedule)
+    gamma = A.real("scale", scale)
+    guided = eps - gamma * _at(schedule, "sqrt_one_minus_alpha_bars", t, eps) * grad
     return _checked(guided, (("eps", eps), ("grad_log_py", grad)))
 
 
@@ -109,8 +100,8 @@ def classifier_free_guidance(eps_cond: torch.Tensor, eps_uncond: torch.Tensor, s
     ----------
     Isachenko, DGM Lecture 14, 'Classifier-free guidance'; Ho, Salimans, arXiv:2207.12598, eq. (6).
     """
-    eps_cond, eps_uncond = _data("eps_cond", eps_cond), _data("eps_uncond", eps_uncond)
-    _same(("eps_cond", "eps_uncond"), (eps_cond, eps_uncond))
-    gamma = C.check_real_scalar("scale", scale)
+    eps_cond, eps_uncond = _check_data("eps_cond", eps_cond), _check_data("eps_uncond", eps_uncond)
+    _check_same(("eps_cond", "eps_uncond"), (eps_cond, eps_uncond))
+    gamma = A.real("scale", scale)
     guided = gamma * eps_cond + (1.0 - gamma) * eps_uncond
     return _checked(guided, (("eps_cond", eps_cond), ("eps_uncond", eps_uncond)))

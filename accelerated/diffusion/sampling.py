@@ -12,37 +12,41 @@ from collections.abc import Callable
 
 import torch
 
+import reference._args.diffusion as AD
+
 from .. import _checks as C
 from .._checks import _HALF
-from .conversions import _p_mean
-from .schedules import (
+from ._inputs import (
     _F64,
-    Schedule,
+    _at,
+    _check_data,
+    _check_device,
+    _check_positions,
+    _check_same,
+    _check_schedule,
     _checked,
-    _clip_range,
-    _coef,
-    _data,
     _noise,
-    _positions,
-    _same,
-    _schedule,
 )
+from .conversions import _p_mean
+from .schedules import Schedule
+
+__all__ = ["GaussianEps", "ddpm_sample", "ddpm_step"]
 
 
 def _step(x_t, eps_pred, t, schedule, z, clip) -> torch.Tensor:
     if clip is None:
         mean = _p_mean(x_t, eps_pred, t, schedule)
     else:
-        x0_hat = (x_t - _coef(schedule, "sqrt_one_minus_alpha_bars", t, x_t) * eps_pred) / _coef(
+        x0_hat = (x_t - _at(schedule, "sqrt_one_minus_alpha_bars", t, x_t) * eps_pred) / _at(
             schedule, "sqrt_alpha_bars", t, x_t
         )
         x0_hat = x0_hat.clamp(clip[0], clip[1])
         mean = torch.addcmul(
-            _coef(schedule, "posterior_mean_coef_x0", t, x_t) * x0_hat,
-            _coef(schedule, "posterior_mean_coef_xt", t, x_t),
+            _at(schedule, "posterior_mean_coef_x0", t, x_t) * x0_hat,
+            _at(schedule, "posterior_mean_coef_xt", t, x_t),
             x_t,
         )
-    return torch.addcmul(mean, _coef(schedule, "sqrt_beta_tilde", t, x_t), z)
+    return torch.addcmul(mean, _at(schedule, "sqrt_beta_tilde", t, x_t), z)
 
 
 def ddpm_step(
@@ -85,13 +89,13 @@ def ddpm_step(
     ----------
     Isachenko, DGM Lecture 13, recap 'Sampling'; Ho, Jain, Abbeel, NeurIPS 2020, Algorithm 2.
     """
-    schedule = _schedule(schedule)
-    x_t, eps_pred = _data("x_t", x_t), _data("eps_pred", eps_pred)
-    _same(("x_t", "eps_pred"), (x_t, eps_pred), one_dtype=False)
-    t = _positions(t, schedule, x_t, "x_t")
-    clip = _clip_range(clip_x0)
+    schedule = _check_schedule(schedule)
+    x_t, eps_pred = _check_data("x_t", x_t), _check_data("eps_pred", eps_pred)
+    _check_same(("x_t", "eps_pred"), (x_t, eps_pred), one_dtype=False)
+    t = _check_positions(t, schedule, x_t, "x_t")
+    clip = AD.clip_range(clip_x0)
     z = _noise(noise, rng, x_t)
-    _same(("x_t", "noise"), (x_t, z))
+    _check_same(("x_t", "noise"), (x_t, z))
     if x_t.dtype in _HALF:  # step in float32 (1 / sqrt(alpha_bar) overflows float16), return in x_t's dtype
         f = torch.float32
         x_prev = _step(x_t.to(f), eps_pred.to(f), t, schedule, z.to(f), clip).to(x_t.dtype)
@@ -100,26 +104,13 @@ def ddpm_step(
     return _checked(x_prev, (("x_t", x_t), ("eps_pred", eps_pred), ("noise", z)))
 
 
-def _shape(shape: object) -> tuple[int, ...]:
-    if not isinstance(shape, (tuple, list, torch.Size)) or not all(
-        isinstance(s, int) and not isinstance(s, bool) for s in shape
-    ):
-        raise TypeError(f"shape: expected a tuple of ints (n, ...), got {C.describe(shape)}")
-    shape = tuple(shape)
-    if len(shape) == 0 or any(s < 1 for s in shape):
-        raise ValueError(f"shape: expected (n, ...) with every size >= 1, got {shape}")
-    return shape
-
-
-def _progress(iterable: range, progress: object, total: int, desc: str = "DDPM sampling"):
-    """The loop's range, or a tqdm bar over it with ``progress=True`` (no bar object is built otherwise)."""
-    if not isinstance(progress, bool):
-        raise TypeError(f"progress: expected a bool, got {C.describe(progress)}")
-    if not progress:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, unit="step")
+def _check_sample_noise(noise: object, rng: object, shape: tuple[int, ...]) -> torch.Tensor | None:
+    """The sampler's standard normals of ``shape`` (or None: drawn from ``rng``; exactly one of them)."""
+    C.check_noise_or_rng(noise, rng)
+    if noise is not None:
+        noise = C.as_float_tensor("noise", noise)
+        C.check_shape("noise", noise, shape)
+    return noise
 
 
 def _sampler_coefficients(schedule: Schedule, device: torch.device, dtype: torch.dtype, clip: bool) -> dict:
@@ -194,22 +185,17 @@ def ddpm_sample(
     ----------
     Isachenko, DGM Lecture 13, recap 'Sampling'; Ho, Jain, Abbeel, NeurIPS 2020, Algorithm 2.
     """
-    if not callable(eps_fn):
-        raise TypeError(f"eps_fn: expected a callable eps_fn(x_t, t), got {C.describe(eps_fn)}")
-    shape = _shape(shape)
-    schedule = _schedule(schedule)
-    clip = _clip_range(clip_x0)
+    eps_fn, shape, clip = AD.model(eps_fn), AD.sample_shape(shape), AD.clip_range(clip_x0)
+    schedule = _check_schedule(schedule)
+    noise = _check_sample_noise(noise, rng, (schedule.T, *shape))
     T = schedule.T
-    C.check_noise_or_rng(noise, rng)
     if noise is not None:
-        noise = C.as_float_tensor("noise", noise)
-        C.check_shape("noise", noise, (T, *shape))
         device, dtype = noise.device, noise.dtype
         x = noise[0]
     else:
         device, dtype = rng.device, torch.get_default_dtype()
         x = torch.randn(shape, generator=rng, device=device, dtype=dtype)
-    steps = _progress(range(T), progress, T)
+    steps = AD.progress(range(T), progress, "DDPM sampling")
     # A float16 / bfloat16 chain keeps its state in that dtype and steps in float32: 1 / sqrt(alpha_bar_t)
     # overflows float16 late in a schedule (the clipped x0 estimate divides by it), float32 does not.
     work = torch.float32 if dtype in _HALF else dtype
@@ -279,11 +265,8 @@ class GaussianEps:
         C.check_shape("cov", cov, (mean.shape[0], mean.shape[0]))
         C.check_finite("mean", mean)
         C.cholesky_spd("cov", cov)
-        self.schedule = _schedule(schedule)
-        if mean.device != self.schedule.device:
-            raise ValueError(
-                f"mean: expected a tensor on the schedule's device {self.schedule.device}, got {mean.device}"
-            )
+        self.schedule = _check_schedule(schedule)
+        _check_device("mean", mean, self.schedule)
         self.mean = mean.detach().to(_F64)
         self.cov = cov.detach().to(_F64)
         self.eigenvalues, self.eigenvectors = torch.linalg.eigh(self.cov)
@@ -292,7 +275,7 @@ class GaussianEps:
         x_t = C.as_float_tensor("x_t", x_t)
         if x_t.ndim != 2 or x_t.shape[1] != self.mean.shape[0]:
             raise ValueError(f"x_t: expected shape (n, {self.mean.shape[0]}), got shape {tuple(x_t.shape)}")
-        t = _positions(t, self.schedule, x_t, "x_t")
+        t = _check_positions(t, self.schedule, x_t, "x_t")
         s = self.schedule
         alpha_bar = s.alpha_bars[t].reshape(tuple(t.shape) + (1,) * (2 - t.ndim))
         one_minus_alpha_bar = s.one_minus_alpha_bars[t].reshape(alpha_bar.shape)

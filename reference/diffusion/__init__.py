@@ -14,11 +14,13 @@ Slides implemented
 Submodules
 ----------
 One per group of slides, each a few hundred lines; every public name is re-exported here, so
-``reference.diffusion.q_sample`` is the API. ``schedules`` (beta schedules, :class:`Schedule`, the
-input helpers), ``forward`` (q_step, q_sample, q_posterior), ``conversions`` (eps / x_0 / v / score,
-the eps-parametrised mean), ``elbo`` (Gaussian KL, L_t, L_simple, prior KL, weighted DSM),
-``sampling`` (ddpm_step, ddpm_sample, GaussianEps), ``guidance`` (classifier and classifier-free),
-``ddim`` (respaced_timesteps, ddim_step, ddim_sample: DDIM with eta, Song et al. 2021, beyond the slides).
+``reference.diffusion.q_sample`` is the API. ``schedules`` (beta schedules, :class:`Schedule`),
+``forward`` (q_step, q_sample, q_posterior), ``conversions`` (eps / x_0 / v / score, the
+eps-parametrised mean), ``elbo`` (Gaussian KL, L_t, L_simple, prior KL, weighted DSM), ``sampling``
+(ddpm_step, ddpm_sample, GaussianEps), ``guidance`` (classifier and classifier-free), ``ddim``
+(respaced_timesteps, ddim_step, ddim_sample: DDIM with eta, Song et al. 2021, beyond the slides). The
+private ``_inputs`` holds the array checks, one combined checker per argument group, with the same names
+and contracts on both sides; the pure-Python checks are shared in :mod:`reference._args.diffusion`.
 
 Conventions
 -----------

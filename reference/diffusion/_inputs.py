@@ -1,50 +1,30 @@
-r"""Beta schedules and the float64 tables of :class:`Schedule`; the input helpers of the package.
+"""The array checks of :mod:`reference.diffusion` (NumPy), one combined checker per argument group.
 
-Part of :mod:`reference.diffusion` (NumPy, float64); its docstring holds the conventions (time positions
-0..T-1, float64 tables, batches, sums over features, randomness). Slides:
-Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' (the forward process with variances
-beta_t, alpha_t = 1 - beta_t, alpha_bar_t their running product, and the posterior variance beta_tilde_t);
-the linear schedule of Ho et al. (2020) and the cosine schedule of Nichol & Dhariwal (2021).
+The accelerated side has the same helpers, under the same names, with the same arguments and returns
+(:mod:`accelerated.diffusion._inputs`); the pure-Python checks (counts, eta, clip ranges, shapes) are
+shared by both in :mod:`reference._args.diffusion`.
+
+* ``_check_schedule(schedule)``: a :class:`~reference.diffusion.Schedule`;
+* ``_check_data(name, x, min_ndim=0)``: a float array (finite here; on the accelerated side its
+  values are checked on the device with the result);
+* ``_check_positions(t, schedule, x=None, x_name="x")``: integer positions of shape () or (n,);
+* ``_check_single`` / ``_check_pair`` / ``_check_triple``: one, two or three data arrays of one shape, the
+  positions t and the schedule, returned converted;
+* ``_at(schedule, name, t, like)``: the table ``name`` at t, shaped to broadcast over ``like``'s features.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+import reference._args as A
+import reference._args.diffusion as AD
+
 from .. import _checks as C
-
-# --------------------------------------------------------------------------- input helpers
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected a positive int, got {C.describe(value)}")
-    if value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    return int(value)
+from .schedules import Schedule
 
 
-def _open_unit(name: str, value: object) -> float:
-    value = C.check_real_scalar(name, value)
-    if not 0.0 < value < 1.0:
-        raise ValueError(f"{name}: expected a number in the open interval (0, 1), got {value!r}")
-    return value
-
-
-def _betas(betas: object) -> np.ndarray:
-    betas = C.as_float64("betas", betas)
-    if betas.ndim != 1 or betas.shape[0] == 0:
-        raise ValueError(f"betas: expected a non-empty 1-D array (one beta per step), got shape {betas.shape}")
-    C.check_not_nan("betas", betas)
-    if np.any(betas <= 0.0) or np.any(betas >= 1.0):
-        raise ValueError(
-            f"betas: expected every beta in the open interval (0, 1), got min {np.min(betas)!r} and "
-            f"max {np.max(betas)!r}"
-        )
-    return betas
-
-
-def _schedule(schedule: object) -> Schedule:
+def _check_schedule(schedule: object) -> Schedule:
     if not isinstance(schedule, Schedule):
         raise TypeError(
             f"schedule: expected a reference.diffusion.Schedule (build it with Schedule(betas)), "
@@ -53,250 +33,125 @@ def _schedule(schedule: object) -> Schedule:
     return schedule
 
 
-def _data(name: str, x: object, min_ndim: int = 0) -> np.ndarray:
+def _check_data(name: str, x: object, min_ndim: int = 0) -> np.ndarray:
     x = C.as_float64(name, x)
     C.check_ndim(name, x, min_ndim)
     C.check_finite(name, x)
     return x
 
 
-def _same_shape(names: tuple[str, ...], arrays: tuple[np.ndarray, ...]) -> None:
+def _check_same(names: tuple[str, ...], arrays: tuple[np.ndarray, ...]) -> None:
     if len({a.shape for a in arrays}) > 1:
         got = ", ".join(f"{n} {a.shape}" for n, a in zip(names, arrays))
         raise ValueError(f"{', '.join(names)}: expected arrays of one shape, got {got}")
 
 
-def _positions(t: object, schedule: Schedule, x: np.ndarray | None = None, x_name: str = "x") -> np.ndarray:
-    """Integer positions 0..T-1, shape () or (n,) with n = x.shape[0]."""
-    t = C.as_int_array("t", t)
+def _check_batch(name: str, t: np.ndarray, x: np.ndarray | None, x_name: str) -> None:
+    """Positions of shape () or (n,), with n = x.shape[0]."""
     if t.ndim > 1:
         raise ValueError(
-            f"t: expected integer positions of shape () or (n,) (one per batch element), got shape {t.shape}"
+            f"{name}: expected integer positions of shape () or (n,) (one per batch element), got shape {t.shape}"
         )
     if x is not None and t.ndim == 1 and (x.ndim == 0 or x.shape[0] != t.shape[0]):
         raise ValueError(
-            f"t, {x_name}: expected one position per batch element (t of shape (n,) and {x_name} of shape "
-            f"(n, ...)), got t {t.shape} and {x_name} {x.shape}"
+            f"{name}, {x_name}: expected one position per batch element ({name} of shape (n,) and {x_name} of "
+            f"shape (n, ...)), got {name} {t.shape} and {x_name} {x.shape}"
         )
-    T = schedule.T
-    if t.size and (np.min(t) < 0 or np.max(t) >= T):
-        raise ValueError(
-            f"t: expected integer positions in 0..{T - 1} (position t is the slide's step t + 1; T = {T}), "
-            f"got min {int(np.min(t))} and max {int(np.max(t))}"
-        )
+
+
+def _check_positions(t: object, schedule: Schedule, x: np.ndarray | None = None, x_name: str = "x") -> np.ndarray:
+    """Integer positions 0..T-1, shape () or (n,) with n = x.shape[0]."""
+    t = C.as_int_array("t", t)
+    _check_batch("t", t, x, x_name)
+    if t.size and (np.min(t) < 0 or np.max(t) >= schedule.T):
+        raise ValueError(AD.positions_message(int(np.min(t)), int(np.max(t)), schedule.T))
     return t
 
 
-def _at(table: np.ndarray, t: np.ndarray, ndim: int) -> np.ndarray:
-    """table[t], reshaped to t.shape + (1,) * (ndim - t.ndim) so that it broadcasts over feature axes."""
-    return table[t].reshape(t.shape + (1,) * max(ndim - t.ndim, 0))
+def _check_after_first(t: np.ndarray, schedule: Schedule) -> np.ndarray:
+    """Positions 1..T-1: position 0 is the reconstruction term of the ELBO, not a KL."""
+    if t.size and np.min(t) == 0:
+        raise ValueError(AD.positions_message(0, int(np.max(t)), schedule.T, low=1))
+    return t
 
 
-def _noise(noise: object, rng: object, shape: tuple[int, ...], name: str = "noise") -> np.ndarray:
+def _check_single(name: str, x: object, t: object, schedule: object):
+    """One data array and the positions t, checked against the schedule and it."""
+    schedule = _check_schedule(schedule)
+    x = _check_data(name, x)
+    return x, _check_positions(t, schedule, x, name), schedule
+
+
+def _check_pair(names: tuple[str, str], a: object, b: object, t: object, schedule: object):
+    """Two data arrays of one shape and the positions t, checked against the schedule and the first."""
+    schedule = _check_schedule(schedule)
+    a, b = _check_data(names[0], a), _check_data(names[1], b)
+    _check_same(names, (a, b))
+    return a, b, _check_positions(t, schedule, a, names[0]), schedule
+
+
+def _check_triple(names: tuple[str, str, str], a: object, b: object, c: object, t: object, schedule: object):
+    """Three batches (n, ...) of one shape and the positions t (one per element of the first); the third
+    is a model's output (of another floating dtype on the accelerated side, under autocast)."""
+    schedule = _check_schedule(schedule)
+    a, b, c = (_check_data(n, x, 1) for n, x in zip(names, (a, b, c)))
+    _check_same(names, (a, b, c))
+    return a, b, c, _check_positions(t, schedule, a, names[0]), schedule
+
+
+def _check_guided_mean(mean: object, variance: object, grad_log_py: object, scale: object):
+    """mu and g of one shape, sigma^2 >= 0 broadcasting to it, and gamma, as (mu, sigma^2, g, gamma)."""
+    mean, grad = _check_data("mean", mean), _check_data("grad_log_py", grad_log_py)
+    variance = _check_data("variance", variance)
+    _check_same(("mean", "grad_log_py"), (mean, grad))
+    if np.any(variance < 0):
+        raise ValueError(f"variance: expected variances >= 0, got min {np.min(variance)!r}")
+    if C.broadcast_batch(("mean", "variance"), (mean.shape, variance.shape)) != mean.shape:
+        raise ValueError(f"variance: expected a shape that broadcasts to mean's {mean.shape}, got {variance.shape}")
+    return mean, variance, grad, A.real("scale", scale)
+
+
+def _check_gaussians(mean_q: object, var_q: object, mean_p: object, var_p: object):
+    """Two diagonal Gaussians (var_q >= 0, var_p > 0) and their broadcast batch shape (n, ...)."""
+    names = ("mean_q", "var_q", "mean_p", "var_p")
+    mean_q, var_q, mean_p, var_p = (_check_data(n, x) for n, x in zip(names, (mean_q, var_q, mean_p, var_p)))
+    if np.any(var_q < 0):
+        raise ValueError(f"var_q: expected variances >= 0, got min {np.min(var_q)!r}")
+    if np.any(var_p <= 0):
+        raise ValueError(f"var_p: expected variances > 0, got min {np.min(var_p)!r}")
+    shape = C.broadcast_batch(names, (mean_q.shape, var_q.shape, mean_p.shape, var_p.shape))
+    if len(shape) == 0:
+        raise ValueError("mean_q, mean_p: expected a batch axis (shape (n, ...)), got scalars")
+    return mean_q, var_q, mean_p, var_p, shape
+
+
+def _check_previous(t_prev: object, t: np.ndarray, schedule: Schedule, x: np.ndarray) -> np.ndarray:
+    """DDIM targets -1..t-1 (``-1``: before the first step), shape () or (n,) like ``t``."""
+    t_prev = C.as_int_array("t_prev", t_prev)
+    _check_batch("t_prev", t_prev, x, "x_t")
+    bad = (t_prev < -1) | (t_prev >= t)
+    if np.any(bad):
+        p, q = np.broadcast_arrays(t_prev, t)
+        i = np.flatnonzero(bad)[0]
+        raise ValueError(AD.t_prev_message(int(np.sum(bad)), int(p.flat[i]), int(q.flat[i]), schedule.T))
+    return t_prev
+
+
+def _at(schedule: Schedule, name: str, t: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """The float64 table ``name`` at t, shaped t.shape + (1,) * (like.ndim - t.ndim) to broadcast over like."""
+    return getattr(schedule, name)[t].reshape(t.shape + (1,) * max(like.ndim - t.ndim, 0))
+
+
+def _noise(noise: object, rng: object, like: np.ndarray, name: str = "noise") -> np.ndarray:
+    """Standard normals of like's shape: ``noise`` checked, or drawn from ``rng`` (exactly one of them)."""
     C.check_noise_or_rng(noise, rng, noise_name=name)
     if noise is None:
-        return rng.standard_normal(shape)
-    z = _data(name, noise)
-    C.check_shape(name, z, shape)
+        return rng.standard_normal(like.shape)
+    z = _check_data(name, noise)
+    C.check_shape(name, z, like.shape)
     return z
-
-
-def _clip_range(clip_x0: object) -> tuple[float, float] | None:
-    if clip_x0 is None:
-        return None
-    if not isinstance(clip_x0, (tuple, list)) or len(clip_x0) != 2:
-        raise TypeError(f"clip_x0: expected None or a pair (low, high), got {C.describe(clip_x0)}")
-    low, high = C.check_real_scalar("clip_x0[0]", clip_x0[0]), C.check_real_scalar("clip_x0[1]", clip_x0[1])
-    if not low < high:
-        raise ValueError(f"clip_x0: expected low < high, got ({low!r}, {high!r})")
-    return low, high
-
-
-REDUCTIONS = ("sum", "mean")
-
-
-def _reduction(reduction: object) -> str:
-    """'sum' or 'mean' (over the feature axes)."""
-    if not isinstance(reduction, str):
-        raise TypeError(f"reduction: expected one of {REDUCTIONS} (a str), got {C.describe(reduction)}")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
-    return reduction
 
 
 def _sum_features(x: np.ndarray) -> np.ndarray:
     """Sum over every axis after the first (batch) axis."""
     return np.sum(x, axis=tuple(range(1, x.ndim)))
-
-
-def _pair(names: tuple[str, str], a: object, b: object, t: object, schedule: object):
-    """Two data arrays of one shape and the positions t checked against the schedule and the first."""
-    schedule = _schedule(schedule)
-    a, b = _data(names[0], a), _data(names[1], b)
-    _same_shape(names, (a, b))
-    t = _positions(t, schedule, a, names[0])
-    return a, b, t, schedule
-
-
-def _single(name: str, x: object, t: object, schedule: object):
-    """One data array and the positions t checked against the schedule and it."""
-    schedule = _schedule(schedule)
-    x = _data(name, x)
-    t = _positions(t, schedule, x, name)
-    return x, t, schedule
-
-
-# --------------------------------------------------------------------------- schedules
-
-
-def linear_beta_schedule(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> np.ndarray:
-    r"""Linear variance schedule of Ho et al.: T betas evenly spaced from ``beta_start`` to ``beta_end``.
-
-    .. math::
-
-        \beta_t = \beta_{\text{start}} + \frac{t - 1}{T - 1} (\beta_{\text{end}} - \beta_{\text{start}}),
-        \qquad t = 1, \dots, T.
-
-    The defaults are the paper's values for T = 1000. No rescaling for other T is applied (some code
-    bases multiply both ends by 1000 / T); pass the ends you want.
-
-    Parameters
-    ----------
-    T : int
-        Number of diffusion steps, >= 1 (T = 1 gives ``[beta_start]``).
-    beta_start, beta_end : float
-        First and last beta, each in (0, 1).
-
-    Returns
-    -------
-    (T,) ndarray
-        float64 betas; position t holds the slide's beta_{t+1}.
-
-    References
-    ----------
-    Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' (the forward process with
-    variances beta_t); Ho, Jain, Abbeel, Denoising Diffusion Probabilistic Models, NeurIPS 2020, Section 4.
-    """
-    T = _positive_int("T", T)
-    beta_start = _open_unit("beta_start", beta_start)
-    beta_end = _open_unit("beta_end", beta_end)
-    return np.linspace(beta_start, beta_end, T, dtype=np.float64)
-
-
-def cosine_beta_schedule(T: int, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
-    r"""Cosine schedule of Nichol & Dhariwal: betas from a cosine-shaped alpha_bar, clipped at ``max_beta``.
-
-    .. math::
-
-        \bar\alpha(t) = \frac{f(t)}{f(0)}, \quad f(t) = \cos^2\Bigl(\frac{t / T + s}{1 + s} \cdot \frac{\pi}{2}\Bigr),
-        \qquad \beta_t = \min\Bigl(1 - \frac{\bar\alpha(t)}{\bar\alpha(t - 1)}, \beta_{\max}\Bigr),
-        \quad t = 1, \dots, T.
-
-    The clip matters only near t = T, where f vanishes (beta_T = 1 before clipping); the offset ``s``
-    keeps beta_1 from being too small near t = 0.
-
-    Parameters
-    ----------
-    T : int
-        Number of diffusion steps, >= 1.
-    s : float
-        Offset, finite and >= 0 (the paper's 0.008).
-    max_beta : float
-        Upper clip in (0, 1) (the paper's 0.999).
-
-    Returns
-    -------
-    (T,) ndarray
-        float64 betas in (0, max_beta].
-
-    References
-    ----------
-    Nichol, Dhariwal, Improved Denoising Diffusion Probabilistic Models, ICML 2021, eq. (17).
-    """
-    T = _positive_int("T", T)
-    s = C.check_real_scalar("s", s)
-    if s < 0:
-        raise ValueError(f"s: expected a finite number >= 0, got {s!r}")
-    max_beta = _open_unit("max_beta", max_beta)
-    steps = np.arange(T + 1, dtype=np.float64) / T
-    f = np.cos((steps + s) / (1.0 + s) * (np.pi / 2.0)) ** 2
-    alpha_bar = f / f[0]
-    return np.minimum(1.0 - alpha_bar[1:] / alpha_bar[:-1], max_beta)
-
-
-class Schedule:
-    r"""The float64 tables of a DDPM forward process, built from any betas in (0, 1).
-
-    .. math::
-
-        \alpha_t = 1 - \beta_t, \qquad \bar\alpha_t = \prod_{s=1}^t \alpha_s, \qquad
-        \tilde\beta_t = \frac{1 - \bar\alpha_{t-1}}{1 - \bar\alpha_t} \beta_t,
-
-        \tilde\mu_t(x_t, x_0) = \frac{\sqrt{\bar\alpha_{t-1}} \beta_t}{1 - \bar\alpha_t} x_0
-                              + \frac{\sqrt{\alpha_t} (1 - \bar\alpha_{t-1})}{1 - \bar\alpha_t} x_t.
-
-    Attributes (all ``(T,)`` float64 arrays, read-only, indexed by position t = slide step - 1):
-    ``betas``, ``alphas``, ``alpha_bars``, ``alpha_bars_prev`` (1 at position 0),
-    ``one_minus_alpha_bars`` (evaluated as -expm1(sum log1p(-beta)), exact to rounding even for tiny
-    betas, where 1 - alpha_bar would cancel), ``sqrt_alpha_bars``, ``sqrt_one_minus_alpha_bars``,
-    ``beta_tilde`` (exactly 0 at position 0, where q(x_0 | x_1, x_0) is a point mass),
-    ``log_beta_tilde_clipped``, ``posterior_mean_coef_x0`` and ``posterior_mean_coef_xt`` (the two
-    coefficients of mu_tilde above), ``sqrt_alphas``, ``sqrt_betas``, ``sqrt_beta_tilde`` and
-    ``eps_coef`` = (1 - alpha_t) / sqrt(1 - alpha_bar_t), the eps coefficient of mu_theta. ``T`` is the
-    number of steps.
-
-    ``log_beta_tilde_clipped`` is log beta_tilde with its position-0 entry (log 0 = -inf) replaced by
-    the position-1 value, log beta_tilde at the slide's step 2, as in the code of Ho et al. and Nichol &
-    Dhariwal; for T = 1, where there is no position 1, it is log beta_1. It is only used where a finite
-    log-variance is needed at position 0 (learned-variance interpolation, NLL bounds); the sampler uses
-    beta_tilde itself, so its last step adds no noise.
-
-    Parameters
-    ----------
-    betas : (T,) array_like
-        Forward-process variances, each in the open interval (0, 1).
-
-    References
-    ----------
-    Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' (q(x_{t-1} | x_t, x_0));
-    Ho, Jain, Abbeel, NeurIPS 2020, eqs. (4), (6), (7).
-    """
-
-    def __init__(self, betas: np.ndarray) -> None:
-        betas = _betas(betas).copy()
-        alphas = 1.0 - betas
-        alpha_bars = np.cumprod(alphas)
-        alpha_bars_prev = np.concatenate(([1.0], alpha_bars[:-1]))
-        # 1 - alpha_bar without cancellation (1 - cumprod loses digits when the betas are tiny).
-        one_minus_alpha_bars = -np.expm1(np.cumsum(np.log1p(-betas)))
-        one_minus_alpha_bars_prev = np.concatenate(([0.0], one_minus_alpha_bars[:-1]))
-        beta_tilde = betas * one_minus_alpha_bars_prev / one_minus_alpha_bars
-        clipped = np.concatenate((beta_tilde[1:2], beta_tilde[1:])) if betas.shape[0] > 1 else betas
-        self.betas = betas
-        self.alphas = alphas
-        self.alpha_bars = alpha_bars
-        self.alpha_bars_prev = alpha_bars_prev
-        self.one_minus_alpha_bars = one_minus_alpha_bars
-        self.sqrt_alpha_bars = np.sqrt(alpha_bars)
-        self.sqrt_one_minus_alpha_bars = np.sqrt(one_minus_alpha_bars)
-        self.beta_tilde = beta_tilde
-        self.log_beta_tilde_clipped = np.log(clipped)
-        self.posterior_mean_coef_x0 = np.sqrt(alpha_bars_prev) * betas / one_minus_alpha_bars
-        self.posterior_mean_coef_xt = np.sqrt(alphas) * one_minus_alpha_bars_prev / one_minus_alpha_bars
-        self.sqrt_alphas = np.sqrt(alphas)
-        self.sqrt_betas = np.sqrt(betas)
-        self.sqrt_beta_tilde = np.sqrt(beta_tilde)
-        self.eps_coef = betas / self.sqrt_one_minus_alpha_bars
-        for table in vars(self).values():
-            table.setflags(write=False)
-
-    @property
-    def T(self) -> int:
-        """Number of diffusion steps."""
-        return int(self.betas.shape[0])
-
-    def __len__(self) -> int:
-        return self.T
-
-    def __repr__(self) -> str:
-        return f"Schedule(T={self.T}, beta_1={self.betas[0]:.3g}, beta_T={self.betas[-1]:.3g})"

@@ -10,7 +10,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from .schedules import Schedule, _at, _pair, _single
+from ._inputs import _at, _check_pair, _check_single
+from .schedules import Schedule
+
+__all__ = [
+    "eps_to_score",
+    "p_mean_from_eps",
+    "predict_eps_from_v",
+    "predict_eps_from_x0",
+    "predict_x0_from_eps",
+    "predict_x0_from_v",
+    "q_score",
+    "score_to_eps",
+    "velocity",
+]
 
 
 def predict_x0_from_eps(x_t: np.ndarray, eps: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarray:
@@ -39,9 +52,9 @@ def predict_x0_from_eps(x_t: np.ndarray, eps: np.ndarray, t: np.ndarray, schedul
     ----------
     Isachenko, DGM Lecture 13, recap 'Reparametrization'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (15).
     """
-    x_t, eps, t, schedule = _pair(("x_t", "eps"), x_t, eps, t, schedule)
-    sqrt_alpha_bar = _at(schedule.sqrt_alpha_bars, t, x_t.ndim)
-    sqrt_one_minus_alpha_bar = _at(schedule.sqrt_one_minus_alpha_bars, t, x_t.ndim)
+    x_t, eps, t, schedule = _check_pair(("x_t", "eps"), x_t, eps, t, schedule)
+    sqrt_alpha_bar = _at(schedule, "sqrt_alpha_bars", t, x_t)
+    sqrt_one_minus_alpha_bar = _at(schedule, "sqrt_one_minus_alpha_bars", t, x_t)
     return (x_t - sqrt_one_minus_alpha_bar * eps) / sqrt_alpha_bar
 
 
@@ -67,9 +80,9 @@ def predict_eps_from_x0(x_t: np.ndarray, x0: np.ndarray, t: np.ndarray, schedule
     ----------
     Isachenko, DGM Lecture 13, recap 'Reparametrization'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (4).
     """
-    x_t, x0, t, schedule = _pair(("x_t", "x0"), x_t, x0, t, schedule)
-    sqrt_alpha_bar = _at(schedule.sqrt_alpha_bars, t, x_t.ndim)
-    sqrt_one_minus_alpha_bar = _at(schedule.sqrt_one_minus_alpha_bars, t, x_t.ndim)
+    x_t, x0, t, schedule = _check_pair(("x_t", "x0"), x_t, x0, t, schedule)
+    sqrt_alpha_bar = _at(schedule, "sqrt_alpha_bars", t, x_t)
+    sqrt_one_minus_alpha_bar = _at(schedule, "sqrt_one_minus_alpha_bars", t, x_t)
     return (x_t - sqrt_alpha_bar * x0) / sqrt_one_minus_alpha_bar
 
 
@@ -100,8 +113,8 @@ def velocity(x0: np.ndarray, eps: np.ndarray, t: np.ndarray, schedule: Schedule)
     Salimans, Ho, Progressive Distillation for Fast Sampling of Diffusion Models, ICLR 2022, Section 4
     and Appendix D.
     """
-    x0, eps, t, schedule = _pair(("x0", "eps"), x0, eps, t, schedule)
-    return _at(schedule.sqrt_alpha_bars, t, x0.ndim) * eps - _at(schedule.sqrt_one_minus_alpha_bars, t, x0.ndim) * x0
+    x0, eps, t, schedule = _check_pair(("x0", "eps"), x0, eps, t, schedule)
+    return _at(schedule, "sqrt_alpha_bars", t, x0) * eps - _at(schedule, "sqrt_one_minus_alpha_bars", t, x0) * x0
 
 
 def predict_x0_from_v(x_t: np.ndarray, v: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarray:
@@ -126,8 +139,8 @@ def predict_x0_from_v(x_t: np.ndarray, v: np.ndarray, t: np.ndarray, schedule: S
     ----------
     Salimans, Ho, ICLR 2022, Section 4.
     """
-    x_t, v, t, schedule = _pair(("x_t", "v"), x_t, v, t, schedule)
-    return _at(schedule.sqrt_alpha_bars, t, x_t.ndim) * x_t - _at(schedule.sqrt_one_minus_alpha_bars, t, x_t.ndim) * v
+    x_t, v, t, schedule = _check_pair(("x_t", "v"), x_t, v, t, schedule)
+    return _at(schedule, "sqrt_alpha_bars", t, x_t) * x_t - _at(schedule, "sqrt_one_minus_alpha_bars", t, x_t) * v
 
 
 def predict_eps_from_v(x_t: np.ndarray, v: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarray:
@@ -152,8 +165,8 @@ def predict_eps_from_v(x_t: np.ndarray, v: np.ndarray, t: np.ndarray, schedule: 
     ----------
     Salimans, Ho, ICLR 2022, Section 4.
     """
-    x_t, v, t, schedule = _pair(("x_t", "v"), x_t, v, t, schedule)
-    return _at(schedule.sqrt_one_minus_alpha_bars, t, x_t.ndim) * x_t + _at(schedule.sqrt_alpha_bars, t, x_t.ndim) * v
+    x_t, v, t, schedule = _check_pair(("x_t", "v"), x_t, v, t, schedule)
+    return _at(schedule, "sqrt_one_minus_alpha_bars", t, x_t) * x_t + _at(schedule, "sqrt_alpha_bars", t, x_t) * v
 
 
 def eps_to_score(eps: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarray:
@@ -180,8 +193,8 @@ def eps_to_score(eps: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarr
     Isachenko, DGM Lecture 13, 'DDPM vs NCSN'; Lecture 14, recap 'DDPM vs NCSN' and 'Classifier guidance';
     Song et al., Score-Based Generative Modeling through SDEs, ICLR 2021, Appendix B.
     """
-    eps, t, schedule = _single("eps", eps, t, schedule)
-    return -eps / _at(schedule.sqrt_one_minus_alpha_bars, t, eps.ndim)
+    eps, t, schedule = _check_single("eps", eps, t, schedule)
+    return -eps / _at(schedule, "sqrt_one_minus_alpha_bars", t, eps)
 
 
 def score_to_eps(score: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarray:
@@ -205,8 +218,8 @@ def score_to_eps(score: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.nda
     ----------
     Isachenko, DGM Lecture 14, recap 'DDPM vs NCSN'.
     """
-    score, t, schedule = _single("score", score, t, schedule)
-    return -_at(schedule.sqrt_one_minus_alpha_bars, t, score.ndim) * score
+    score, t, schedule = _check_single("score", score, t, schedule)
+    return -_at(schedule, "sqrt_one_minus_alpha_bars", t, score) * score
 
 
 def q_score(x_t: np.ndarray, x0: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarray:
@@ -233,9 +246,9 @@ def q_score(x_t: np.ndarray, x0: np.ndarray, t: np.ndarray, schedule: Schedule) 
     Isachenko, DGM Lecture 13, 'DDPM vs NCSN'; Lecture 14, recap 'DDPM vs NCSN';
     Vincent, A Connection Between Score Matching and Denoising Autoencoders, Neural Computation 2011.
     """
-    x_t, x0, t, schedule = _pair(("x_t", "x0"), x_t, x0, t, schedule)
-    one_minus_alpha_bar = _at(schedule.one_minus_alpha_bars, t, x_t.ndim)
-    return -(x_t - _at(schedule.sqrt_alpha_bars, t, x_t.ndim) * x0) / one_minus_alpha_bar
+    x_t, x0, t, schedule = _check_pair(("x_t", "x0"), x_t, x0, t, schedule)
+    one_minus_alpha_bar = _at(schedule, "one_minus_alpha_bars", t, x_t)
+    return -(x_t - _at(schedule, "sqrt_alpha_bars", t, x_t) * x0) / one_minus_alpha_bar
 
 
 def p_mean_from_eps(x_t: np.ndarray, eps: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarray:
@@ -264,11 +277,11 @@ def p_mean_from_eps(x_t: np.ndarray, eps: np.ndarray, t: np.ndarray, schedule: S
     Isachenko, DGM Lecture 13, recap 'Reparametrization' and 'Sampling' (step 2);
     Ho, Jain, Abbeel, NeurIPS 2020, eq. (11).
     """
-    x_t, eps, t, schedule = _pair(("x_t", "eps"), x_t, eps, t, schedule)
+    x_t, eps, t, schedule = _check_pair(("x_t", "eps"), x_t, eps, t, schedule)
     return _p_mean(x_t, eps, t, schedule)
 
 
 def _p_mean(x_t: np.ndarray, eps: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarray:
-    beta = _at(schedule.betas, t, x_t.ndim)  # 1 - alpha_t, from the table (no cancellation)
-    sqrt_one_minus_alpha_bar = _at(schedule.sqrt_one_minus_alpha_bars, t, x_t.ndim)
-    return (x_t - beta / sqrt_one_minus_alpha_bar * eps) / np.sqrt(_at(schedule.alphas, t, x_t.ndim))
+    beta = _at(schedule, "betas", t, x_t)  # 1 - alpha_t, from the table (no cancellation)
+    sqrt_one_minus_alpha_bar = _at(schedule, "sqrt_one_minus_alpha_bars", t, x_t)
+    return (x_t - beta / sqrt_one_minus_alpha_bar * eps) / np.sqrt(_at(schedule, "alphas", t, x_t))

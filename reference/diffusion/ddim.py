@@ -36,16 +36,14 @@ from collections.abc import Callable
 
 import numpy as np
 
+import reference._args as A
+import reference._args.diffusion as AD
+
 from .. import _checks as C
-from .sampling import _progress, _shape
-from .schedules import Schedule, _clip_range, _data, _noise, _positions, _positive_int, _same_shape, _schedule
+from ._inputs import _check_data, _check_pair, _check_previous, _check_schedule, _noise
+from .schedules import Schedule
 
-
-def _steps_count(n_steps: object, T: int) -> int:
-    S = _positive_int("n_steps", n_steps)
-    if S > T:
-        raise ValueError(f"n_steps: expected at most T = {T} steps (distinct positions), got {S}")
-    return S
+__all__ = ["ddim_sample", "ddim_step", "respaced_timesteps"]
 
 
 def respaced_timesteps(T: int, n_steps: int) -> np.ndarray:
@@ -77,49 +75,12 @@ def respaced_timesteps(T: int, n_steps: int) -> np.ndarray:
     Nichol, Dhariwal, Improved Denoising Diffusion Probabilistic Models, ICML 2021, Section 4 (beyond the
     slides); Song, Meng, Ermon, Denoising Diffusion Implicit Models, ICLR 2021, Section 4.2.
     """
-    T = _positive_int("T", T)
-    S = _steps_count(n_steps, T)
+    T = A.count("T", T)
+    S = AD.steps_count(n_steps, T)
     if S == 1:
         return np.array([T - 1], dtype=np.int64)
     i = np.arange(S, dtype=np.int64)
     return (2 * i * (T - 1) + (S - 1)) // (2 * (S - 1))
-
-
-def _eta(eta: object) -> float:
-    eta = C.check_real_scalar("eta", eta)
-    if not 0.0 <= eta <= 1.0:
-        raise ValueError(
-            f"eta: expected a number in [0, 1] (0: deterministic DDIM, 1: the DDPM posterior variance), got {eta!r}"
-        )
-    return eta
-
-
-def _previous_positions(t_prev: object, t: np.ndarray, schedule: Schedule, x: np.ndarray) -> np.ndarray:
-    """Positions -1..t-1 (``-1``: before the first step), shape () or (n,) like ``t``."""
-    t_prev = C.as_int_array("t_prev", t_prev)
-    if t_prev.ndim > 1:
-        raise ValueError(
-            f"t_prev: expected integer positions of shape () or (n,) (one per batch element), got shape {t_prev.shape}"
-        )
-    if t_prev.ndim == 1 and (x.ndim == 0 or x.shape[0] != t_prev.shape[0]):
-        raise ValueError(
-            f"t_prev, x_t: expected one position per batch element (t_prev of shape (n,) and x_t of shape "
-            f"(n, ...)), got t_prev {t_prev.shape} and x_t {x.shape}"
-        )
-    bad = (t_prev < -1) | (t_prev >= t)
-    if np.any(bad):
-        raise ValueError(_t_prev_message(t_prev, t, schedule.T))
-    return t_prev
-
-
-def _t_prev_message(t_prev: np.ndarray, t: np.ndarray, T: int) -> str:
-    t_prev, t = np.broadcast_arrays(t_prev, t)
-    bad = (t_prev < -1) | (t_prev >= t)
-    i = np.flatnonzero(bad)[0]
-    return (
-        f"t_prev: expected positions with -1 <= t_prev < t (-1: before the first step, alpha_bar = 1; T = {T}), "
-        f"got {int(np.sum(bad))} element(s) outside, the first t_prev {int(t_prev.flat[i])} at t {int(t.flat[i])}"
-    )
 
 
 def _tables(schedule: Schedule, t: np.ndarray, t_prev: np.ndarray):
@@ -160,14 +121,14 @@ def _step(x_t, eps, t, t_prev, schedule, z, eta, clip) -> np.ndarray:
     return x_prev if z is None else x_prev + sigma * z
 
 
-def _optional_noise(noise: object, rng: object, eta: float, shape: tuple[int, ...]) -> np.ndarray | None:
+def _optional_noise(noise: object, rng: object, eta: float, like: np.ndarray) -> np.ndarray | None:
     """z for eta > 0 (exactly one of noise and rng); with eta = 0 at most one, checked, and no draw."""
     if eta > 0.0:
-        return _noise(noise, rng, shape)
+        return _noise(noise, rng, like)
     if noise is not None or rng is not None:
         C.check_noise_or_rng(noise, rng)
     if noise is not None:
-        _noise(noise, None, shape)
+        _noise(noise, None, like)
     return None
 
 
@@ -227,27 +188,19 @@ def ddim_step(
     Song, Meng, Ermon, Denoising Diffusion Implicit Models, ICLR 2021, eqs. (12) and (16) (beyond the
     slides; with eta = 1 and t_prev = t - 1 it is Isachenko, DGM Lecture 13, recap 'Sampling').
     """
-    schedule = _schedule(schedule)
-    x_t, eps_pred = _data("x_t", x_t), _data("eps_pred", eps_pred)
-    _same_shape(("x_t", "eps_pred"), (x_t, eps_pred))
-    t = _positions(t, schedule, x_t, "x_t")
-    t_prev = _previous_positions(t_prev, t, schedule, x_t)
-    eta = _eta(eta)
-    clip = _clip_range(clip_x0)
-    z = _optional_noise(noise, rng, eta, x_t.shape)
+    x_t, eps_pred, t, schedule = _check_pair(("x_t", "eps_pred"), x_t, eps_pred, t, schedule)
+    t_prev = _check_previous(t_prev, t, schedule, x_t)
+    eta, clip = AD.eta(eta), AD.clip_range(clip_x0)
+    z = _optional_noise(noise, rng, eta, x_t)
     return _step(x_t, eps_pred, t, t_prev, schedule, z, eta, clip)
 
 
-def _sample_noise(noise: object, rng: object, eta: float, S: int, shape: tuple[int, ...]) -> np.ndarray | None:
+def _check_sample_noise(noise: object, rng: object, eta: float, S: int, shape: tuple[int, ...]) -> np.ndarray | None:
     C.check_noise_or_rng(noise, rng)
     if noise is None:
         return None
-    noise = _data("noise", noise)
-    if eta == 0.0 and noise.shape == (1, *shape):
-        return noise
-    if noise.shape != (S, *shape):
-        accepted = f"{(S, *shape)}" + (f" or {(1, *shape)} (eta = 0: x_T alone)" if eta == 0.0 else "")
-        raise ValueError(f"noise: expected shape {accepted}, got shape {noise.shape}")
+    noise = _check_data("noise", noise)
+    AD.ddim_noise_shape(noise.shape, S, shape, eta)
     return noise
 
 
@@ -311,17 +264,13 @@ def ddim_sample(
     Song, Meng, Ermon, ICLR 2021, Section 4 and eq. (12); Nichol, Dhariwal, ICML 2021, Section 4 (the
     respacing); beyond the slides.
     """
-    if not callable(eps_fn):
-        raise TypeError(f"eps_fn: expected a callable eps_fn(x_t, t), got {C.describe(eps_fn)}")
-    shape = _shape(shape)
-    schedule = _schedule(schedule)
-    S = schedule.T if n_steps is None else _steps_count(n_steps, schedule.T)
-    eta = _eta(eta)
-    clip = _clip_range(clip_x0)
-    noise = _sample_noise(noise, rng, eta, S, shape)
+    eps_fn, shape, schedule = AD.model(eps_fn), AD.sample_shape(shape), _check_schedule(schedule)
+    S = schedule.T if n_steps is None else AD.steps_count(n_steps, schedule.T)
+    eta, clip = AD.eta(eta), AD.clip_range(clip_x0)
+    noise = _check_sample_noise(noise, rng, eta, S, shape)
     tau = respaced_timesteps(schedule.T, S)
     x = noise[0] if noise is not None else rng.standard_normal(shape)
-    for k in _progress(range(S), progress, S, "DDIM sampling"):
+    for k in AD.progress(range(S), progress, "DDIM sampling"):
         t = np.full(shape[0], tau[S - 1 - k], dtype=np.int64)
         t_prev = np.full(shape[0], tau[S - 2 - k] if k < S - 1 else -1, dtype=np.int64)
         eps = C.as_float64("eps_fn(x_t, t)", eps_fn(x, t))

@@ -11,9 +11,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _checks as C
+import reference._args as A
+import reference._args.diffusion as AD
+
+from ._inputs import (
+    _at,
+    _check_after_first,
+    _check_data,
+    _check_gaussians,
+    _check_positions,
+    _check_same,
+    _check_schedule,
+    _check_triple,
+    _sum_features,
+)
 from .conversions import _p_mean
-from .schedules import Schedule, _at, _data, _positions, _reduction, _same_shape, _schedule, _sum_features
+from .schedules import Schedule
+
+__all__ = ["elbo_weight", "gaussian_kl", "l_simple", "l_t", "prior_kl", "weighted_dsm_loss"]
 
 
 def gaussian_kl(mean_q: np.ndarray, var_q: np.ndarray, mean_p: np.ndarray, var_p: np.ndarray) -> np.ndarray:
@@ -49,30 +64,12 @@ def gaussian_kl(mean_q: np.ndarray, var_q: np.ndarray, mean_p: np.ndarray, var_p
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' (L_t and the prior term are
     KLs between isotropic Gaussians); Ho, Jain, Abbeel, NeurIPS 2020, eq. (5).
     """
-    mean_q, mean_p = _data("mean_q", mean_q), _data("mean_p", mean_p)
-    var_q, var_p = _data("var_q", var_q), _data("var_p", var_p)
-    if np.any(var_q < 0):
-        raise ValueError(f"var_q: expected variances >= 0, got min {np.min(var_q)!r}")
-    if np.any(var_p <= 0):
-        raise ValueError(f"var_p: expected variances > 0, got min {np.min(var_p)!r}")
-    shape = C.broadcast_batch(
-        ("mean_q", "var_q", "mean_p", "var_p"), (mean_q.shape, var_q.shape, mean_p.shape, var_p.shape)
-    )
-    if len(shape) == 0:
-        raise ValueError("mean_q, mean_p: expected a batch axis (shape (n, ...)), got scalars")
+    mean_q, var_q, mean_p, var_p, shape = _check_gaussians(mean_q, var_q, mean_p, var_p)
     ratio, r = var_q / var_p, (var_q - var_p) / var_p
     with np.errstate(divide="ignore"):
         variance_term = np.where(np.abs(r) < 0.5, r - np.log1p(r), ratio - 1.0 - np.log(ratio))
     kl = 0.5 * (variance_term + (mean_q - mean_p) ** 2 / var_p)
     return _sum_features(np.broadcast_to(kl, shape))
-
-
-def _positions_after_first(t: np.ndarray, what: str) -> None:
-    if t.size and np.min(t) == 0:
-        raise ValueError(
-            f"t: expected positions 1..T-1 for {what}; position 0 (the slide's step 1) is the reconstruction "
-            "term E log p(x_0 | x_1), not a KL (beta_tilde = 0 there), got a 0"
-        )
 
 
 def elbo_weight(t: np.ndarray, schedule: Schedule) -> np.ndarray:
@@ -103,9 +100,8 @@ def elbo_weight(t: np.ndarray, schedule: Schedule) -> np.ndarray:
     ----------
     Isachenko, DGM Lecture 13, recap 'Reparametrization'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (12).
     """
-    schedule = _schedule(schedule)
-    t = _positions(t, schedule)
-    _positions_after_first(t, "elbo_weight")
+    schedule = _check_schedule(schedule)
+    t = _check_after_first(_check_positions(t, schedule), schedule)
     return _elbo_weight(t, schedule)
 
 
@@ -147,14 +143,11 @@ def l_t(x0: np.ndarray, x_t: np.ndarray, eps_pred: np.ndarray, t: np.ndarray, sc
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' and 'Reparametrization';
     Ho, Jain, Abbeel, NeurIPS 2020, eqs. (5), (8).
     """
-    schedule = _schedule(schedule)
-    x0, x_t, eps_pred = _data("x0", x0, 1), _data("x_t", x_t, 1), _data("eps_pred", eps_pred, 1)
-    _same_shape(("x0", "x_t", "eps_pred"), (x0, x_t, eps_pred))
-    t = _positions(t, schedule, x0, "x0")
-    _positions_after_first(t, "l_t")
-    beta_tilde = _at(schedule.beta_tilde, t, x0.ndim)
+    x0, x_t, eps_pred, t, schedule = _check_triple(("x0", "x_t", "eps_pred"), x0, x_t, eps_pred, t, schedule)
+    t = _check_after_first(t, schedule)
+    beta_tilde = _at(schedule, "beta_tilde", t, x0)
     mu_tilde = (
-        _at(schedule.posterior_mean_coef_x0, t, x0.ndim) * x0 + _at(schedule.posterior_mean_coef_xt, t, x0.ndim) * x_t
+        _at(schedule, "posterior_mean_coef_x0", t, x0) * x0 + _at(schedule, "posterior_mean_coef_xt", t, x0) * x_t
     )
     mu_theta = _p_mean(x_t, eps_pred, t, schedule)
     return gaussian_kl(mu_tilde, beta_tilde, mu_theta, beta_tilde)
@@ -191,10 +184,10 @@ def l_simple(eps: np.ndarray, eps_pred: np.ndarray, *, reduction: str = "sum") -
     Isachenko, DGM Lecture 13, recap 'Simplified objective' and 'Training' (step 4);
     Ho, Jain, Abbeel, NeurIPS 2020, eq. (14).
     """
-    eps, eps_pred = _data("eps", eps, 1), _data("eps_pred", eps_pred, 1)
-    _same_shape(("eps", "eps_pred"), (eps, eps_pred))
+    eps, eps_pred = _check_data("eps", eps, 1), _check_data("eps_pred", eps_pred, 1)
+    _check_same(("eps", "eps_pred"), (eps, eps_pred))
     squared = (eps - eps_pred) ** 2
-    if _reduction(reduction) == "mean":
+    if A.option("reduction", reduction, AD.REDUCTIONS) == "mean":
         return squared.reshape(squared.shape[0], -1).mean(axis=1)
     return _sum_features(squared)
 
@@ -225,8 +218,8 @@ def prior_kl(x0: np.ndarray, schedule: Schedule) -> np.ndarray:
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' (KL(q(x_T | x_0) || p(x_T)));
     Ho, Jain, Abbeel, NeurIPS 2020, eq. (5) (L_T).
     """
-    schedule = _schedule(schedule)
-    x0 = _data("x0", x0, 1)
+    schedule = _check_schedule(schedule)
+    x0 = _check_data("x0", x0, 1)
     alpha_bar_T = schedule.alpha_bars[-1]
     D = x0[0].size
     return 0.5 * (D * (-alpha_bar_T - np.log1p(-alpha_bar_T)) + alpha_bar_T * _sum_features(x0**2))
@@ -267,10 +260,7 @@ def weighted_dsm_loss(score: np.ndarray, x_t: np.ndarray, x0: np.ndarray, t: np.
     Isachenko, DGM Lecture 13, 'Noise Conditioned Score Network (NCSN)' and 'DDPM vs NCSN';
     Song, Ermon, Generative Modeling by Estimating Gradients of the Data Distribution, NeurIPS 2019, eq. (6).
     """
-    schedule = _schedule(schedule)
-    score, x_t, x0 = _data("score", score, 1), _data("x_t", x_t, 1), _data("x0", x0, 1)
-    _same_shape(("score", "x_t", "x0"), (score, x_t, x0))
-    t = _positions(t, schedule, x_t, "x_t")
-    sigma2 = _at(schedule.one_minus_alpha_bars, t, x_t.ndim)
-    target = -(x_t - _at(schedule.sqrt_alpha_bars, t, x_t.ndim) * x0) / sigma2
+    x_t, x0, score, t, schedule = _check_triple(("x_t", "x0", "score"), x_t, x0, score, t, schedule)
+    sigma2 = _at(schedule, "one_minus_alpha_bars", t, x_t)
+    target = -(x_t - _at(schedule, "sqrt_alpha_bars", t, x_t) * x0) / sigma2
     return _sum_features(sigma2 * (score - target) ** 2)

@@ -12,7 +12,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .schedules import Schedule, _at, _noise, _pair, _single
+from ._inputs import _at, _check_pair, _check_single, _noise
+from .schedules import Schedule
+
+__all__ = ["Posterior", "q_posterior", "q_sample", "q_step"]
 
 
 def q_step(x_prev: np.ndarray, t: np.ndarray, schedule: Schedule, noise: np.ndarray | None = None, *, rng=None):
@@ -43,9 +46,9 @@ def q_step(x_prev: np.ndarray, t: np.ndarray, schedule: Schedule, noise: np.ndar
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' (the forward Markov chain);
     Ho, Jain, Abbeel, NeurIPS 2020, eq. (2).
     """
-    x_prev, t, schedule = _single("x_prev", x_prev, t, schedule)
-    eps = _noise(noise, rng, x_prev.shape)
-    beta = _at(schedule.betas, t, x_prev.ndim)
+    x_prev, t, schedule = _check_single("x_prev", x_prev, t, schedule)
+    eps = _noise(noise, rng, x_prev)
+    beta = _at(schedule, "betas", t, x_prev)
     return np.sqrt(1.0 - beta) * x_prev + np.sqrt(beta) * eps
 
 
@@ -77,9 +80,9 @@ def q_sample(x0: np.ndarray, t: np.ndarray, schedule: Schedule, noise: np.ndarra
     Isachenko, DGM Lecture 13, recap 'Training' (step 3) and 'DDPM vs NCSN' (q(x_t | x_0));
     Ho, Jain, Abbeel, NeurIPS 2020, eq. (4).
     """
-    x0, t, schedule = _single("x0", x0, t, schedule)
-    eps = _noise(noise, rng, x0.shape)
-    return _at(schedule.sqrt_alpha_bars, t, x0.ndim) * x0 + _at(schedule.sqrt_one_minus_alpha_bars, t, x0.ndim) * eps
+    x0, t, schedule = _check_single("x0", x0, t, schedule)
+    eps = _noise(noise, rng, x0)
+    return _at(schedule, "sqrt_alpha_bars", t, x0) * x0 + _at(schedule, "sqrt_one_minus_alpha_bars", t, x0) * eps
 
 
 class Posterior(NamedTuple):
@@ -118,7 +121,7 @@ def q_posterior(x0: np.ndarray, x_t: np.ndarray, t: np.ndarray, schedule: Schedu
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model';
     Ho, Jain, Abbeel, NeurIPS 2020, eqs. (6)-(7).
     """
-    x0, x_t, t, schedule = _pair(("x0", "x_t"), x0, x_t, t, schedule)
-    coef_x0 = _at(schedule.posterior_mean_coef_x0, t, x0.ndim)
-    coef_xt = _at(schedule.posterior_mean_coef_xt, t, x0.ndim)
-    return Posterior(coef_x0 * x0 + coef_xt * x_t, _at(schedule.beta_tilde, t, x0.ndim))
+    x0, x_t, t, schedule = _check_pair(("x0", "x_t"), x0, x_t, t, schedule)
+    coef_x0 = _at(schedule, "posterior_mean_coef_x0", t, x0)
+    coef_xt = _at(schedule, "posterior_mean_coef_xt", t, x0)
+    return Posterior(coef_x0 * x0 + coef_xt * x_t, _at(schedule, "beta_tilde", t, x0))

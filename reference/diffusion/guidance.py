@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _checks as C
-from .schedules import Schedule, _at, _data, _positions, _same_shape, _schedule
+import reference._args as A
 
+from ._inputs import _at, _check_data, _check_guided_mean, _check_pair, _check_same
+from .schedules import Schedule
 
-def _scale(scale: object) -> float:
-    return C.check_real_scalar("scale", scale)
+__all__ = ["classifier_free_guidance", "classifier_guided_eps", "classifier_guided_mean"]
 
 
 def classifier_guided_mean(mean: np.ndarray, variance: np.ndarray, grad_log_py: np.ndarray, scale: float):
@@ -49,15 +49,10 @@ def classifier_guided_mean(mean: np.ndarray, variance: np.ndarray, grad_log_py: 
     Isachenko, DGM Lecture 14, 'Classifier guidance' and 'Guided sampling' (step 4);
     Dhariwal, Nichol, Diffusion Models Beat GANs on Image Synthesis, NeurIPS 2021, Algorithm 1.
     """
-    mean, grad = _data("mean", mean), _data("grad_log_py", grad_log_py)
-    variance = _data("variance", variance)
-    _same_shape(("mean", "grad_log_py"), (mean, grad))
-    if np.any(variance < 0):
-        raise ValueError(f"variance: expected variances >= 0, got min {np.min(variance)!r}")
-    if C.broadcast_batch(("mean", "variance"), (mean.shape, variance.shape)) != mean.shape:
-        raise ValueError(f"variance: expected a shape that broadcasts to mean's {mean.shape}, got {variance.shape}")
-    gamma = _scale(scale)
-    return mean + gamma * variance * grad
+    mu, sigma2, g, gamma = _check_guided_mean(mean, variance, grad_log_py, scale)
+    step = gamma * sigma2  # the gradient step s Sigma of Dhariwal & Nichol's Algorithm 1
+    shift = step * g  # the mean of N(mu, sigma^2 I) exp(gamma g^T x), completing the square
+    return mu + shift
 
 
 def classifier_guided_eps(eps: np.ndarray, grad_log_py: np.ndarray, t: np.ndarray, schedule: Schedule, scale: float):
@@ -90,12 +85,9 @@ def classifier_guided_eps(eps: np.ndarray, grad_log_py: np.ndarray, t: np.ndarra
     Isachenko, DGM Lecture 14, 'Classifier guidance' (corrected eps, guided sampling step 2);
     Dhariwal, Nichol, NeurIPS 2021, Algorithm 2 and eq. (14).
     """
-    schedule = _schedule(schedule)
-    eps, grad = _data("eps", eps), _data("grad_log_py", grad_log_py)
-    _same_shape(("eps", "grad_log_py"), (eps, grad))
-    t = _positions(t, schedule, eps, "eps")
-    gamma = _scale(scale)
-    return eps - gamma * _at(schedule.sqrt_one_minus_alpha_bars, t, eps.ndim) * grad
+    eps, grad, t, schedule = _check_pair(("eps", "grad_log_py"), eps, grad_log_py, t, schedule)
+    gamma = A.real("scale", scale)
+    return eps - gamma * _at(schedule, "sqrt_one_minus_alpha_bars", t, eps) * grad
 
 
 def classifier_free_guidance(eps_cond: np.ndarray, eps_uncond: np.ndarray, scale: float) -> np.ndarray:
@@ -127,7 +119,7 @@ def classifier_free_guidance(eps_cond: np.ndarray, eps_uncond: np.ndarray, scale
     Isachenko, DGM Lecture 14, 'Classifier-free guidance'; Ho, Salimans, Classifier-Free Diffusion
     Guidance, NeurIPS 2021 Workshop (arXiv:2207.12598), eq. (6).
     """
-    eps_cond, eps_uncond = _data("eps_cond", eps_cond), _data("eps_uncond", eps_uncond)
-    _same_shape(("eps_cond", "eps_uncond"), (eps_cond, eps_uncond))
-    gamma = _scale(scale)
+    eps_cond, eps_uncond = _check_data("eps_cond", eps_cond), _check_data("eps_uncond", eps_uncond)
+    _check_same(("eps_cond", "eps_uncond"), (eps_cond, eps_uncond))
+    gamma = A.real("scale", scale)
     return gamma * eps_cond + (1.0 - gamma) * eps_uncond

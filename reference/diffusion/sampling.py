@@ -12,9 +12,14 @@ from collections.abc import Callable
 
 import numpy as np
 
+import reference._args.diffusion as AD
+
 from .. import _checks as C
+from ._inputs import _at, _check_data, _check_pair, _check_positions, _check_schedule, _noise
 from .conversions import _p_mean
-from .schedules import Schedule, _at, _clip_range, _data, _noise, _pair, _positions, _schedule
+from .schedules import Schedule
+
+__all__ = ["GaussianEps", "ddpm_sample", "ddpm_step"]
 
 
 def _step(
@@ -28,14 +33,14 @@ def _step(
     if clip is None:
         mean = _p_mean(x_t, eps_pred, t, schedule)
     else:
-        sqrt_alpha_bar = _at(schedule.sqrt_alpha_bars, t, x_t.ndim)
-        x0_hat = (x_t - _at(schedule.sqrt_one_minus_alpha_bars, t, x_t.ndim) * eps_pred) / sqrt_alpha_bar
+        sqrt_alpha_bar = _at(schedule, "sqrt_alpha_bars", t, x_t)
+        x0_hat = (x_t - _at(schedule, "sqrt_one_minus_alpha_bars", t, x_t) * eps_pred) / sqrt_alpha_bar
         x0_hat = np.clip(x0_hat, clip[0], clip[1])
         mean = (
-            _at(schedule.posterior_mean_coef_x0, t, x_t.ndim) * x0_hat
-            + _at(schedule.posterior_mean_coef_xt, t, x_t.ndim) * x_t
+            _at(schedule, "posterior_mean_coef_x0", t, x_t) * x0_hat
+            + _at(schedule, "posterior_mean_coef_xt", t, x_t) * x_t
         )
-    return mean + np.sqrt(_at(schedule.beta_tilde, t, x_t.ndim)) * z
+    return mean + np.sqrt(_at(schedule, "beta_tilde", t, x_t)) * z
 
 
 def ddpm_step(
@@ -84,32 +89,19 @@ def ddpm_step(
     ----------
     Isachenko, DGM Lecture 13, recap 'Sampling' (steps 2-3); Ho, Jain, Abbeel, NeurIPS 2020, Algorithm 2.
     """
-    x_t, eps_pred, t, schedule = _pair(("x_t", "eps_pred"), x_t, eps_pred, t, schedule)
-    clip = _clip_range(clip_x0)
-    z = _noise(noise, rng, x_t.shape)
+    x_t, eps_pred, t, schedule = _check_pair(("x_t", "eps_pred"), x_t, eps_pred, t, schedule)
+    clip = AD.clip_range(clip_x0)
+    z = _noise(noise, rng, x_t)
     return _step(x_t, eps_pred, t, schedule, z, clip)
 
 
-def _shape(shape: object) -> tuple[int, ...]:
-    if not isinstance(shape, (tuple, list)) or not all(
-        isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape
-    ):
-        raise TypeError(f"shape: expected a tuple of ints (n, ...), got {C.describe(shape)}")
-    shape = tuple(int(s) for s in shape)
-    if len(shape) == 0 or any(s < 1 for s in shape):
-        raise ValueError(f"shape: expected (n, ...) with every size >= 1, got {shape}")
-    return shape
-
-
-def _progress(iterable: range, progress: object, total: int, desc: str = "DDPM sampling"):
-    """The loop's range, or a tqdm bar over it with ``progress=True`` (no bar object is built otherwise)."""
-    if not isinstance(progress, bool):
-        raise TypeError(f"progress: expected a bool, got {C.describe(progress)}")
-    if not progress:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, unit="step")
+def _check_sample_noise(noise: object, rng: object, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The sampler's standard normals of ``shape`` (or None: drawn from ``rng``; exactly one of them)."""
+    C.check_noise_or_rng(noise, rng)
+    if noise is not None:
+        noise = _check_data("noise", noise)
+        C.check_shape("noise", noise, shape)
+    return noise
 
 
 def ddpm_sample(
@@ -161,19 +153,13 @@ def ddpm_sample(
     ----------
     Isachenko, DGM Lecture 13, recap 'Sampling'; Ho, Jain, Abbeel, NeurIPS 2020, Algorithm 2.
     """
-    if not callable(eps_fn):
-        raise TypeError(f"eps_fn: expected a callable eps_fn(x_t, t), got {C.describe(eps_fn)}")
-    shape = _shape(shape)
-    schedule = _schedule(schedule)
-    clip = _clip_range(clip_x0)
+    eps_fn, shape, clip = AD.model(eps_fn), AD.sample_shape(shape), AD.clip_range(clip_x0)
+    schedule = _check_schedule(schedule)
+    noise = _check_sample_noise(noise, rng, (schedule.T, *shape))
     T = schedule.T
-    C.check_noise_or_rng(noise, rng)
-    if noise is not None:
-        noise = _data("noise", noise)
-        C.check_shape("noise", noise, (T, *shape))
     x = noise[0] if noise is not None else rng.standard_normal(shape)
     zeros = np.zeros(shape)
-    for k in _progress(range(T), progress, T):
+    for k in AD.progress(range(T), progress, "DDPM sampling"):
         t = T - 1 - k
         tt = np.full(shape[0], t, dtype=np.int64)
         eps = C.as_float64("eps_fn(x_t, t)", eps_fn(x, tt))
@@ -220,24 +206,24 @@ class GaussianEps:
     """
 
     def __init__(self, mean: np.ndarray, cov: np.ndarray, schedule: Schedule) -> None:
-        mean, cov = _data("mean", mean), C.as_float64("cov", cov)
+        mean, cov = _check_data("mean", mean), C.as_float64("cov", cov)
         if mean.ndim != 1:
             raise ValueError(f"mean: expected a vector of shape (d,), got shape {mean.shape}")
         C.check_shape("cov", cov, (mean.shape[0], mean.shape[0]))
         C.cholesky_spd("cov", cov)
-        self.schedule = _schedule(schedule)
+        self.schedule = _check_schedule(schedule)
         self.mean = mean
         self.cov = cov
         self.eigenvalues, self.eigenvectors = np.linalg.eigh(cov)
 
     def __call__(self, x_t: np.ndarray, t: np.ndarray) -> np.ndarray:
-        x_t = _data("x_t", x_t)
+        x_t = _check_data("x_t", x_t)
         if x_t.ndim != 2 or x_t.shape[1] != self.mean.shape[0]:
             raise ValueError(f"x_t: expected shape (n, {self.mean.shape[0]}), got shape {x_t.shape}")
-        t = _positions(t, self.schedule, x_t, "x_t")
-        alpha_bar = _at(self.schedule.alpha_bars, t, 2)
+        t = _check_positions(t, self.schedule, x_t, "x_t")
+        alpha_bar = _at(self.schedule, "alpha_bars", t, x_t)
         Q = self.eigenvectors
         y = (x_t - np.sqrt(alpha_bar) * self.mean) @ Q
-        one_minus_alpha_bar = _at(self.schedule.one_minus_alpha_bars, t, 2)
+        one_minus_alpha_bar = _at(self.schedule, "one_minus_alpha_bars", t, x_t)
         y = y * (np.sqrt(one_minus_alpha_bar) / (alpha_bar * self.eigenvalues + one_minus_alpha_bar))
         return y @ Q.T

@@ -1,4 +1,4 @@
-r"""Beta schedules and the float64 tables of :class:`Schedule`; the input helpers of the package.
+r"""Beta schedules and the float64 tables of :class:`Schedule`.
 
 Part of :mod:`reference.diffusion` (NumPy, float64); its docstring holds the conventions (time positions
 0..T-1, float64 tables, batches, sums over features, randomness). Slides:
@@ -11,139 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
+import reference._args as A
+import reference._args.diffusion as AD
+
 from .. import _checks as C
 
-# --------------------------------------------------------------------------- input helpers
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected a positive int, got {C.describe(value)}")
-    if value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    return int(value)
-
-
-def _open_unit(name: str, value: object) -> float:
-    value = C.check_real_scalar(name, value)
-    if not 0.0 < value < 1.0:
-        raise ValueError(f"{name}: expected a number in the open interval (0, 1), got {value!r}")
-    return value
-
-
-def _betas(betas: object) -> np.ndarray:
-    betas = C.as_float64("betas", betas)
-    if betas.ndim != 1 or betas.shape[0] == 0:
-        raise ValueError(f"betas: expected a non-empty 1-D array (one beta per step), got shape {betas.shape}")
-    C.check_not_nan("betas", betas)
-    if np.any(betas <= 0.0) or np.any(betas >= 1.0):
-        raise ValueError(
-            f"betas: expected every beta in the open interval (0, 1), got min {np.min(betas)!r} and "
-            f"max {np.max(betas)!r}"
-        )
-    return betas
-
-
-def _schedule(schedule: object) -> Schedule:
-    if not isinstance(schedule, Schedule):
-        raise TypeError(
-            f"schedule: expected a reference.diffusion.Schedule (build it with Schedule(betas)), "
-            f"got {C.describe(schedule)}"
-        )
-    return schedule
-
-
-def _data(name: str, x: object, min_ndim: int = 0) -> np.ndarray:
-    x = C.as_float64(name, x)
-    C.check_ndim(name, x, min_ndim)
-    C.check_finite(name, x)
-    return x
-
-
-def _same_shape(names: tuple[str, ...], arrays: tuple[np.ndarray, ...]) -> None:
-    if len({a.shape for a in arrays}) > 1:
-        got = ", ".join(f"{n} {a.shape}" for n, a in zip(names, arrays))
-        raise ValueError(f"{', '.join(names)}: expected arrays of one shape, got {got}")
-
-
-def _positions(t: object, schedule: Schedule, x: np.ndarray | None = None, x_name: str = "x") -> np.ndarray:
-    """Integer positions 0..T-1, shape () or (n,) with n = x.shape[0]."""
-    t = C.as_int_array("t", t)
-    if t.ndim > 1:
-        raise ValueError(
-            f"t: expected integer positions of shape () or (n,) (one per batch element), got shape {t.shape}"
-        )
-    if x is not None and t.ndim == 1 and (x.ndim == 0 or x.shape[0] != t.shape[0]):
-        raise ValueError(
-            f"t, {x_name}: expected one position per batch element (t of shape (n,) and {x_name} of shape "
-            f"(n, ...)), got t {t.shape} and {x_name} {x.shape}"
-        )
-    T = schedule.T
-    if t.size and (np.min(t) < 0 or np.max(t) >= T):
-        raise ValueError(
-            f"t: expected integer positions in 0..{T - 1} (position t is the slide's step t + 1; T = {T}), "
-            f"got min {int(np.min(t))} and max {int(np.max(t))}"
-        )
-    return t
-
-
-def _at(table: np.ndarray, t: np.ndarray, ndim: int) -> np.ndarray:
-    """table[t], reshaped to t.shape + (1,) * (ndim - t.ndim) so that it broadcasts over feature axes."""
-    return table[t].reshape(t.shape + (1,) * max(ndim - t.ndim, 0))
-
-
-def _noise(noise: object, rng: object, shape: tuple[int, ...], name: str = "noise") -> np.ndarray:
-    C.check_noise_or_rng(noise, rng, noise_name=name)
-    if noise is None:
-        return rng.standard_normal(shape)
-    z = _data(name, noise)
-    C.check_shape(name, z, shape)
-    return z
-
-
-def _clip_range(clip_x0: object) -> tuple[float, float] | None:
-    if clip_x0 is None:
-        return None
-    if not isinstance(clip_x0, (tuple, list)) or len(clip_x0) != 2:
-        raise TypeError(f"clip_x0: expected None or a pair (low, high), got {C.describe(clip_x0)}")
-    low, high = C.check_real_scalar("clip_x0[0]", clip_x0[0]), C.check_real_scalar("clip_x0[1]", clip_x0[1])
-    if not low < high:
-        raise ValueError(f"clip_x0: expected low < high, got ({low!r}, {high!r})")
-    return low, high
-
-
-REDUCTIONS = ("sum", "mean")
-
-
-def _reduction(reduction: object) -> str:
-    """'sum' or 'mean' (over the feature axes)."""
-    if not isinstance(reduction, str):
-        raise TypeError(f"reduction: expected one of {REDUCTIONS} (a str), got {C.describe(reduction)}")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
-    return reduction
-
-
-def _sum_features(x: np.ndarray) -> np.ndarray:
-    """Sum over every axis after the first (batch) axis."""
-    return np.sum(x, axis=tuple(range(1, x.ndim)))
-
-
-def _pair(names: tuple[str, str], a: object, b: object, t: object, schedule: object):
-    """Two data arrays of one shape and the positions t checked against the schedule and the first."""
-    schedule = _schedule(schedule)
-    a, b = _data(names[0], a), _data(names[1], b)
-    _same_shape(names, (a, b))
-    t = _positions(t, schedule, a, names[0])
-    return a, b, t, schedule
-
-
-def _single(name: str, x: object, t: object, schedule: object):
-    """One data array and the positions t checked against the schedule and it."""
-    schedule = _schedule(schedule)
-    x = _data(name, x)
-    t = _positions(t, schedule, x, name)
-    return x, t, schedule
+__all__ = ["Schedule", "cosine_beta_schedule", "linear_beta_schedule"]
 
 
 # --------------------------------------------------------------------------- schedules
@@ -177,9 +50,8 @@ def linear_beta_schedule(T: int, beta_start: float = 1e-4, beta_end: float = 0.0
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' (the forward process with
     variances beta_t); Ho, Jain, Abbeel, Denoising Diffusion Probabilistic Models, NeurIPS 2020, Section 4.
     """
-    T = _positive_int("T", T)
-    beta_start = _open_unit("beta_start", beta_start)
-    beta_end = _open_unit("beta_end", beta_end)
+    T = A.count("T", T)
+    beta_start, beta_end = AD.open_unit("beta_start", beta_start), AD.open_unit("beta_end", beta_end)
     return np.linspace(beta_start, beta_end, T, dtype=np.float64)
 
 
@@ -213,15 +85,24 @@ def cosine_beta_schedule(T: int, s: float = 0.008, max_beta: float = 0.999) -> n
     ----------
     Nichol, Dhariwal, Improved Denoising Diffusion Probabilistic Models, ICML 2021, eq. (17).
     """
-    T = _positive_int("T", T)
-    s = C.check_real_scalar("s", s)
-    if s < 0:
-        raise ValueError(f"s: expected a finite number >= 0, got {s!r}")
-    max_beta = _open_unit("max_beta", max_beta)
+    T, s, max_beta = A.count("T", T), A.nonnegative("s", s), AD.open_unit("max_beta", max_beta)
     steps = np.arange(T + 1, dtype=np.float64) / T
     f = np.cos((steps + s) / (1.0 + s) * (np.pi / 2.0)) ** 2
     alpha_bar = f / f[0]
     return np.minimum(1.0 - alpha_bar[1:] / alpha_bar[:-1], max_beta)
+
+
+def _check_betas(betas: object) -> np.ndarray:
+    betas = C.as_float64("betas", betas)
+    if betas.ndim != 1 or betas.shape[0] == 0:
+        raise ValueError(f"betas: expected a non-empty 1-D array (one beta per step), got shape {betas.shape}")
+    C.check_not_nan("betas", betas)
+    if np.any(betas <= 0.0) or np.any(betas >= 1.0):
+        raise ValueError(
+            f"betas: expected every beta in the open interval (0, 1), got min {np.min(betas)!r} and "
+            f"max {np.max(betas)!r}"
+        )
+    return betas
 
 
 class Schedule:
@@ -263,7 +144,7 @@ class Schedule:
     """
 
     def __init__(self, betas: np.ndarray) -> None:
-        betas = _betas(betas).copy()
+        betas = _check_betas(betas).copy()
         alphas = 1.0 - betas
         alpha_bars = np.cumprod(alphas)
         alpha_bars_prev = np.concatenate(([1.0], alpha_bars[:-1]))
