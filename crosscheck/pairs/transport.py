@@ -21,11 +21,7 @@ from reference.transport import gaussian_w2 as reference_gaussian_w2
 
 from .. import strategies as cs
 from ..agree import Case
-from ..registry import register_pair
-
-L7_METRIC = "L7, 'Wasserstein metric'"
-L7_DISTANCE = "L7, recap 'Wasserstein distance'"
-
+from ..registry import bad, register_pair
 
 # --------------------------------------------------------------------------- transport-specific strategies
 
@@ -202,11 +198,91 @@ def _gaussian_cases(draw: st.DrawFn, dtype: str) -> Case:
     return Case((mu1, cov1, mu2, cov2), {"squared": squared})
 
 
-register_pair("transport", "wasserstein_1d", slide=L7_METRIC, cases=_wasserstein_1d_cases)
-register_pair("transport", "wasserstein", slide=L7_METRIC, cases=_wasserstein_cases)
-register_pair("transport", "sinkhorn", slide=L7_DISTANCE + " (entropic plans)", cases=_sinkhorn_cases)
+# --------------------------------------------------------------------------- bad inputs (both sides alike)
+
+_X, _Y = np.zeros((2, 2)), np.ones((3, 2))  # two valid clouds in d = 2
+_MU, _EYE = np.zeros(2), np.eye(2)
+_NOT_PSD = np.array([[1.0, 2.0], [2.0, 1.0]])  # eigenvalues 3 and -1
+_NOT_SYMMETRIC = np.array([[1.0, 0.5], [0.0, 1.0]])
+
+
+def _bad_sinkhorn_options() -> list:
+    """Bad epsilons and options, shared by sinkhorn and sinkhorn_divergence."""
+    return [
+        *(bad(_X, _Y, epsilon=eps, match="epsilon: expected a finite positive number") for eps in (0.0, -1.0)),
+        bad(_X, _Y, epsilon=float("inf"), match="epsilon: expected a finite positive number"),
+        bad(_X, _Y, epsilon=float("nan"), match="epsilon: expected a finite positive number"),
+        bad(_X, _Y, epsilon="0.1", error=TypeError, match="epsilon: expected a positive real number"),
+        bad(_X, _Y, epsilon=0.1, overrelaxation=2.0, match=r"overrelaxation: expected omega in \[1, 2\)"),
+        bad(_X, _Y, epsilon=0.1, epsilon_scaling=1.0, match="epsilon_scaling: expected a ratio in"),
+        bad(_X, _Y, epsilon=0.1, tol=-1.0, match="tol: expected a marginal-error tolerance >= 0"),
+        bad(_X, _Y, epsilon=0.1, max_iter=10.0, error=TypeError, match="max_iter: expected an integer"),
+        bad(_X, _Y, epsilon=0.1, max_iter=True, error=TypeError, match="max_iter: expected an integer"),
+        bad(_X, _Y, epsilon=0.1, max_iter=0, match="max_iter: expected an integer >= 1, got 0"),
+        bad(_X, _Y, epsilon=0.1, check_every=2.0, error=TypeError, match="check_every: expected an integer"),
+        bad(_X, _Y, epsilon=0.1, p=0.5, match="p: expected a finite real number >= 1"),
+        bad(np.array([1.0, 2.0]), _Y, epsilon=0.1, match=r"x: expected a point cloud of shape \(n, d\)"),
+        bad(np.array([[np.nan, 0.0]]), _Y, epsilon=0.1, match="x: expected finite values"),
+        bad(_X, _Y, epsilon=0.1, b=np.array([1.5, -0.25, -0.25]), match="b: expected non-negative probabilities"),
+    ]
+
+
 register_pair(
-    "transport", "sinkhorn_divergence", slide=L7_METRIC + " (debiased entropic W_p^p)", cases=_divergence_cases
+    "transport",
+    "wasserstein_1d",
+    cases=_wasserstein_1d_cases,
+    errors=[
+        bad(np.array([0.0]), np.array([1.0]), p=0.9, match="p: expected a finite real number >= 1"),
+        bad(np.array([0.0]), np.array([1.0]), p="2", error=TypeError, match="p: expected a real number"),
+        bad(np.array([0.0]), np.array([1.0]), p=True, error=TypeError, match="p: expected a real number"),
+        bad(np.array([0.0]), np.array([np.inf]), match="v: expected finite values"),
+        bad(np.zeros((2, 0)), np.array([1.0]), match="u: expected at least one sample along the last axis"),
+        bad(np.array([0.0, 1.0, 2.0]), np.array([0.0]), u_weights=np.array([0.5, 0.5]), match="u_weights: expected 3"),
+        bad(
+            np.array([0.0, 1.0]), np.array([0.0]), v_weights=np.array([0.5]), match="v_weights: expected probabilities"
+        ),
+        bad(np.zeros((2, 3)), np.zeros((3, 3)), match="batch shapes do not broadcast"),
+    ],
 )
-register_pair("transport", "sliced_wasserstein", slide=L7_METRIC + " (sliced)", cases=_sliced_cases)
-register_pair("transport", "gaussian_w2", slide=L7_METRIC + " (theorem, Gaussian W_2)", cases=_gaussian_cases)
+register_pair(
+    "transport",
+    "wasserstein",
+    cases=_wasserstein_cases,
+    errors=[
+        bad(_X, np.ones((3, 3)), match="x and y: expected points of the same dimension"),
+        bad(_X, _Y, p=0.5, match="p: expected a finite real number >= 1"),
+        bad(_X, _Y, a=np.array([0.5, 0.6]), match="a: expected probabilities summing to 1"),
+        bad(_X, _Y, a=np.full(3, 1 / 3), match=r"a: expected shape \(2,\)"),
+        bad(np.zeros((0, 2)), _Y, match=r"x: expected a point cloud of shape \(n, d\) with n, d >= 1"),
+    ],
+)
+register_pair("transport", "sinkhorn", cases=_sinkhorn_cases, errors=_bad_sinkhorn_options())
+register_pair("transport", "sinkhorn_divergence", cases=_divergence_cases, errors=_bad_sinkhorn_options())
+register_pair(
+    "transport",
+    "sliced_wasserstein",
+    cases=_sliced_cases,
+    errors=[
+        bad(_X, _Y, match="pass exactly one of projections="),
+        bad(_X, _Y, p=0.5, projections=np.ones((2, 3)), match="p: expected a finite real number >= 1"),
+        bad(_X, _Y, projections=np.ones((3, 4)), match=r"projections: expected shape \(d, L\)"),
+        bad(_X, _Y, projections=np.array([[1.0, 0.0], [1.0, 0.0]]), match="projections: expected non-zero columns"),
+        bad(_X, _Y, projections=np.array([[1.0, np.nan], [1.0, 1.0]]), match="projections: expected finite"),
+        bad(_X, _Y, projections=np.ones((2, 4)), n_projections=5, match="n_projections: expected None or 4"),
+        bad(_X, _Y, projections=np.ones((2, 4)), n_projections=4.0, error=TypeError, match="n_projections: expected"),
+    ],
+)
+register_pair(
+    "transport",
+    "gaussian_w2",
+    cases=_gaussian_cases,
+    errors=[
+        bad(_MU, _EYE, _MU, _NOT_PSD, match="cov2: expected a positive semi-definite covariance"),
+        bad(_MU, _NOT_PSD, _MU, _EYE, match="cov1: expected a positive semi-definite covariance"),
+        bad(_MU, _NOT_SYMMETRIC, _MU, _EYE, match="cov1: expected symmetric matrices"),
+        bad(_MU, _EYE, np.zeros(3), _EYE, match="mu2: expected dimension d = 2"),
+        bad(np.array([np.nan, 0.0]), _EYE, _MU, _EYE, match="mu1: expected finite values"),
+        bad(_MU, np.ones((2, 3)), _MU, _EYE, match=r"cov1: expected square matrices"),
+        bad(_MU, _EYE, _MU, _EYE, squared=1, error=TypeError, match="squared: expected True or False"),
+    ],
+)

@@ -1,0 +1,128 @@
+"""Argument checks of ``transport`` that both sides share: the order p, the Sinkhorn options and their
+epsilon schedule, the number of projections of sliced W_p (pure Python, no arrays, no formula).
+
+The defaults live here too, so that both sides have one copy of them.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from . import count, positive, real
+
+__all__ = [
+    "DEFAULT_CHECK_EVERY",
+    "DEFAULT_MAX_ITER",
+    "DEFAULT_N_PROJECTIONS",
+    "DEFAULT_OVERRELAXATION",
+    "DEFAULT_SCALING",
+    "SinkhornOptions",
+    "epsilon_schedule",
+    "n_projections",
+    "order",
+    "sinkhorn_options",
+]
+
+DEFAULT_MAX_ITER = 10_000
+DEFAULT_SCALING = 0.5
+DEFAULT_OVERRELAXATION = 1.5
+DEFAULT_CHECK_EVERY = 10
+DEFAULT_N_PROJECTIONS = 50
+
+
+def order(p: object) -> float:
+    """The order p >= 1 of W_p (Python or NumPy, integer or float), as a Python ``float``.
+
+    >>> order(2)
+    2.0
+    >>> order(0.5)
+    Traceback (most recent call last):
+        ...
+    ValueError: p: expected a finite real number >= 1 (W_p is a metric for p >= 1), got 0.5
+    """
+    value = real("p", p)
+    if value < 1.0:
+        raise ValueError(f"p: expected a finite real number >= 1 (W_p is a metric for p >= 1), got {value!r}")
+    return value
+
+
+class SinkhornOptions(NamedTuple):
+    """The checked options of a Sinkhorn run, as plain Python numbers."""
+
+    epsilon: float
+    tol: float
+    max_iter: int
+    epsilon_scaling: float | None
+    omega: float
+    check_every: int
+
+
+def sinkhorn_options(
+    epsilon: object,
+    tol: object,
+    max_iter: object,
+    epsilon_scaling: object,
+    overrelaxation: object,
+    check_every: object,
+    *,
+    default_tol: float,
+) -> SinkhornOptions:
+    """Check the options of ``sinkhorn`` / ``sinkhorn_divergence``; ``tol=None`` becomes ``default_tol``.
+
+    >>> sinkhorn_options(0.1, None, 100, 0.5, 1.5, 10, default_tol=1e-9).tol
+    1e-09
+    >>> sinkhorn_options(0.1, None, 10.0, 0.5, 1.5, 10, default_tol=1e-9)
+    Traceback (most recent call last):
+        ...
+    TypeError: max_iter: expected an integer >= 1, got float 10.0
+    """
+    epsilon = positive("epsilon", epsilon)
+    tol_value = default_tol if tol is None else real("tol", tol)
+    if tol_value < 0:
+        raise ValueError(f"tol: expected a marginal-error tolerance >= 0 (0: run exactly max_iter), got {tol!r}")
+    max_iter = count("max_iter", max_iter)
+    if epsilon_scaling is not None:
+        epsilon_scaling = real("epsilon_scaling", epsilon_scaling)
+        if not 0.0 < epsilon_scaling < 1.0:
+            raise ValueError(
+                f"epsilon_scaling: expected a ratio in (0, 1) or None (no annealing), got {epsilon_scaling}"
+            )
+    omega = real("overrelaxation", overrelaxation)
+    if not 1.0 <= omega < 2.0:
+        raise ValueError(f"overrelaxation: expected omega in [1, 2) (1: plain Sinkhorn), got {omega!r}")
+    check_every = count("check_every", check_every)
+    return SinkhornOptions(epsilon, tol_value, max_iter, epsilon_scaling, omega, check_every)
+
+
+def epsilon_schedule(diameter: float, epsilon: float, scaling: float | None) -> list[float]:
+    r"""Annealing :math:`\varepsilon_k = D s^k` while above the target, then the target itself.
+
+    >>> epsilon_schedule(1.0, 0.2, 0.5)
+    [1.0, 0.5, 0.25, 0.2]
+    >>> epsilon_schedule(1.0, 0.2, None)
+    [0.2]
+    """
+    schedule = []
+    if scaling is not None:
+        eps_k = diameter
+        while eps_k > epsilon:
+            schedule.append(eps_k)
+            eps_k *= scaling
+    return [*schedule, epsilon]
+
+
+def n_projections(value: object, columns: int | None) -> int:
+    """The number L of directions of sliced W_p.
+
+    ``columns`` is the number of given projections (``None`` with ``rng``): ``value`` must then be
+    ``None`` or equal to it; with ``rng``, ``value`` is a count (``None``: 50).
+
+    >>> n_projections(None, None), n_projections(8, None), n_projections(None, 3)
+    (50, 8, 3)
+    """
+    L = None if value is None else count("n_projections", value)
+    if columns is None:
+        return DEFAULT_N_PROJECTIONS if L is None else L
+    if L is not None and L != columns:
+        raise ValueError(f"n_projections: expected None or {columns} (the number of columns of projections), got {L}")
+    return columns
