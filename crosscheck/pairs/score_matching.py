@@ -20,17 +20,19 @@ from hypothesis.extra import numpy as hnp
 
 from .. import strategies as cs
 from ..agree import Case, Twin, _round
-from ..registry import register_pair
+from ..registry import bad, register_pair
 from ..tolerances import EPS, LOW_PRECISION, tolerance_for
 from .models import linear_twins, mlp_twins
 
 # The training objectives also run the mixed-precision pass (inputs rounded to bfloat16 and float16).
 MIXED_PRECISION_DTYPES = ("float64", "float32", *LOW_PRECISION)
 
-L7 = "L7"
-L8 = "L8"
-L13 = "L13"
-BEIGY = "Beigy"
+# The model of the error inputs: an unconditional MLP on d = 3 features.
+MLP = Twin("models.MLPScore", W1=np.full((3, 2), 0.1), b1=np.zeros(2), W2=np.full((2, 3), 0.1), b2=np.zeros(3))
+COND_MLP = Twin("models.MLPScore", W1=np.full((4, 2), 0.1), b1=np.zeros(2), W2=np.full((2, 3), 0.1), b2=np.zeros(3))
+X = np.zeros((2, 3))
+SIGMAS = np.array([1.0, 0.5, 0.1])
+NAN = float("nan")
 
 
 def _dims(twin: Twin) -> tuple[int, int]:
@@ -210,74 +212,158 @@ def _tweedie_cases(draw: st.DrawFn) -> Case:
 register_pair(
     "score_matching",
     "fisher_divergence",
-    slide=f"{L7}, 'Fisher divergence'; {L8}, 'Score Matching Via Fisher Divergence'",
     cases=lambda dtype: _fisher_cases(),
     dtypes=MIXED_PRECISION_DTYPES,
+    errors=[
+        bad(X, np.zeros((2, 2)), match=r"score_q: expected shape \(2, 3\)"),
+        bad(np.zeros(()), np.zeros(()), match=r"score_p: expected samples of shape \(n, \.\.\.\)"),
+        bad(np.full((1, 2), NAN), np.zeros((1, 2)), match="score_p: expected finite"),
+        bad("scores", X, error=TypeError, match="score_p: expected"),
+    ],
 )
 register_pair(
-    "score_matching", "kde_score", slide=f"{BEIGY}, 'Score Matching (SM)' (KDE)", cases=lambda dtype: _kde_cases()
+    "score_matching",
+    "kde_score",
+    cases=lambda dtype: _kde_cases(),
+    errors=[
+        bad(X, np.zeros((4, 2)), 1.0, match="x and data: expected the same feature shape"),
+        bad(X, np.zeros((4, 3)), 0.0, match="bandwidth: expected a finite positive"),
+        bad(X, np.zeros((4, 3)), "1", error=TypeError, match="bandwidth: expected a positive real number"),
+        bad(X, np.zeros((0, 3)), 1.0, match="data: expected samples of shape"),
+        bad(np.full((2, 3), NAN), np.zeros((4, 3)), 1.0, match="x: expected finite"),
+    ],
 )
 register_pair(
     "score_matching",
     "explicit_score_matching",
-    slide=f"{BEIGY}, 'Score Matching (SM)' (J_esm with a KDE)",
     cases=lambda dtype: _esm_cases(),
+    errors=[
+        bad(MLP, np.zeros((4, 3)), 1.0, match="pass exactly one of noise="),
+        bad(MLP, np.zeros((4, 3)), 1.0, noise=np.zeros((3, 3)), match=r"noise: expected shape \(4, 3\)"),
+        bad(
+            "model", np.zeros((4, 3)), 1.0, noise=np.zeros((4, 3)), error=TypeError, match="model: expected a callable"
+        ),
+        bad(MLP, np.zeros((4, 3)), -1.0, noise=np.zeros((4, 3)), match="bandwidth: expected a finite positive"),
+    ],
 )
 register_pair(
     "score_matching",
     "jacobian_trace",
-    slide=f"{L8}, 'Hard to scale'; {L13}, 'Implicit score matching'",
     cases=lambda dtype: _trace_cases(),
+    errors=[
+        bad(MLP, np.full((2, 3), NAN), match="x: expected finite"),
+        bad(MLP, X, method="jacfwd", match=r"method: expected one of \("),
+        bad(MLP, X, chunk_size=2.0, error=TypeError, match="chunk_size: expected an integer >= 1, got float"),
+        bad(MLP, X, chunk_size=0, match="chunk_size: expected an integer >= 1, got 0"),
+    ],
 )
 register_pair(
     "score_matching",
     "implicit_score_matching",
-    slide=f"{L13}, 'Implicit score matching'; {L8}, 'Score Matching'",
     cases=lambda dtype: _trace_cases(),
+    errors=[
+        bad(MLP, X, chunk_size=0, match="chunk_size: expected"),
+        bad(MLP, np.zeros((2, 4)), match=r"x: expected shape \(\.\.\., 3\)"),
+        bad(MLP, X, method=None, error=TypeError, match="method: expected one of"),
+    ],
 )
 register_pair(
     "score_matching",
     "hutchinson_trace",
-    slide=f"{L13}, 'Sliced score matching (Hutchinson's trace estimation)'",
     cases=lambda dtype: _probe_cases("n_probes"),
+    errors=[
+        bad(MLP, X, noise=np.ones((2, 3)), match=r"noise: expected probes"),
+        bad(MLP, X, noise=np.ones((2, 2, 3)), n_probes=3, match=r"\(3, 2, 3\)"),
+        bad(MLP, X, match="pass exactly one of noise="),
+        bad(MLP, X, noise=np.ones((1, 2, 3)), kind="normal", match="kind: expected one of"),
+        bad(MLP, X, noise=np.ones((1, 2, 3)), kind=1, error=TypeError, match="kind: expected one of"),
+        bad(MLP, X, noise=np.ones((2, 2, 3)), n_probes=2.0, error=TypeError, match="n_probes: expected an integer"),
+    ],
 )
 register_pair(
     "score_matching",
     "sliced_score_matching",
-    slide=f"{L8}, 'Sliced Score Matching'; {BEIGY}, sliced score matching estimator",
     cases=lambda dtype: _probe_cases("n_projections", dtype, "sliced_score_matching"),
     dtypes=MIXED_PRECISION_DTYPES,
+    errors=[
+        bad(MLP, X, noise=np.full((1, 2, 3), 0.5), kind="rademacher", match="noise: expected Rademacher probes"),
+        bad(MLP, X, noise=np.full((1, 2, 3), NAN), match="noise: expected finite"),
+        bad(MLP, X, noise=np.ones((1, 2, 3)), n_projections=True, error=TypeError, match="n_projections: expected"),
+    ],
 )
 register_pair(
     "score_matching",
     "sliced_score_matching_vr",
-    slide=f"{L13}, 'Sliced score matching (Hutchinson's trace estimation)' (Song et al. 2019, SSM-VR)",
     cases=lambda dtype: _probe_cases("n_projections", dtype, "sliced_score_matching_vr"),
     dtypes=MIXED_PRECISION_DTYPES,
+    errors=[
+        bad(MLP, X, n_projections=0, noise=np.ones((1, 2, 3)), match="n_projections: expected an integer >= 1"),
+        bad(MLP, X, n_projections=2.0, noise=np.ones((2, 2, 3)), error=TypeError, match="n_projections: expected"),
+    ],
 )
 register_pair(
     "score_matching",
     "denoising_score_matching",
-    slide=f"{L7}, 'Denoising score matching'; {L8}, 'Denoising Score Matching'",
     cases=lambda dtype: _dsm_cases(),
     dtypes=MIXED_PRECISION_DTYPES,
+    errors=[
+        bad(MLP, X, 0.0, noise=X, match="sigma: expected a finite positive"),
+        bad(MLP, X, -1.0, noise=X, match="sigma: expected a finite positive"),
+        bad(MLP, X, 1.0, noise=np.zeros((3, 3)), match=r"noise: expected shape \(2, 3\)"),
+        bad(MLP, X, 1.0, noise=X, noise_conditional=1, error=TypeError, match="noise_conditional: expected True or"),
+        bad(MLP, X, 1.0, noise=np.full((2, 3), NAN), match="noise: expected finite"),
+        bad("model", X, 1.0, noise=X, error=TypeError, match="model: expected a callable"),
+    ],
 )
 register_pair(
     "score_matching",
     "geometric_sigmas",
-    slide=f"{L13}, 'Noise Conditioned Score Network (NCSN)'; {BEIGY}, NCSN noise levels",
     cases=lambda dtype: _geometric_cases(),
+    errors=[
+        bad(0.1, 1.0, 5, match="sigma_1, sigma_L: expected sigma_1 > sigma_L"),
+        bad(1.0, 0.1, 1, match="L: expected an integer >= 2, got 1"),
+        bad(1.0, 0.1, 3.0, error=TypeError, match="L: expected an integer >= 2, got float"),
+        bad(1.0, 0.0, 3, match="sigma_L: expected a finite positive"),
+        bad(1.0 + 1e-15, 1.0, 50, match="too close to 1"),
+    ],
 )
+_LEVELS0 = np.zeros(2, dtype=np.int64)
 register_pair(
     "score_matching",
     "ncsn_loss",
-    slide=f"{L13}, 'Noise Conditioned Score Network (NCSN)' (weighted objective, training)",
     cases=lambda dtype: _ncsn_cases(),
     dtypes=MIXED_PRECISION_DTYPES,
+    errors=[
+        bad(MLP, X, SIGMAS[::-1].copy(), levels=_LEVELS0, noise=X, noise_conditional=False, match="sigmas: expected"),
+        bad(MLP, X, np.array([1.0, 0.0]), levels=_LEVELS0, noise=X, noise_conditional=False, match="sigmas: expected"),
+        bad(COND_MLP, X, SIGMAS, levels=np.array([0, 3]), noise=X, match=r"levels: expected indices in \[0, 3\)"),
+        bad(COND_MLP, X, SIGMAS, levels=np.array([-1, 0]), noise=X, match=r"levels: expected indices in \[0, 3\)"),
+        bad(
+            COND_MLP, X, SIGMAS, levels=np.array([0.0, 1.0]), noise=X, error=TypeError, match="levels: expected an int"
+        ),
+        bad(COND_MLP, X, SIGMAS, noise=X, match="levels: required with noise="),
+        bad(COND_MLP, X, SIGMAS, levels=np.array([0, 1, 2]), noise=X, match=r"levels: expected shape \(2,\)"),
+        bad(
+            COND_MLP,
+            X,
+            SIGMAS,
+            levels=_LEVELS0,
+            noise=X,
+            noise_conditional="yes",
+            error=TypeError,
+            match="noise_conditional: expected True or False",
+        ),
+    ],
 )
 register_pair(
     "score_matching",
     "tweedie_denoise",
-    slide=f'{L8}, "Tweedie\'s Formula"',
     cases=lambda dtype: _tweedie_cases(),
+    errors=[
+        bad(X, np.zeros((2, 2)), 1.0, match=r"score: expected shape \(2, 3\)"),
+        bad(X, X, 0.0, match="sigma: expected a finite positive"),
+        bad(X, np.full((2, 3), NAN), 1.0, match="score: expected finite"),
+        bad(np.zeros(()), np.zeros(()), 1.0, match="y: expected at least 1 dimension"),
+        bad(X, X, None, error=TypeError, match="sigma: expected a positive real number"),
+    ],
 )
