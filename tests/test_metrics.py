@@ -1,4 +1,7 @@
-"""metrics: known values, peers (the sqrtm FID, naive k-NN definitions), streaming, distributed, files, bad input."""
+"""metrics: known values, peers (the sqrtm FID, naive k-NN definitions), streaming, distributed, files, bad input.
+
+The bad inputs of the pairs are in crosscheck/pairs/metrics.py; tests/test_error_inputs.py runs them on both sides.
+"""
 
 import math
 import pickle
@@ -401,45 +404,9 @@ def test_load_statistics_bad_files(tmp_path):
 
 
 @pytest.mark.parametrize(("lib", "conv"), [(ref, np.asarray), (acc, t)], ids=["reference", "accelerated"])
-def test_bad_input_is_refused_with_the_argument_named(lib, conv):
-    x = conv(np.random.default_rng(13).normal(size=(10, 3)))
-    with pytest.raises(ValueError, match="features: expected a 2-D"):
-        lib.feature_statistics(conv(np.zeros(5)))
-    with pytest.raises(ValueError, match="features: expected at least 2 rows"):
-        lib.feature_statistics(conv(np.zeros((1, 3))))
-    nan = np.ones((4, 2))
-    nan[1, 1] = np.nan
-    with pytest.raises(ValueError, match="features1: expected finite values"):
-        lib.fid(conv(nan), conv(np.ones((4, 2))))
-    with pytest.raises(ValueError, match="features1 and features2: expected the same size"):
-        lib.fid(x, conv(np.zeros((10, 4))))
-    with pytest.raises(ValueError, match="k: expected 1 <= k <= n - 1 = 9 for real"):
-        lib.prdc(x, x, k=10)
-    with pytest.raises(ValueError, match="k: expected 1 <= k <= n - 1 = 3 for fake"):
-        lib.precision_recall(x, x[:4], k=5)
-    lib.density_coverage(x, x[:1], k=5)  # coverage needs no fake radii: one fake row is enough
-    with pytest.raises(TypeError, match="k: expected an int"):
-        lib.prdc(x, x, k=2.0)
-    with pytest.raises(ValueError, match="block_size: expected an int >= 1"):
-        lib.prdc(x, x, k=2, block_size=0)
-    with pytest.raises(ValueError, match="probs: expected probabilities summing to 1"):
-        lib.inception_score(conv(np.full((3, 2), 0.6)))
-    with pytest.raises(ValueError, match="probs: expected non-negative"):
-        lib.inception_score_components(conv(np.array([[1.5, -0.5]])))
-    with pytest.raises(ValueError, match="splits: expected 1 <= splits <= n = 2"):
-        lib.inception_score(conv(np.eye(2)), splits=3)
-    with pytest.raises(ValueError, match="image_embeddings and text_embeddings: expected the same size"):
-        lib.clip_score(conv(np.ones((2, 3))), conv(np.ones((2, 4))))
-    with pytest.raises(ValueError, match="batch_sizes / n_points: pass at most one"):
-        lib.fid_infinity(x, x, batch_sizes=[5, 10], n_points=3, noise=conv(np.zeros((2, 10))))
-    with pytest.raises(ValueError, match="batch_sizes: expected sample counts N with 2 <= N <= 10"):
-        lib.fid_infinity(x, x, batch_sizes=[5, 11], noise=conv(np.zeros((2, 10))))
-    with pytest.raises(ValueError, match="at least two distinct N"):
-        lib.fid_infinity(x, x, batch_sizes=[5, 5], noise=conv(np.zeros((2, 10))))
-    with pytest.raises(ValueError, match="noise: expected shape"):
-        lib.fid_infinity(x, x, batch_sizes=[5, 10], noise=conv(np.zeros((3, 10))))
-    with pytest.raises(ValueError, match="pass exactly one of noise"):
-        lib.fid_infinity(x, x, batch_sizes=[5, 10])
+def test_streaming_statistics_refuses_bad_input(lib, conv):
+    # The pairs' bad inputs are in crosscheck/pairs/metrics.py (tests/test_error_inputs.py runs them);
+    # the methods of StreamingStatistics are not pairs.
     s = lib.StreamingStatistics(3)
     with pytest.raises(ValueError, match=r"batch: expected shape \(b, 3\)"):
         s.update(conv(np.zeros((2, 4))))
@@ -449,17 +416,40 @@ def test_bad_input_is_refused_with_the_argument_named(lib, conv):
         s.update(conv(np.zeros((1, 3)))).finalize()
     with pytest.raises(ValueError, match="other: expected dim = 3"):
         s.merge(lib.StreamingStatistics(2))
-    with pytest.raises(ValueError, match="dim: expected an int >= 1"):
+    with pytest.raises(ValueError, match="dim: expected an integer >= 1"):
         lib.StreamingStatistics(0)
+    with pytest.raises(TypeError, match="dim: expected an integer"):
+        lib.StreamingStatistics(3.0)
+    x = conv(np.random.default_rng(13).normal(size=(10, 3)))
+    lib.density_coverage(x, x[:1], k=5)  # coverage needs no fake radii: one fake row is enough
 
 
 @pytest.mark.parametrize(("lib", "conv"), [(ref, np.asarray), (acc, t)], ids=["reference", "accelerated"])
-def test_frechet_distance_errors_name_sigma(lib, conv):
-    mu, good = conv(np.zeros(2)), conv(np.eye(2))
-    with pytest.raises(ValueError, match="sigma2: expected symmetric"):
-        lib.frechet_distance(mu, good, mu, conv(np.array([[1.0, 0.5], [0.0, 1.0]])))
-    with pytest.raises(ValueError, match="sigma1"):
-        lib.frechet_distance(mu, conv(np.array([[1.0, 0.0], [0.0, -1.0]])), mu, good)
+def test_numpy_scalar_counts_are_accepted_and_float_counts_refused(lib, conv):
+    """One rule on both sides (reference._args): NumPy integers are counts, floats and bools are not."""
+    rng = np.random.default_rng(15)
+    x, y = conv(rng.normal(size=(12, 2))), conv(rng.normal(size=(20, 2)) + 0.3)
+    p = conv(np.eye(3)[[0, 1, 2, 0, 1, 2]])
+    i64 = np.int64
+    assert tuple(map(f, lib.prdc(x, y, k=i64(3), block_size=i64(4)))) == tuple(map(f, lib.prdc(x, y, k=3)))
+    assert f(lib.inception_score(p, splits=i64(2)).mean) == pytest.approx(3.0)
+    assert lib.StreamingStatistics(np.int32(2)).dim == 2
+    noise = conv(np.random.default_rng(0).random((3, 20)))
+    assert len(lib.fid_infinity(x, y, n_points=i64(3), noise=noise).n) == 3
+    rows = np.array([[0, 1, 2]]) if lib is ref else torch.tensor([[0, 1, 2]])
+    same = lib.kid(x, y, indices=(rows, rows), subset_size=i64(3), n_subsets=i64(1))
+    assert f(same.mean) == f(lib.kid(x, y, indices=(rows, rows)).mean)
+    for call in (
+        lambda: lib.prdc(x, y, k=3.0),
+        lambda: lib.prdc(x, y, k=3, block_size=4.0),
+        lambda: lib.inception_score(p, splits=np.float64(2.0)),
+        lambda: lib.StreamingStatistics(np.float32(2.0)),
+        lambda: lib.fid_infinity(x, y, n_points=3.0, noise=noise),
+        lambda: lib.kid(x, y, subset_size=3.0),
+        lambda: lib.kid(x, y, n_subsets=True),
+    ):
+        with pytest.raises(TypeError, match="expected an integer"):
+            call()
 
 
 def test_accelerated_refuses_numpy_mixed_devices_and_dtypes():

@@ -36,17 +36,9 @@ from scipy.spatial.distance import cdist
 
 from .. import strategies as cs
 from ..agree import Case, _round
-from ..registry import register_pair
+from ..registry import bad, register_pair
 
 __all__ = ["feature_sets", "kid_feature_sets", "knn_point_sets", "probability_tables"]
-
-L7_FID = "L7, 'Frechet Inception Distance (FID)'"
-L7_PR = "L7, 'Precision-Recall'"
-L7_CLIP = "L7, 'CLIP score'"
-L8_IS = "L8, 'Inception Score'"
-# KID is on no slide: the two-sample test it instantiates, the features it shares with FID, and the paper
-# (Binkowski, Sutherland, Arbel, Gretton, Demystifying MMD GANs, ICLR 2018).
-L8_KID = "L8, 'Two-Sample Tests', 'Computing FID'; Binkowski et al. 2018"
 
 # Relative boundary margin (of the largest squared norm) below which a k-NN draw is rejected.
 _BOUNDARY_MARGIN = {"float64": 1e-10, "float32": 1e-4}
@@ -243,15 +235,149 @@ def _clip_cases(draw: st.DrawFn, dtype: str) -> Case:
     return Case((image, text))
 
 
-register_pair("metrics", "feature_statistics", slide="L8, 'Computing FID'", cases=_statistics_cases)
-register_pair("metrics", "frechet_distance", slide="L7, 'Frechet Inception Distance'", cases=_frechet_cases)
-register_pair("metrics", "fid", slide=L7_FID, cases=_fid_cases)
-register_pair("metrics", "fid_infinity", slide=L7_FID + " (FID_inf table)", cases=_fid_infinity_cases)
-register_pair("metrics", "mmd2_unbiased", slide=L8_KID, cases=_mmd2_cases)
-register_pair("metrics", "kid", slide=L8_KID, cases=_kid_cases)
-register_pair("metrics", "precision_recall", slide=L7_PR, cases=_knn_cases)
-register_pair("metrics", "density_coverage", slide=L7_PR + " (Naeem et al.'s k-NN balls)", cases=_knn_cases)
-register_pair("metrics", "prdc", slide=L7_PR, cases=_knn_cases)
-register_pair("metrics", "inception_score", slide=L8_IS, cases=_inception_cases)
-register_pair("metrics", "inception_score_components", slide=L8_IS + " (D x S)", cases=_components_cases)
-register_pair("metrics", "clip_score", slide=L7_CLIP, cases=_clip_cases)
+# --------------------------------------------------------------------------- bad inputs
+
+_X = np.random.default_rng(13).normal(size=(10, 3))  # 10 rows, d = 3
+_NAN = np.ones((4, 2))
+_NAN[1, 1] = np.nan
+_ASYMMETRIC = np.array([[1.0, 0.5], [0.0, 1.0]])
+_NOISE = np.zeros((2, 10))
+_A, _B = np.zeros((8, 3)), np.ones((10, 3))  # KID: n1 = 8, n2 = 10
+
+
+def _ints(*rows: list) -> np.ndarray:
+    return np.array(rows, dtype=np.int64)
+
+
+_FEATURE_SET_ERRORS = [
+    bad(
+        np.zeros((4, 3)), np.zeros((4, 2)), match="features1 and features2: expected the same size along the last axis"
+    ),
+    bad(np.zeros((4, 3)), np.zeros((1, 3)), match="features2: expected at least 2 rows"),
+    bad(np.zeros(4), np.zeros((4, 1)), match="features1: expected a 2-D"),
+    bad(_NAN, np.ones((4, 2)), match="features1: expected finite values"),
+]
+_KNN_ERRORS = [
+    bad(_X, _X, k=10, match="k: expected 1 <= k <= n - 1 = 9 for real"),
+    bad(_X, _X, k=2.0, error=TypeError, match="k: expected an integer"),
+    bad(_X, _X, k=True, error=TypeError, match="k: expected an integer"),
+    bad(_X, _X, k=2, block_size=0, match="block_size: expected an integer >= 1"),
+    bad(_X, _X, k=2, block_size=3.0, error=TypeError, match="block_size: expected an integer"),
+    bad(_X, np.zeros((10, 4)), k=2, match="real and fake: expected the same size"),
+    bad(np.zeros(10), _X, k=2, match="real: expected a 2-D"),
+]
+_FAKE_RADII_ERRORS = [bad(_X, _X[:4], k=5, match="k: expected 1 <= k <= n - 1 = 3 for fake")]
+
+register_pair(
+    "metrics",
+    "feature_statistics",
+    cases=_statistics_cases,
+    errors=[
+        bad(np.zeros(5), match="features: expected a 2-D"),
+        bad(np.zeros((1, 3)), match="features: expected at least 2 rows"),
+        bad(np.zeros((3, 0)), match="features: expected at least 1 feature column"),
+        bad(np.full((3, 2), np.inf), match="features: expected finite values"),
+    ],
+)
+register_pair(
+    "metrics",
+    "frechet_distance",
+    cases=_frechet_cases,
+    errors=[
+        bad(np.zeros(2), np.eye(2), np.zeros(2), _ASYMMETRIC, match="sigma2: expected symmetric"),
+        bad(np.zeros(2), np.diag([1.0, -1.0]), np.zeros(2), np.eye(2), match="sigma1"),
+    ],
+)
+register_pair("metrics", "fid", cases=_fid_cases, errors=_FEATURE_SET_ERRORS)
+register_pair(
+    "metrics",
+    "fid_infinity",
+    cases=_fid_infinity_cases,
+    errors=[
+        bad(_X, _X, batch_sizes=[5, 10], n_points=3, noise=_NOISE, match="batch_sizes / n_points: pass at most one"),
+        bad(_X, _X, batch_sizes=[5, 11], noise=_NOISE, match="batch_sizes: expected sample counts N with 2 <= N <= 10"),
+        bad(_X, _X, batch_sizes=[5, 5], noise=_NOISE, match="batch_sizes: the line fit needs at least two distinct N"),
+        bad(_X, _X, batch_sizes=[5.0, 10.0], noise=_NOISE, error=TypeError, match="batch_sizes: expected a 1-D"),
+        bad(_X, _X, n_points=3.0, noise=np.zeros((3, 10)), error=TypeError, match="n_points: expected an integer"),
+        bad(_X, _X, n_points=1, noise=np.zeros((1, 10)), match="n_points: expected an integer >= 2"),
+        bad(_X, _X, batch_sizes=[5, 10], noise=np.zeros((3, 10)), match="noise: expected shape"),
+        bad(_X, _X, batch_sizes=[5, 10], noise=np.full((2, 10), 2.0), match=r"noise: expected values in \[0.0, 1.0\]"),
+        bad(_X, _X, batch_sizes=[5, 10], match="pass exactly one of noise"),
+        bad(_X, np.zeros((10, 2)), batch_sizes=[5, 10], noise=_NOISE, match="real_features and fake_features"),
+    ],
+)
+register_pair("metrics", "mmd2_unbiased", cases=_mmd2_cases, errors=_FEATURE_SET_ERRORS)
+register_pair(
+    "metrics",
+    "kid",
+    cases=_kid_cases,
+    errors=[
+        *_FEATURE_SET_ERRORS,
+        bad(_A, _B, subset_size=4.0, error=TypeError, match="subset_size: expected an integer"),
+        bad(_A, _B, subset_size=True, error=TypeError, match="subset_size: expected an integer"),
+        bad(_A, _B, subset_size=1, match="subset_size: expected an integer >= 2"),
+        bad(_A, _B, subset_size=9, match=r"subset_size: expected 2 <= subset_size <= min\(n1, n2\) = 8"),
+        bad(_A, _B, n_subsets=0, match="n_subsets: expected an integer >= 1"),
+        bad(_A, _B, n_subsets=False, error=TypeError, match="n_subsets: expected an integer"),
+        bad(_A, _B, n_subsets=2.5, error=TypeError, match="n_subsets: expected an integer"),
+        bad(_A, _B, rng=3, error=TypeError, match="rng: expected a"),
+        bad(_A, _B, indices=[[0, 1]], error=TypeError, match="indices: expected a pair"),
+        bad(
+            _A,
+            _B,
+            indices=(np.array([[0.0, 1.0]]), _ints([0, 1])),
+            error=TypeError,
+            match=r"indices\[0\]: expected an integer",
+        ),
+        bad(
+            _A,
+            _B,
+            indices=(np.array([0, 1]), np.array([0, 1])),
+            match=r"indices\[0\]: expected shape \(n_subsets, subset_size\)",
+        ),
+        bad(_A, _B, indices=(_ints([0]), _ints([1])), match=r"indices\[0\]: expected shape"),
+        bad(_A, _B, indices=(_ints([0, 1]), _ints([0, 1], [1, 2])), match="indices: expected two arrays of one shape"),
+        bad(_A, _B, indices=(_ints([0, 8]), _ints([0, 1])), match=r"indices\[0\]: expected row indices in \[0, 7\]"),
+        bad(_A, _B, indices=(_ints([0, 1]), _ints([-1, 1])), match=r"indices\[1\]: expected row indices in \[0, 9\]"),
+        bad(_A, _B, indices=(_ints([0, 1], [2, 2]), _ints([0, 1], [1, 2])), match=r"indices\[0\]: expected distinct"),
+        bad(_A, _B, indices=(_ints([0, 1]), _ints([0, 1])), subset_size=3, match="subset_size: expected None or 2"),
+        bad(_A, _B, indices=(_ints([0, 1]), _ints([0, 1])), n_subsets=2, match="n_subsets: expected None or 1"),
+    ],
+)
+register_pair("metrics", "precision_recall", cases=_knn_cases, errors=_KNN_ERRORS + _FAKE_RADII_ERRORS)
+register_pair("metrics", "density_coverage", cases=_knn_cases, errors=_KNN_ERRORS)
+register_pair("metrics", "prdc", cases=_knn_cases, errors=_KNN_ERRORS + _FAKE_RADII_ERRORS)
+register_pair(
+    "metrics",
+    "inception_score",
+    cases=_inception_cases,
+    errors=[
+        bad(np.full((3, 2), 0.6), match="probs: expected probabilities summing to 1"),
+        bad(np.eye(2), splits=3, match="splits: expected 1 <= splits <= n = 2"),
+        bad(np.eye(2), splits=0, match="splits: expected an integer >= 1"),
+        bad(np.eye(2), splits=2.0, error=TypeError, match="splits: expected an integer"),
+        bad(np.zeros((0, 2)), match="probs: expected at least 1 row"),
+    ],
+)
+register_pair(
+    "metrics",
+    "inception_score_components",
+    cases=_components_cases,
+    errors=[
+        bad(np.array([[1.5, -0.5]]), match="probs: expected non-negative"),
+        bad(np.array([0.5, 0.5]), match=r"probs: expected a 2-D array of shape \(n, K\)"),
+        bad(np.array([[0.5, np.nan]]), match="probs: expected finite values"),
+    ],
+)
+register_pair(
+    "metrics",
+    "clip_score",
+    cases=_clip_cases,
+    errors=[
+        bad(np.ones((2, 3)), np.ones((2, 4)), match="image_embeddings and text_embeddings: expected the same size"),
+        bad(np.zeros((1, 3)), np.ones((1, 3)), match="image_embeddings: expected non-zero embeddings"),
+        bad(np.ones((2, 3)), np.zeros((2, 3)), match="text_embeddings: expected non-zero embeddings"),
+        bad(np.ones((2, 0)), np.ones((2, 0)), match="image_embeddings: expected embeddings with d >= 1"),
+        bad(np.ones((2, 3)), np.ones((3, 3)), match="batch shapes do not broadcast"),
+    ],
+)
