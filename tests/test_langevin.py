@@ -280,64 +280,54 @@ def test_mala_accepts_and_rejects_by_the_log_ratio():
 # ---------------------------------------------------------------- bad input
 
 
+# The bad inputs of the five pairs (shapes, counts, scales, callables, sigmas, uniforms) are registered in
+# crosscheck/pairs/langevin.py and run on both sides by tests/test_error_inputs.py; the rng protocol
+# (a generator of each side's own type) stays here.
+
+
 @pytest.mark.parametrize("side", ["reference", "accelerated"])
-def test_bad_input_names_the_argument(side):
+def test_rng_protocol_bad_input(side):
     lib, conv = (ref, np.asarray) if side == "reference" else (acc, t)
     rng = np.random.default_rng(0) if side == "reference" else torch.Generator().manual_seed(0)
-    x0 = conv(np.zeros((3, 2)))
-    noise = conv(np.zeros((2, 3, 2)))
-    sample = lib.langevin_sample
-    with pytest.raises(ValueError, match=r"noise: expected shape \(2, 3, 2\)"):
-        sample(gaussian_score, x0, step_size=0.1, n_steps=2, noise=conv(np.zeros((2, 3))))
-    with pytest.raises(ValueError, match="step_size: expected a finite positive number"):
-        sample(gaussian_score, x0, step_size=0.0, n_steps=2, noise=noise)
-    with pytest.raises(ValueError, match="step_size"):
-        lib.langevin_step(x0, x0, step_size=-1.0, noise=x0)
-    with pytest.raises(ValueError, match="n_steps: expected an int >= 0, got -1"):
-        sample(gaussian_score, x0, step_size=0.1, n_steps=-1, rng=rng)
-    with pytest.raises(TypeError, match="n_steps"):
-        sample(gaussian_score, x0, step_size=0.1, n_steps=2.0, rng=rng)
+    x0, noise = conv(np.zeros((3, 2))), conv(np.zeros((2, 3, 2)))
     with pytest.raises(ValueError, match=r"pass exactly one of noise= .* got both"):
-        sample(gaussian_score, x0, step_size=0.1, n_steps=2, noise=noise, rng=rng)
-    with pytest.raises(ValueError, match="got neither"):
-        sample(gaussian_score, x0, step_size=0.1, n_steps=2)
-    with pytest.raises(TypeError, match="rng: expected a"):
-        sample(gaussian_score, x0, step_size=0.1, n_steps=2, rng=0)
-    with pytest.raises(TypeError, match="score_fn: expected a callable"):
-        sample("not callable", x0, step_size=0.1, n_steps=2, noise=noise)
-    with pytest.raises(ValueError, match=r"score_fn: expected .*shape"):
-        sample(lambda x: x[:, :1], x0, step_size=0.1, n_steps=2, noise=noise)
-    with pytest.raises(ValueError, match=r"record_steps: expected step indices in \[0, 2\]"):
-        sample(gaussian_score, x0, step_size=0.1, n_steps=2, noise=noise, record_steps=(0, 3))
-    with pytest.raises(ValueError, match="record_steps: expected strictly increasing"):
-        sample(gaussian_score, x0, step_size=0.1, n_steps=2, noise=noise, record_steps=(1, 1))
-    with pytest.raises(ValueError, match="x0: expected initial states"):
-        sample(gaussian_score, conv(np.zeros((3, 0))), step_size=0.1, n_steps=0, noise=conv(np.zeros((0, 3, 0))))
-    with pytest.raises(ValueError, match="x0: expected finite"):
-        sample(gaussian_score, conv(np.full((3, 2), np.nan)), step_size=0.1, n_steps=2, noise=noise)
-    with pytest.raises(ValueError, match="score: expected the shape of x"):
-        lib.langevin_step(x0, conv(np.zeros((3, 1))), step_size=0.1, noise=x0)
-    annealed = lib.annealed_langevin_sample
-    ann_noise = conv(np.zeros((2, 1, 3, 2)))
-    for bad in ([1.0, 2.0], [1.0, 1.0], [1.0, 0.0], []):
-        with pytest.raises(ValueError, match="sigmas: expected"):
-            annealed(noisy_score, x0, conv(np.array(bad)), step_size=0.1, n_steps_each=1, rng=rng)
-    with pytest.raises(TypeError, match="denoise: expected a bool"):
-        annealed(noisy_score, x0, conv(np.array([2.0, 1.0])), step_size=0.1, n_steps_each=1, noise=ann_noise, denoise=1)
-    with pytest.raises(ValueError, match=r"noise: expected shape \(2, 1, 3, 2\)"):
-        annealed(noisy_score, x0, conv(np.array([2.0, 1.0])), step_size=0.1, n_steps_each=1, noise=noise)
-    mala = lib.mala_sample
-    kw = {"step_size": 0.1, "n_steps": 2}
-    with pytest.raises(ValueError, match="uniforms: required with noise="):
-        mala(gaussian_log_prob, gaussian_score, x0, noise=noise, **kw)
+        lib.langevin_sample(gaussian_score, x0, step_size=0.1, n_steps=2, noise=noise, rng=rng)
     with pytest.raises(ValueError, match="uniforms: pass uniforms= together with noise="):
-        mala(gaussian_log_prob, gaussian_score, x0, rng=rng, uniforms=conv(np.zeros((2, 3))), **kw)
-    with pytest.raises(ValueError, match=r"uniforms: expected values in \[0.0, 1.0\]"):
-        mala(gaussian_log_prob, gaussian_score, x0, noise=noise, uniforms=conv(np.full((2, 3), 1.5)), **kw)
-    with pytest.raises(ValueError, match=r"uniforms: expected shape \(2, 3\)"):
-        mala(gaussian_log_prob, gaussian_score, x0, noise=noise, uniforms=conv(np.zeros((2, 3, 1))), **kw)
-    with pytest.raises(ValueError, match=r"log_prob_fn: expected .*shape"):
-        mala(lambda x: x, gaussian_score, x0, noise=noise, uniforms=conv(np.zeros((2, 3))), **kw)
+        lib.mala_sample(
+            gaussian_log_prob, gaussian_score, x0, step_size=0.1, n_steps=2, rng=rng, uniforms=conv(np.zeros((2, 3)))
+        )
+    other = torch.Generator() if side == "reference" else np.random.default_rng(0)
+    with pytest.raises(TypeError, match="rng: expected a"):
+        lib.annealed_langevin_sample(noisy_score, x0, [2.0, 1.0], step_size=0.1, n_steps_each=1, rng=other)
+
+
+@pytest.mark.parametrize("side", ["reference", "accelerated"])
+def test_numpy_scalars_are_accepted_alike_and_float_counts_refused(side):
+    lib, conv = (ref, np.asarray) if side == "reference" else (acc, t)
+    x0 = conv(np.ones((2, 1)))
+    plain = lib.langevin_sample(gaussian_score, x0, step_size=0.5, n_steps=3, noise=conv(np.zeros((3, 2, 1))))
+    numpy = lib.langevin_sample(
+        gaussian_score, x0, step_size=np.float32(0.5), n_steps=np.int64(3), noise=conv(np.zeros((3, 2, 1)))
+    )
+    np.testing.assert_array_equal(np.asarray(numpy.samples), np.asarray(plain.samples))  # (1 - 0.5/4)^3 = 0.669921875
+    np.testing.assert_array_equal(np.asarray(plain.samples), 0.669921875)
+    out = lib.annealed_langevin_sample(
+        noisy_score,
+        x0,
+        [np.float64(2.0), np.float32(1.0), 0.5],
+        step_size=np.float64(0.1),
+        n_steps_each=np.int32(1),
+        noise=conv(np.zeros((3, 1, 2, 1))),
+        record_steps=(np.int64(0), 3),
+    )
+    assert np.asarray(out.trajectory).shape == (2, 2, 1)
+    for bad in (3.0, np.float64(3.0), True):
+        with pytest.raises(TypeError, match="n_steps: expected an integer"):
+            lib.langevin_sample(gaussian_score, x0, step_size=0.5, n_steps=bad, noise=conv(np.zeros((3, 2, 1))))
+    with pytest.raises(TypeError, match="n_steps_each: expected an integer"):
+        lib.annealed_langevin_sample(
+            noisy_score, x0, [1.0], step_size=0.1, n_steps_each=1.0, noise=conv(np.zeros((1, 1, 2, 1)))
+        )
 
 
 def test_accelerated_refuses_mixed_dtypes_and_devices():

@@ -35,16 +35,11 @@ from hypothesis.extra import numpy as hnp
 
 from crosscheck import strategies as cs
 from crosscheck.agree import TORCH_DTYPES, Case, Exact, Twin
-from crosscheck.registry import register_pair
+from crosscheck.registry import bad, register_pair
 from crosscheck.tolerances import LOW_PRECISION
 
 # The per-step update and the samplers also run the mixed-precision pass (states rounded to bfloat16 / float16).
 MIXED_PRECISION_DTYPES = ("float64", "float32", *LOW_PRECISION)
-
-L7 = "L7"
-L13 = "L13"
-L14 = "L14"
-BEIGY = "Beigy"
 
 # Margins (in log u) around MALA's accept threshold, per tested dtype; see the module docstring.
 ACCEPT_MARGIN = {"float64": 1e-6, "float32": 0.02}
@@ -272,36 +267,143 @@ def _log_ratio_cases(draw: st.DrawFn) -> Case:
     return Case((x, x_prop, log_p, log_p_prop, score_x, score_prop), {"step_size": eta})
 
 
+# --------------------------------------------------------------------------- bad inputs
+
+
+def _score(x: Any) -> Any:
+    """The score of N(0, 2 I), on arrays and tensors alike."""
+    return -x / 2.0
+
+
+def _noisy_score(x: Any, sigma: Any) -> Any:
+    """The score of N(0, I) convolved with N(0, sigma^2 I); sigma one level per chain, shape (n,)."""
+    return -x / (1.0 + sigma[:, None] ** 2)
+
+
+def _log_prob(x: Any) -> Any:
+    return -(x**2).sum(-1) / 4.0
+
+
+X = np.zeros((3, 2))
+NOISE = np.zeros((2, 3, 2))
+U = np.zeros((2, 3))
+SIGMAS = np.array([2.0, 1.0])
+ANNEALED_NOISE = np.zeros((2, 1, 3, 2))
+
+STEP_ERRORS = [
+    bad(X, X, step_size=-1.0, noise=X, match="step_size: expected a finite positive number"),
+    bad(X, X, step_size="0.1", noise=X, error=TypeError, match="step_size: expected a positive real number"),
+    bad(X, np.zeros((3, 1)), step_size=0.1, noise=X, match=r"score: expected the shape of x"),
+    bad(X, X, step_size=0.1, noise=np.zeros(3), match=r"noise: expected the shape of x"),
+]
+SAMPLE_ERRORS = [
+    bad(_score, X, step_size=0.1, n_steps=2, noise=np.zeros((2, 3)), match=r"noise: expected shape \(2, 3, 2\)"),
+    bad(_score, X, step_size=0.0, n_steps=2, noise=NOISE, match="step_size: expected a finite positive number"),
+    bad(_score, X, step_size=0.1, n_steps=-1, noise=NOISE, match="n_steps: expected an integer >= 0, got -1"),
+    bad(_score, X, step_size=0.1, n_steps=2.0, noise=NOISE, error=TypeError, match="n_steps: expected an integer"),
+    bad(_score, X, step_size=0.1, n_steps=True, noise=NOISE, error=TypeError, match="n_steps: expected an integer"),
+    bad(_score, X, step_size=0.1, n_steps=2, match=r"noise / rng: pass exactly one of noise= .* got neither"),
+    bad(_score, X, step_size=0.1, n_steps=2, rng=0, error=TypeError, match="rng: expected a"),
+    bad("score", X, step_size=0.1, n_steps=2, noise=NOISE, error=TypeError, match="score_fn: expected a callable"),
+    bad(lambda x: x[:, :1], X, step_size=0.1, n_steps=2, noise=NOISE, match=r"score_fn: expected .*shape"),
+    bad(_score, X, step_size=0.1, n_steps=2, noise=NOISE, record_steps=(0, 3), match=r"record_steps: .* in \[0, 2\]"),
+    bad(_score, X, step_size=0.1, n_steps=2, noise=NOISE, record_steps=(1, 1), match="record_steps: expected strictly"),
+    bad(_score, X, step_size=0.1, n_steps=2, noise=NOISE, record_steps=(0.5,), error=TypeError, match="record_steps"),
+    bad(_score, np.zeros((3, 0)), step_size=0.1, n_steps=0, noise=np.zeros((0, 3, 0)), match="x0: expected initial"),
+    bad(_score, np.full((3, 2), np.nan), step_size=0.1, n_steps=2, noise=NOISE, match="x0: expected finite"),
+    bad(_score, X, step_size=0.1, n_steps=2, noise=np.full((2, 3, 2), np.inf), match="noise: expected finite"),
+    bad(_score, X, step_size=0.1, n_steps=2, noise=NOISE, progress=1, error=TypeError, match="progress: expected"),
+]
+ANNEALED = {"step_size": 0.1, "n_steps_each": 1, "noise": ANNEALED_NOISE}
+ANNEALED_ERRORS = [
+    *(bad(_noisy_score, X, np.array(s), **ANNEALED, match="sigmas: expected") for s in ([1.0, 2.0], [1.0, 1.0])),
+    bad(_noisy_score, X, np.array([1.0, 0.0]), **ANNEALED, match="sigmas: expected"),
+    bad(_noisy_score, X, np.array([np.nan, 1.0]), **ANNEALED, match="sigmas: expected"),
+    bad(_noisy_score, X, np.zeros(0), **ANNEALED, match="sigmas: expected a vector of L >= 1"),
+    bad(_noisy_score, X, [1.0, 2.0], **ANNEALED, match="sigmas: expected strictly decreasing"),
+    bad(_noisy_score, X, [2.0, "1"], **ANNEALED, error=TypeError, match=r"sigmas\[1\]: expected a real number"),
+    bad(_noisy_score, X, SIGMAS, **ANNEALED, denoise=1, error=TypeError, match="denoise: expected True or False"),
+    bad(
+        _noisy_score,
+        X,
+        SIGMAS,
+        step_size=0.1,
+        n_steps_each=1,
+        noise=NOISE,
+        match=r"noise: expected shape \(2, 1, 3, 2\)",
+    ),
+    bad(
+        _noisy_score,
+        X,
+        SIGMAS,
+        step_size=0.1,
+        n_steps_each=1.0,
+        noise=ANNEALED_NOISE,
+        error=TypeError,
+        match="n_steps_each",
+    ),
+]
+RATIO_ERRORS = [
+    bad(
+        X, np.zeros((3, 1)), np.zeros(3), np.zeros(3), X, X, step_size=0.1, match="x_proposal: expected the shape of x"
+    ),
+    bad(X, X, np.array([0.0, np.nan, 0.0]), np.zeros(3), X, X, step_size=0.1, match="log_prob_x: expected no NaN"),
+    bad(X, X, np.zeros(3), np.zeros(2), X, X, step_size=0.1, match=r"log_prob_proposal: expected shape \(3,\)"),
+    bad(X, X, np.zeros(3), np.zeros(3), X, X, step_size=0.0, match="step_size: expected a finite positive number"),
+    bad(
+        np.zeros(()),
+        np.zeros(()),
+        np.zeros(()),
+        np.zeros(()),
+        np.zeros(()),
+        np.zeros(()),
+        step_size=0.1,
+        match="x: expected states",
+    ),
+]
+MALA = {"step_size": 0.1, "n_steps": 2, "noise": NOISE}
+MALA_ERRORS = [
+    bad(_log_prob, _score, X, **MALA, match="uniforms: required with noise="),
+    bad(
+        _log_prob, _score, X, **MALA, uniforms=np.full((2, 3), 1.5), match=r"uniforms: expected values in \[0.0, 1.0\]"
+    ),
+    bad(_log_prob, _score, X, **MALA, uniforms=np.zeros((2, 3, 1)), match=r"uniforms: expected shape \(2, 3\)"),
+    bad(lambda x: x, _score, X, **MALA, uniforms=U, match=r"log_prob_fn: expected .*shape"),
+    bad(None, _score, X, **MALA, uniforms=U, error=TypeError, match="log_prob_fn: expected a callable"),
+    bad(_log_prob, _score, X, step_size=0.1, n_steps=1.5, noise=NOISE, uniforms=U, error=TypeError, match="n_steps"),
+]
+
+
 register_pair(
     "langevin",
     "langevin_step",
-    slide=f"{L7}, 'Langevin dynamic'; {BEIGY}, 'Score-based generative models' (eta = eps^2)",
     cases=lambda dtype: _step_cases(),
     dtypes=MIXED_PRECISION_DTYPES,
+    errors=STEP_ERRORS,
 )
 register_pair(
     "langevin",
     "langevin_sample",
-    slide=f"{L7}, 'Langevin dynamic'; {L13}, 'Langevin dynamics'",
     cases=_sample_cases,
     dtypes=MIXED_PRECISION_DTYPES,
+    errors=SAMPLE_ERRORS,
 )
 register_pair(
     "langevin",
     "annealed_langevin_sample",
-    slide=f"{L13}, 'Sampling (annealed Langevin dynamics)'; {L14}, 'NCSN sampling (annealed Langevin dynamics)'",
     cases=_annealed_cases,
     dtypes=MIXED_PRECISION_DTYPES,
+    errors=ANNEALED_ERRORS,
 )
 register_pair(
     "langevin",
     "mala_log_acceptance_ratio",
-    slide=f"{L7}, 'Langevin dynamic' (proposal; MALA: Roberts & Tweedie 1996)",
     cases=lambda dtype: _log_ratio_cases(),
+    errors=RATIO_ERRORS,
 )
 register_pair(
     "langevin",
     "mala_sample",
-    slide=f"{L7}, 'Langevin dynamic' (proposal; MALA: Roberts & Tweedie 1996)",
     cases=_mala_cases,
+    errors=MALA_ERRORS,
 )

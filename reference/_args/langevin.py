@@ -1,0 +1,76 @@
+"""Argument checks of the Langevin samplers that both sides share (pure Python, no arrays).
+
+A callable argument (``score_fn``, ``log_prob_fn``, an energy), the steps whose states a sampler
+records (``record_steps``) and noise levels given as a sequence of Python or NumPy numbers
+(``sigmas``). Same error rule as :mod:`reference._args`: wrong type ``TypeError``, wrong value
+``ValueError``, every message naming the argument.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+import operator
+from collections.abc import Sequence
+
+from . import describe, number_sequence
+
+__all__ = ["function", "noise_levels", "record_steps"]
+
+
+def function(name: str, fn: object, what: str = "") -> object:
+    """A callable, returned unchanged; ``what`` describes it in the message.
+
+    >>> function("score_fn", 3)
+    Traceback (most recent call last):
+        ...
+    TypeError: score_fn: expected a callable, got int 3
+    """
+    if not callable(fn):
+        raise TypeError(f"{name}: expected a callable{' ' + what if what else ''}, got {describe(fn)}")
+    return fn
+
+
+def record_steps(value: object, n_total: int) -> tuple[int, ...]:
+    """Strictly increasing step indices in [0, n_total] (Python or NumPy integers), as a tuple of ints.
+
+    >>> record_steps(range(0, 5, 2), 4)
+    (0, 2, 4)
+    >>> record_steps((1, 1), 4)
+    Traceback (most recent call last):
+        ...
+    ValueError: record_steps: expected strictly increasing step indices, got [1, 1]
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, range)):
+        raise TypeError(f"record_steps: expected a sequence of ints, got {describe(value)}")
+    steps = []
+    for k in value:
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+            raise TypeError(f"record_steps: expected ints, got {describe(k)}")
+        steps.append(operator.index(k))
+    if any(b <= a for a, b in itertools.pairwise(steps)):
+        raise ValueError(f"record_steps: expected strictly increasing step indices, got {steps}")
+    if steps and (steps[0] < 0 or steps[-1] > n_total):
+        raise ValueError(f"record_steps: expected step indices in [0, {n_total}] (the number of steps), got {steps}")
+    return tuple(steps)
+
+
+def noise_levels(name: str, values: object) -> tuple[float, ...]:
+    """Noise levels sigma_1 > ... > sigma_L > 0 given as a list or tuple of numbers, as Python floats.
+
+    >>> noise_levels("sigmas", [2, 1.0])
+    (2.0, 1.0)
+    >>> noise_levels("sigmas", [1.0, 2.0])
+    Traceback (most recent call last):
+        ...
+    ValueError: sigmas: expected strictly decreasing noise levels sigma_1 > ... > sigma_L, got [1.0, 2.0]
+    """
+    levels = number_sequence(name, values)
+    if not all(math.isfinite(v) and v > 0 for v in levels):
+        raise ValueError(f"{name}: expected finite noise levels > 0, got {list(levels)}")
+    if any(b >= a for a, b in itertools.pairwise(levels)):
+        raise ValueError(
+            f"{name}: expected strictly decreasing noise levels sigma_1 > ... > sigma_L, got {list(levels)}"
+        )
+    return levels
