@@ -28,10 +28,6 @@ import numpy as np
 
 from crosscheck.registry import Evidence, Side, theorem
 
-L7 = "L7"
-L8 = "L8"
-L13 = "L13"
-BEIGY = "Beigy"
 EPS = float(np.finfo(np.float64).eps)
 Z_BOUND = 5.0  # Monte-Carlo checks: |discrepancy| <= 5 standard errors (two-sided p = 5.7e-7 per check)
 
@@ -42,9 +38,6 @@ COV_2D = np.array([[1.0, 0.3], [0.3, 0.6]])
 MIX_WEIGHTS = np.array([0.5, 0.3, 0.2])
 MIX_MEANS = np.array([[0.0, 0.0], [2.0, -1.0], [-1.5, 2.0]])
 MIX_COVS = np.array([[[1.0, 0.3], [0.3, 0.5]], [[0.4, -0.1], [-0.1, 0.8]], [[0.3, 0.0], [0.0, 0.3]]])
-
-
-# --------------------------------------------------------------------------- helpers
 
 
 def _sigma_points(mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
@@ -117,7 +110,7 @@ def _probes(rng: np.random.Generator, kind: str, shape: tuple[int, ...]) -> np.n
 
 @theorem(
     "Implicit score matching = Fisher divergence + const (Gaussian data, linear scores, exact)",
-    slide=f"{L13}, 'Implicit score matching'; {L8}, 'Score Matching' and 'Proof: 1D'",
+    slide="L13, 'Implicit score matching'; L8, 'Score Matching' and 'Proof: 1D'",
 )
 def ism_minus_fisher_exact(side: Side) -> Evidence:
     sm = _lib(side, "score_matching")
@@ -149,7 +142,7 @@ def ism_minus_fisher_exact(side: Side) -> Evidence:
 
 @theorem(
     "Implicit score matching = Fisher divergence + const (MLP scores, Monte Carlo, common random numbers)",
-    slide=f"{L13}, 'Implicit score matching'; {BEIGY}, implicit score matching slides",
+    slide="L13, 'Implicit score matching'; Beigy, implicit score matching slides",
 )
 def ism_minus_fisher_mlp(side: Side) -> Evidence:
     sm = _lib(side, "score_matching")
@@ -187,7 +180,7 @@ def _mlp_case(rng: np.random.Generator, d: int, n: int) -> tuple[dict[str, np.nd
 
 @theorem(
     "Hutchinson's trace estimator is unbiased (Gaussian and Rademacher probes)",
-    slide=f"{L13}, 'Sliced score matching (Hutchinson's trace estimation)'",
+    slide="L13, 'Sliced score matching (Hutchinson's trace estimation)'",
 )
 def hutchinson_unbiased(side: Side) -> Evidence:
     sm = _lib(side, "score_matching")
@@ -214,7 +207,7 @@ def hutchinson_unbiased(side: Side) -> Evidence:
 
 @theorem(
     "Sliced score matching (plain and variance-reduced) = implicit score matching in expectation",
-    slide=f"{L8}, 'Sliced Score Matching'; {L13}, 'Sliced score matching (Hutchinson's trace estimation)'",
+    slide="L8, 'Sliced Score Matching'; L13, 'Sliced score matching (Hutchinson's trace estimation)'",
 )
 def sliced_equals_implicit(side: Side) -> Evidence:
     sm = _lib(side, "score_matching")
@@ -259,7 +252,7 @@ def _joint_sigma_points(mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, 
 
 @theorem(
     "Denoising score matching = Fisher divergence to the noisy marginal + const (Gaussian data, exact)",
-    slide=f"{L7}, 'Denoising score matching' (theorem and proof); {L13}, 'Denoising score matching'",
+    slide="L7, 'Denoising score matching' (theorem and proof); L13, 'Denoising score matching'",
 )
 def dsm_minus_esm_exact(side: Side) -> Evidence:
     sm = _lib(side, "score_matching")
@@ -294,7 +287,7 @@ def dsm_minus_esm_exact(side: Side) -> Evidence:
 
 @theorem(
     "Denoising score matching = Fisher divergence to the noisy marginal + const (MLP scores, Monte Carlo)",
-    slide=f"{L7}, 'Denoising score matching'; {BEIGY}, DSM slides (Vincent 2011)",
+    slide="L7, 'Denoising score matching'; Beigy, DSM slides (Vincent 2011)",
 )
 def dsm_minus_esm_mlp(side: Side) -> Evidence:
     sm = _lib(side, "score_matching")
@@ -327,7 +320,7 @@ def dsm_minus_esm_mlp(side: Side) -> Evidence:
 
 @theorem(
     "Explicit score matching with a Gaussian KDE = DSM with sigma = bandwidth + const (Vincent 2011)",
-    slide=f"{BEIGY}, 'Score Matching (SM)' (J_esm with a KDE) and the DSM slides",
+    slide="Beigy, 'Score Matching (SM)' (J_esm with a KDE) and the DSM slides",
 )
 def esm_kde_equals_dsm(side: Side) -> Evidence:
     sm = _lib(side, "score_matching")
@@ -366,7 +359,7 @@ def esm_kde_equals_dsm(side: Side) -> Evidence:
 
 @theorem(
     "Tweedie's formula = exact posterior mean E[x | y] (Gaussian and mixture priors)",
-    slide=f'{L8}, "Tweedie\'s Formula" and its proof',
+    slide='L8, "Tweedie\'s Formula" and its proof',
 )
 def tweedie_exact(side: Side) -> Evidence:
     sm, dist = _lib(side, "score_matching"), _lib(side, "distributions")

@@ -32,11 +32,6 @@ def _sum_features(x: np.ndarray) -> np.ndarray:
     return np.sum(_flat(x), axis=1)
 
 
-def _per_sample(value: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """A per-sample (n,) array as (n, 1, ..., 1), to broadcast over x's feature axes (a view)."""
-    return value.reshape((x.shape[0],) + (1,) * (x.ndim - 1))
-
-
 def _analytic(model: object, method: str) -> None:
     """The reference has no autograd: a model whose derivatives are needed must supply them."""
     if not callable(model) or not callable(getattr(model, method, None)):

@@ -15,7 +15,7 @@ import reference._args as A
 import reference._args.score_matching as SA
 
 from .. import _checks as C
-from ._common import _per_sample, _samples, _scores, _sigma_table, _standard_normals, _sum_features
+from ._common import _samples, _scores, _sigma_table, _standard_normals, _sum_features
 
 __all__ = ["denoising_score_matching", "geometric_sigmas", "ncsn_loss", "tweedie_denoise"]
 
@@ -247,7 +247,7 @@ def ncsn_loss(
     [12.5, 12.5]
     """
     x, sigma, eps = _check_ncsn(model, x, sigmas, noise_conditional, levels, noise, rng)  # sigma_{l_i}, (n,)
-    sigma_b = _per_sample(sigma, x)  # broadcast over the feature axes
+    sigma_b = sigma.reshape((-1,) + (1,) * (x.ndim - 1))  # broadcast over the feature axes
     x_tilde = x + sigma_b * eps
     cond = (sigma,) if noise_conditional else ()
     s = _scores(model, x_tilde, *cond)
