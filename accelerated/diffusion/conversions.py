@@ -46,6 +46,17 @@ def predict_x0_from_eps(x_t: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, s
     References
     ----------
     Isachenko, DGM Lecture 13, recap 'Reparametrization'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (15).
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): x_t = 0.6 * 1 + 0.8 * 0.5 = 1 at position 2, so x_0 =
+    1:
+
+    >>> S = Schedule(torch.tensor([0.1, 0.2, 0.5], dtype=torch.float64))
+    >>> predict_x0_from_eps(
+    ...     torch.tensor([[1.0]], dtype=torch.float64), torch.tensor([[0.5]], dtype=torch.float64), torch.tensor([2]), S
+    ... ).item()
+    1.0
     """
     x_t, eps, t, schedule = _check_pair(("x_t", "eps"), x_t, eps, t, schedule)
     sqrt_one_minus_alpha_bar = _at(schedule, "sqrt_one_minus_alpha_bars", t, x_t)
@@ -73,6 +84,17 @@ def predict_eps_from_x0(x_t: torch.Tensor, x0: torch.Tensor, t: torch.Tensor, sc
     References
     ----------
     Isachenko, DGM Lecture 13, recap 'Reparametrization'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (4).
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): x_t = 0.6 * 1 + 0.8 * 0.5 = 1 at position 2, so eps =
+    0.5:
+
+    >>> S = Schedule(torch.tensor([0.1, 0.2, 0.5], dtype=torch.float64))
+    >>> predict_eps_from_x0(
+    ...     torch.tensor([[1.0]], dtype=torch.float64), torch.tensor([[1.0]], dtype=torch.float64), torch.tensor([2]), S
+    ... ).item()
+    0.5
     """
     x_t, x0, t, schedule = _check_pair(("x_t", "x0"), x_t, x0, t, schedule)
     sqrt_alpha_bar = _at(schedule, "sqrt_alpha_bars", t, x_t)
@@ -100,6 +122,17 @@ def velocity(x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, schedule: Sch
     References
     ----------
     Salimans, Ho, Progressive Distillation for Fast Sampling of Diffusion Models, ICLR 2022, Section 4.
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): v = 0.6 * 0.5 - 0.8 * 1 at position 2 for x_0 = 1,
+    eps = 0.5:
+
+    >>> S = Schedule(torch.tensor([0.1, 0.2, 0.5], dtype=torch.float64))
+    >>> velocity(
+    ...     torch.tensor([[1.0]], dtype=torch.float64), torch.tensor([[0.5]], dtype=torch.float64), torch.tensor([2]), S
+    ... ).item()
+    -0.5
     """
     x0, eps, t, schedule = _check_pair(("x0", "eps"), x0, eps, t, schedule)
     v = _at(schedule, "sqrt_alpha_bars", t, x0) * eps - _at(schedule, "sqrt_one_minus_alpha_bars", t, x0) * x0
@@ -126,6 +159,19 @@ def predict_x0_from_v(x_t: torch.Tensor, v: torch.Tensor, t: torch.Tensor, sched
     References
     ----------
     Salimans, Ho, ICLR 2022, Section 4.
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): x_0 = 0.6 * 1 - 0.8 * (-0.5) = 1 at position 2:
+
+    >>> S = Schedule(torch.tensor([0.1, 0.2, 0.5], dtype=torch.float64))
+    >>> predict_x0_from_v(
+    ...     torch.tensor([[1.0]], dtype=torch.float64),
+    ...     torch.tensor([[-0.5]], dtype=torch.float64),
+    ...     torch.tensor([2]),
+    ...     S,
+    ... ).item()
+    1.0
     """
     x_t, v, t, schedule = _check_pair(("x_t", "v"), x_t, v, t, schedule)
     x0 = _at(schedule, "sqrt_alpha_bars", t, x_t) * x_t - _at(schedule, "sqrt_one_minus_alpha_bars", t, x_t) * v
@@ -152,6 +198,19 @@ def predict_eps_from_v(x_t: torch.Tensor, v: torch.Tensor, t: torch.Tensor, sche
     References
     ----------
     Salimans, Ho, ICLR 2022, Section 4.
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): eps = 0.8 * 1 + 0.6 * (-0.5) = 0.5 at position 2:
+
+    >>> S = Schedule(torch.tensor([0.1, 0.2, 0.5], dtype=torch.float64))
+    >>> predict_eps_from_v(
+    ...     torch.tensor([[1.0]], dtype=torch.float64),
+    ...     torch.tensor([[-0.5]], dtype=torch.float64),
+    ...     torch.tensor([2]),
+    ...     S,
+    ... ).item()
+    0.5
     """
     x_t, v, t, schedule = _check_pair(("x_t", "v"), x_t, v, t, schedule)
     eps = _at(schedule, "sqrt_one_minus_alpha_bars", t, x_t) * x_t + _at(schedule, "sqrt_alpha_bars", t, x_t) * v
@@ -178,6 +237,14 @@ def eps_to_score(eps: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> torc
     References
     ----------
     Isachenko, DGM Lecture 13, 'DDPM vs NCSN'; Lecture 14, recap 'DDPM vs NCSN'.
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): s = -0.8 / sqrt(1 - 0.36) at position 2:
+
+    >>> S = Schedule(torch.tensor([0.1, 0.2, 0.5], dtype=torch.float64))
+    >>> eps_to_score(torch.tensor([[0.8]], dtype=torch.float64), torch.tensor([2]), S).item()
+    -1.0
     """
     eps, t, schedule = _check_single("eps", eps, t, schedule)
     return _checked(-eps / _at(schedule, "sqrt_one_minus_alpha_bars", t, eps), (("eps", eps),))
@@ -203,6 +270,14 @@ def score_to_eps(score: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> to
     References
     ----------
     Isachenko, DGM Lecture 14, recap 'DDPM vs NCSN'.
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): eps = -sqrt(1 - 0.36) * (-1) at position 2:
+
+    >>> S = Schedule(torch.tensor([0.1, 0.2, 0.5], dtype=torch.float64))
+    >>> score_to_eps(torch.tensor([[-1.0]], dtype=torch.float64), torch.tensor([2]), S).item()
+    0.8
     """
     score, t, schedule = _check_single("score", score, t, schedule)
     return _checked(-_at(schedule, "sqrt_one_minus_alpha_bars", t, score) * score, (("score", score),))
@@ -228,6 +303,16 @@ def q_score(x_t: torch.Tensor, x0: torch.Tensor, t: torch.Tensor, schedule: Sche
     References
     ----------
     Isachenko, DGM Lecture 13, 'DDPM vs NCSN'; Vincent, Neural Computation 2011.
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): -(1 - 0.6 * 1) / 0.64 at position 2:
+
+    >>> S = Schedule(torch.tensor([0.1, 0.2, 0.5], dtype=torch.float64))
+    >>> q_score(
+    ...     torch.tensor([[1.0]], dtype=torch.float64), torch.tensor([[1.0]], dtype=torch.float64), torch.tensor([2]), S
+    ... ).item()
+    -0.625
     """
     x_t, x0, t, schedule = _check_pair(("x_t", "x0"), x_t, x0, t, schedule)
     sqrt_alpha_bar = _at(schedule, "sqrt_alpha_bars", t, x_t)
@@ -261,6 +346,16 @@ def p_mean_from_eps(x_t: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, sched
     References
     ----------
     Isachenko, DGM Lecture 13, recap 'Reparametrization' and 'Sampling'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (11).
+
+    Examples
+    --------
+    With eps = 0 the mean is x_t / sqrt(alpha_1) = 0.9 / sqrt(0.9):
+
+    >>> S = Schedule(torch.tensor([0.1, 0.2, 0.5], dtype=torch.float64))
+    >>> p_mean_from_eps(
+    ...     torch.tensor([[0.9]], dtype=torch.float64), torch.tensor([[0.0]], dtype=torch.float64), torch.tensor([0]), S
+    ... ).item()
+    0.9487
     """
     x_t, eps, t, schedule = _check_pair(("x_t", "eps"), x_t, eps, t, schedule)
     return _checked(_p_mean(x_t, eps, t, schedule), (("x_t", x_t), ("eps", eps)))

@@ -60,6 +60,13 @@ def respaced_timesteps(T: int, n_steps: int) -> torch.Tensor:
     References
     ----------
     Nichol, Dhariwal, ICML 2021, Section 4; Song, Meng, Ermon, ICLR 2021, Section 4.2 (beyond the slides).
+
+    Examples
+    --------
+    round(i (T - 1) / (S - 1)) with ties up: 5 / 2 = 2.5 rounds to 3:
+
+    >>> respaced_timesteps(6, 3).tolist()
+    [0, 3, 5]
     """
     T = A.count("T", T)
     return torch.tensor(_respaced(T, AD.steps_count(n_steps, T)), dtype=torch.int64)
@@ -213,6 +220,21 @@ def ddim_step(
     References
     ----------
     Song, Meng, Ermon, ICLR 2021, eqs. (12) and (16) (beyond the slides).
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): with eta = 0 the step to t_prev = -1 is x0_hat = (1 -
+    0.8 * 0.5) / 0.6:
+
+    >>> S = Schedule(torch.tensor([0.1, 0.2, 0.5], dtype=torch.float64))
+    >>> ddim_step(
+    ...     torch.tensor([[1.0]], dtype=torch.float64),
+    ...     torch.tensor([[0.5]], dtype=torch.float64),
+    ...     torch.tensor([2]),
+    ...     torch.tensor([-1]),
+    ...     S,
+    ... ).item()
+    1.0
     """
     schedule = _check_schedule(schedule)
     x_t, eps_pred = _check_data("x_t", x_t), _check_data("eps_pred", eps_pred)
@@ -333,6 +355,15 @@ def ddim_sample(
     ----------
     Song, Meng, Ermon, ICLR 2021, Section 4 and eq. (12); Nichol, Dhariwal, ICML 2021, Section 4 (beyond
     the slides).
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): one step (n_steps = 1) with eps = 0 jumps to x_T /
+    sqrt(0.36):
+
+    >>> S = Schedule(torch.tensor([0.1, 0.2, 0.5], dtype=torch.float64))
+    >>> ddim_sample(lambda x, t: 0 * x, (1, 1), S, torch.full((1, 1, 1), 0.6, dtype=torch.float64), n_steps=1).item()
+    1.0
     """
     eps_fn, shape, schedule = AD.model(eps_fn), AD.sample_shape(shape), _check_schedule(schedule)
     S = schedule.T if n_steps is None else AD.steps_count(n_steps, schedule.T)

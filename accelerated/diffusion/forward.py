@@ -42,6 +42,16 @@ def q_step(x_prev: torch.Tensor, t: torch.Tensor, schedule: Schedule, noise: tor
     References
     ----------
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (2).
+
+    Examples
+    --------
+    With eps = 0 one step scales x_0 = 1 by sqrt(1 - beta_1) = sqrt(0.9):
+
+    >>> S = Schedule(torch.tensor([0.1, 0.2, 0.5], dtype=torch.float64))
+    >>> q_step(
+    ...     torch.tensor([[1.0]], dtype=torch.float64), torch.tensor([0]), S, torch.tensor([[0.0]], dtype=torch.float64)
+    ... ).item()
+    0.9487
     """
     x_prev, t, schedule = _check_single("x_prev", x_prev, t, schedule)
     eps = _noise(noise, rng, x_prev)
@@ -73,6 +83,16 @@ def q_sample(x0: torch.Tensor, t: torch.Tensor, schedule: Schedule, noise: torch
     References
     ----------
     Isachenko, DGM Lecture 13, recap 'Training' and 'DDPM vs NCSN'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (4).
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): with eps = 0, x_t = sqrt(0.36) x_0 at position 2:
+
+    >>> S = Schedule(torch.tensor([0.1, 0.2, 0.5], dtype=torch.float64))
+    >>> q_sample(
+    ...     torch.tensor([[1.0]], dtype=torch.float64), torch.tensor([2]), S, torch.tensor([[0.0]], dtype=torch.float64)
+    ... ).item()
+    0.6
     """
     x0, t, schedule = _check_single("x0", x0, t, schedule)
     eps = _noise(noise, rng, x0)
@@ -84,7 +104,15 @@ def q_sample(x0: torch.Tensor, t: torch.Tensor, schedule: Schedule, noise: torch
 
 
 class Posterior(NamedTuple):
-    """Mean and variance of q(x_{t-1} | x_t, x_0); the variance broadcasts against the mean."""
+    """Mean and variance of q(x_{t-1} | x_t, x_0); the variance broadcasts against the mean.
+
+    Examples
+    --------
+    A mean and a variance (the fields of q(x_(t-1) | x_t, x_0)):
+
+    >>> Posterior(mean=1.0, variance=0.5).variance
+    0.5
+    """
 
     mean: torch.Tensor
     variance: torch.Tensor
@@ -115,6 +143,22 @@ def q_posterior(x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, schedule: 
     ----------
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model'; Ho, Jain, Abbeel, NeurIPS 2020,
     eqs. (6)-(7).
+
+    Examples
+    --------
+    At position 0 the posterior is the point mass at x_0 = 2 (mean x_0, variance 0):
+
+    >>> S = Schedule(torch.tensor([0.1, 0.2, 0.5], dtype=torch.float64))
+    >>> [
+    ...     v.item()
+    ...     for v in q_posterior(
+    ...         torch.tensor([[2.0]], dtype=torch.float64),
+    ...         torch.tensor([[5.0]], dtype=torch.float64),
+    ...         torch.tensor([0]),
+    ...         S,
+    ...     )
+    ... ]
+    [2.0, 0.0]
     """
     x0, x_t, t, schedule = _check_pair(("x0", "x_t"), x0, x_t, t, schedule)
     coef_x0 = _at(schedule, "posterior_mean_coef_x0", t, x0)

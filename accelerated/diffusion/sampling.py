@@ -88,6 +88,20 @@ def ddpm_step(
     References
     ----------
     Isachenko, DGM Lecture 13, recap 'Sampling'; Ho, Jain, Abbeel, NeurIPS 2020, Algorithm 2.
+
+    Examples
+    --------
+    At position 0 no noise is added: x_0 = (x_1 - 0) / sqrt(0.9) for eps = 0, x_1 = 0.9:
+
+    >>> S = Schedule(torch.tensor([0.1, 0.2, 0.5], dtype=torch.float64))
+    >>> ddpm_step(
+    ...     torch.tensor([[0.9]], dtype=torch.float64),
+    ...     torch.tensor([[0.0]], dtype=torch.float64),
+    ...     torch.tensor([0]),
+    ...     S,
+    ...     torch.tensor([[5.0]], dtype=torch.float64),
+    ... ).item()
+    0.9487
     """
     schedule = _check_schedule(schedule)
     x_t, eps_pred = _check_data("x_t", x_t), _check_data("eps_pred", eps_pred)
@@ -184,6 +198,18 @@ def ddpm_sample(
     References
     ----------
     Isachenko, DGM Lecture 13, recap 'Sampling'; Ho, Jain, Abbeel, NeurIPS 2020, Algorithm 2.
+
+    Examples
+    --------
+    T = 1 and eps = 0: x_0 = x_T / sqrt(alpha_1) = 0.9 / sqrt(0.9) (one noise-free step):
+
+    >>> ddpm_sample(
+    ...     lambda x, t: 0 * x,
+    ...     (1, 1),
+    ...     Schedule(torch.tensor([0.1], dtype=torch.float64)),
+    ...     torch.full((1, 1, 1), 0.9, dtype=torch.float64),
+    ... ).item()
+    0.9487
     """
     eps_fn, shape, clip = AD.model(eps_fn), AD.sample_shape(shape), AD.clip_range(clip_x0)
     schedule = _check_schedule(schedule)
@@ -255,6 +281,17 @@ class GaussianEps:
     References
     ----------
     Isachenko, DGM Lecture 14, recap 'DDPM vs NCSN'; Ho, Jain, Abbeel, NeurIPS 2020, Section 3.2.
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): for N(0, I) data eps* = sqrt(1 - alpha_bar) x_t, 0.8
+    x_t at position 2:
+
+    >>> S = Schedule(torch.tensor([0.1, 0.2, 0.5], dtype=torch.float64))
+    >>> GaussianEps(torch.zeros(1, dtype=torch.float64), torch.eye(1, dtype=torch.float64), S)(
+    ...     torch.tensor([[1.0]], dtype=torch.float64), torch.tensor([2])
+    ... ).item()
+    0.8
     """
 
     def __init__(self, mean: torch.Tensor, cov: torch.Tensor, schedule: Schedule) -> None:

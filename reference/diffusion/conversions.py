@@ -51,6 +51,15 @@ def predict_x0_from_eps(x_t: np.ndarray, eps: np.ndarray, t: np.ndarray, schedul
     References
     ----------
     Isachenko, DGM Lecture 13, recap 'Reparametrization'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (15).
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): x_t = 0.6 * 1 + 0.8 * 0.5 = 1 at position 2, so x_0 =
+    1:
+
+    >>> S = Schedule(np.array([0.1, 0.2, 0.5]))
+    >>> predict_x0_from_eps(np.array([[1.0]]), np.array([[0.5]]), np.array([2]), S).item()
+    1.0
     """
     x_t, eps, t, schedule = _check_pair(("x_t", "eps"), x_t, eps, t, schedule)
     sqrt_alpha_bar = _at(schedule, "sqrt_alpha_bars", t, x_t)
@@ -79,6 +88,15 @@ def predict_eps_from_x0(x_t: np.ndarray, x0: np.ndarray, t: np.ndarray, schedule
     References
     ----------
     Isachenko, DGM Lecture 13, recap 'Reparametrization'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (4).
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): x_t = 0.6 * 1 + 0.8 * 0.5 = 1 at position 2, so eps =
+    0.5:
+
+    >>> S = Schedule(np.array([0.1, 0.2, 0.5]))
+    >>> predict_eps_from_x0(np.array([[1.0]]), np.array([[1.0]]), np.array([2]), S).item()
+    0.5
     """
     x_t, x0, t, schedule = _check_pair(("x_t", "x0"), x_t, x0, t, schedule)
     sqrt_alpha_bar = _at(schedule, "sqrt_alpha_bars", t, x_t)
@@ -112,6 +130,15 @@ def velocity(x0: np.ndarray, eps: np.ndarray, t: np.ndarray, schedule: Schedule)
     ----------
     Salimans, Ho, Progressive Distillation for Fast Sampling of Diffusion Models, ICLR 2022, Section 4
     and Appendix D.
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): v = 0.6 * 0.5 - 0.8 * 1 at position 2 for x_0 = 1,
+    eps = 0.5:
+
+    >>> S = Schedule(np.array([0.1, 0.2, 0.5]))
+    >>> velocity(np.array([[1.0]]), np.array([[0.5]]), np.array([2]), S).item()
+    -0.5
     """
     x0, eps, t, schedule = _check_pair(("x0", "eps"), x0, eps, t, schedule)
     return _at(schedule, "sqrt_alpha_bars", t, x0) * eps - _at(schedule, "sqrt_one_minus_alpha_bars", t, x0) * x0
@@ -138,6 +165,14 @@ def predict_x0_from_v(x_t: np.ndarray, v: np.ndarray, t: np.ndarray, schedule: S
     References
     ----------
     Salimans, Ho, ICLR 2022, Section 4.
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): x_0 = 0.6 * 1 - 0.8 * (-0.5) = 1 at position 2:
+
+    >>> S = Schedule(np.array([0.1, 0.2, 0.5]))
+    >>> predict_x0_from_v(np.array([[1.0]]), np.array([[-0.5]]), np.array([2]), S).item()
+    1.0
     """
     x_t, v, t, schedule = _check_pair(("x_t", "v"), x_t, v, t, schedule)
     return _at(schedule, "sqrt_alpha_bars", t, x_t) * x_t - _at(schedule, "sqrt_one_minus_alpha_bars", t, x_t) * v
@@ -164,6 +199,14 @@ def predict_eps_from_v(x_t: np.ndarray, v: np.ndarray, t: np.ndarray, schedule: 
     References
     ----------
     Salimans, Ho, ICLR 2022, Section 4.
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): eps = 0.8 * 1 + 0.6 * (-0.5) = 0.5 at position 2:
+
+    >>> S = Schedule(np.array([0.1, 0.2, 0.5]))
+    >>> predict_eps_from_v(np.array([[1.0]]), np.array([[-0.5]]), np.array([2]), S).item()
+    0.5
     """
     x_t, v, t, schedule = _check_pair(("x_t", "v"), x_t, v, t, schedule)
     return _at(schedule, "sqrt_one_minus_alpha_bars", t, x_t) * x_t + _at(schedule, "sqrt_alpha_bars", t, x_t) * v
@@ -192,6 +235,14 @@ def eps_to_score(eps: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarr
     ----------
     Isachenko, DGM Lecture 13, 'DDPM vs NCSN'; Lecture 14, recap 'DDPM vs NCSN' and 'Classifier guidance';
     Song et al., Score-Based Generative Modeling through SDEs, ICLR 2021, Appendix B.
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): s = -0.8 / sqrt(1 - 0.36) at position 2:
+
+    >>> S = Schedule(np.array([0.1, 0.2, 0.5]))
+    >>> eps_to_score(np.array([[0.8]]), np.array([2]), S).item()
+    -1.0
     """
     eps, t, schedule = _check_single("eps", eps, t, schedule)
     return -eps / _at(schedule, "sqrt_one_minus_alpha_bars", t, eps)
@@ -217,6 +268,14 @@ def score_to_eps(score: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.nda
     References
     ----------
     Isachenko, DGM Lecture 14, recap 'DDPM vs NCSN'.
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): eps = -sqrt(1 - 0.36) * (-1) at position 2:
+
+    >>> S = Schedule(np.array([0.1, 0.2, 0.5]))
+    >>> score_to_eps(np.array([[-1.0]]), np.array([2]), S).item()
+    0.8
     """
     score, t, schedule = _check_single("score", score, t, schedule)
     return -_at(schedule, "sqrt_one_minus_alpha_bars", t, score) * score
@@ -245,6 +304,14 @@ def q_score(x_t: np.ndarray, x0: np.ndarray, t: np.ndarray, schedule: Schedule) 
     ----------
     Isachenko, DGM Lecture 13, 'DDPM vs NCSN'; Lecture 14, recap 'DDPM vs NCSN';
     Vincent, A Connection Between Score Matching and Denoising Autoencoders, Neural Computation 2011.
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): -(1 - 0.6 * 1) / 0.64 at position 2:
+
+    >>> S = Schedule(np.array([0.1, 0.2, 0.5]))
+    >>> q_score(np.array([[1.0]]), np.array([[1.0]]), np.array([2]), S).item()
+    -0.625
     """
     x_t, x0, t, schedule = _check_pair(("x_t", "x0"), x_t, x0, t, schedule)
     one_minus_alpha_bar = _at(schedule, "one_minus_alpha_bars", t, x_t)
@@ -276,6 +343,14 @@ def p_mean_from_eps(x_t: np.ndarray, eps: np.ndarray, t: np.ndarray, schedule: S
     ----------
     Isachenko, DGM Lecture 13, recap 'Reparametrization' and 'Sampling' (step 2);
     Ho, Jain, Abbeel, NeurIPS 2020, eq. (11).
+
+    Examples
+    --------
+    With eps = 0 the mean is x_t / sqrt(alpha_1) = 0.9 / sqrt(0.9):
+
+    >>> S = Schedule(np.array([0.1, 0.2, 0.5]))
+    >>> p_mean_from_eps(np.array([[0.9]]), np.array([[0.0]]), np.array([0]), S).item()
+    0.9487
     """
     x_t, eps, t, schedule = _check_pair(("x_t", "eps"), x_t, eps, t, schedule)
     return _p_mean(x_t, eps, t, schedule)

@@ -72,8 +72,15 @@ def respaced_timesteps(T: int, n_steps: int) -> np.ndarray:
 
     References
     ----------
-    Nichol, Dhariwal, Improved Denoising Diffusion Probabilistic Models, ICML 2021, Section 4 (beyond the
-    slides); Song, Meng, Ermon, Denoising Diffusion Implicit Models, ICLR 2021, Section 4.2.
+    Nichol, Dhariwal, Improved Denoising Diffusion Probabilistic Models, ICML 2021, Section 4 (respacing);
+    Song, Meng, Ermon, Denoising Diffusion Implicit Models, ICLR 2021, Section 4.2.
+
+    Examples
+    --------
+    round(i (T - 1) / (S - 1)) with ties up: 5 / 2 = 2.5 rounds to 3:
+
+    >>> respaced_timesteps(6, 3).tolist()
+    [0, 3, 5]
     """
     T = A.count("T", T)
     S = AD.steps_count(n_steps, T)
@@ -185,8 +192,17 @@ def ddim_step(
 
     References
     ----------
-    Song, Meng, Ermon, Denoising Diffusion Implicit Models, ICLR 2021, eqs. (12) and (16) (beyond the
-    slides; with eta = 1 and t_prev = t - 1 it is Isachenko, DGM Lecture 13, recap 'Sampling').
+    Song, Meng, Ermon, Denoising Diffusion Implicit Models, ICLR 2021, eqs. (12) and (16); with eta = 1
+    and t_prev = t - 1 it is the DDPM step of :func:`~reference.diffusion.ddpm_step`.
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): with eta = 0 the step to t_prev = -1 is x0_hat = (1 -
+    0.8 * 0.5) / 0.6:
+
+    >>> S = Schedule(np.array([0.1, 0.2, 0.5]))
+    >>> ddim_step(np.array([[1.0]]), np.array([[0.5]]), np.array([2]), np.array([-1]), S).item()
+    1.0
     """
     x_t, eps_pred, t, schedule = _check_pair(("x_t", "eps_pred"), x_t, eps_pred, t, schedule)
     t_prev = _check_previous(t_prev, t, schedule, x_t)
@@ -261,8 +277,17 @@ def ddim_sample(
 
     References
     ----------
-    Song, Meng, Ermon, ICLR 2021, Section 4 and eq. (12); Nichol, Dhariwal, ICML 2021, Section 4 (the
-    respacing); beyond the slides.
+    Song, Meng, Ermon, Denoising Diffusion Implicit Models, ICLR 2021, Section 4 and eq. (12); Nichol,
+    Dhariwal, ICML 2021, Section 4 (the respacing).
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): one step (n_steps = 1) with eps = 0 jumps to x_T /
+    sqrt(0.36):
+
+    >>> S = Schedule(np.array([0.1, 0.2, 0.5]))
+    >>> ddim_sample(lambda x, t: 0 * x, (1, 1), S, np.full((1, 1, 1), 0.6), n_steps=1).item()
+    1.0
     """
     eps_fn, shape, schedule = AD.model(eps_fn), AD.sample_shape(shape), _check_schedule(schedule)
     S = schedule.T if n_steps is None else AD.steps_count(n_steps, schedule.T)

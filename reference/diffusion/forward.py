@@ -45,6 +45,14 @@ def q_step(x_prev: np.ndarray, t: np.ndarray, schedule: Schedule, noise: np.ndar
     ----------
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' (the forward Markov chain);
     Ho, Jain, Abbeel, NeurIPS 2020, eq. (2).
+
+    Examples
+    --------
+    With eps = 0 one step scales x_0 = 1 by sqrt(1 - beta_1) = sqrt(0.9):
+
+    >>> S = Schedule(np.array([0.1, 0.2, 0.5]))
+    >>> q_step(np.array([[1.0]]), np.array([0]), S, np.array([[0.0]])).item()
+    0.9487
     """
     x_prev, t, schedule = _check_single("x_prev", x_prev, t, schedule)
     eps = _noise(noise, rng, x_prev)
@@ -79,6 +87,14 @@ def q_sample(x0: np.ndarray, t: np.ndarray, schedule: Schedule, noise: np.ndarra
     ----------
     Isachenko, DGM Lecture 13, recap 'Training' (step 3) and 'DDPM vs NCSN' (q(x_t | x_0));
     Ho, Jain, Abbeel, NeurIPS 2020, eq. (4).
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): with eps = 0, x_t = sqrt(0.36) x_0 at position 2:
+
+    >>> S = Schedule(np.array([0.1, 0.2, 0.5]))
+    >>> q_sample(np.array([[1.0]]), np.array([2]), S, np.array([[0.0]])).item()
+    0.6
     """
     x0, t, schedule = _check_single("x0", x0, t, schedule)
     eps = _noise(noise, rng, x0)
@@ -86,7 +102,15 @@ def q_sample(x0: np.ndarray, t: np.ndarray, schedule: Schedule, noise: np.ndarra
 
 
 class Posterior(NamedTuple):
-    """Mean and variance of the Gaussian q(x_{t-1} | x_t, x_0); the variance broadcasts against the mean."""
+    """Mean and variance of the Gaussian q(x_{t-1} | x_t, x_0); the variance broadcasts against the mean.
+
+    Examples
+    --------
+    A mean and a variance (the fields of q(x_(t-1) | x_t, x_0)):
+
+    >>> Posterior(mean=1.0, variance=0.5).variance
+    0.5
+    """
 
     mean: np.ndarray
     variance: np.ndarray
@@ -120,6 +144,14 @@ def q_posterior(x0: np.ndarray, x_t: np.ndarray, t: np.ndarray, schedule: Schedu
     ----------
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model';
     Ho, Jain, Abbeel, NeurIPS 2020, eqs. (6)-(7).
+
+    Examples
+    --------
+    At position 0 the posterior is the point mass at x_0 = 2 (mean x_0, variance 0):
+
+    >>> S = Schedule(np.array([0.1, 0.2, 0.5]))
+    >>> [v.item() for v in q_posterior(np.array([[2.0]]), np.array([[5.0]]), np.array([0]), S)]
+    [2.0, 0.0]
     """
     x0, x_t, t, schedule = _check_pair(("x0", "x_t"), x0, x_t, t, schedule)
     coef_x0 = _at(schedule, "posterior_mean_coef_x0", t, x0)

@@ -48,6 +48,13 @@ def classifier_guided_mean(mean: np.ndarray, variance: np.ndarray, grad_log_py: 
     ----------
     Isachenko, DGM Lecture 14, 'Classifier guidance' and 'Guided sampling' (step 4);
     Dhariwal, Nichol, Diffusion Models Beat GANs on Image Synthesis, NeurIPS 2021, Algorithm 1.
+
+    Examples
+    --------
+    mu + gamma sigma^2 g = 1 + 3 * 0.5 * 2 (the slide's shift):
+
+    >>> classifier_guided_mean(np.array([[1.0]]), np.array([[0.5]]), np.array([[2.0]]), 3.0).item()
+    4.0
     """
     mu, sigma2, g, gamma = _check_guided_mean(mean, variance, grad_log_py, scale)
     step = gamma * sigma2  # the gradient step s Sigma of Dhariwal & Nichol's Algorithm 1
@@ -84,6 +91,14 @@ def classifier_guided_eps(eps: np.ndarray, grad_log_py: np.ndarray, t: np.ndarra
     ----------
     Isachenko, DGM Lecture 14, 'Classifier guidance' (corrected eps, guided sampling step 2);
     Dhariwal, Nichol, NeurIPS 2021, Algorithm 2 and eq. (14).
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): eps - gamma sqrt(1 - 0.36) g = 1 - 0.8 at position 2:
+
+    >>> S = Schedule(np.array([0.1, 0.2, 0.5]))
+    >>> classifier_guided_eps(np.array([[1.0]]), np.array([[1.0]]), np.array([2]), S, 1.0).item()
+    0.2
     """
     eps, grad, t, schedule = _check_pair(("eps", "grad_log_py"), eps, grad_log_py, t, schedule)
     gamma = A.real("scale", scale)
@@ -118,6 +133,13 @@ def classifier_free_guidance(eps_cond: np.ndarray, eps_uncond: np.ndarray, scale
     ----------
     Isachenko, DGM Lecture 14, 'Classifier-free guidance'; Ho, Salimans, Classifier-Free Diffusion
     Guidance, NeurIPS 2021 Workshop (arXiv:2207.12598), eq. (6).
+
+    Examples
+    --------
+    gamma eps(x, y) + (1 - gamma) eps(x) = 3 * 1 + (1 - 3) * 0:
+
+    >>> classifier_free_guidance(np.array([[1.0]]), np.array([[0.0]]), 3.0).item()
+    3.0
     """
     eps_cond, eps_uncond = _check_data("eps_cond", eps_cond), _check_data("eps_uncond", eps_uncond)
     _check_same(("eps_cond", "eps_uncond"), (eps_cond, eps_uncond))

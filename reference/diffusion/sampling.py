@@ -88,6 +88,14 @@ def ddpm_step(
     References
     ----------
     Isachenko, DGM Lecture 13, recap 'Sampling' (steps 2-3); Ho, Jain, Abbeel, NeurIPS 2020, Algorithm 2.
+
+    Examples
+    --------
+    At position 0 no noise is added: x_0 = (x_1 - 0) / sqrt(0.9) for eps = 0, x_1 = 0.9:
+
+    >>> S = Schedule(np.array([0.1, 0.2, 0.5]))
+    >>> ddpm_step(np.array([[0.9]]), np.array([[0.0]]), np.array([0]), S, np.array([[5.0]])).item()
+    0.9487
     """
     x_t, eps_pred, t, schedule = _check_pair(("x_t", "eps_pred"), x_t, eps_pred, t, schedule)
     clip = AD.clip_range(clip_x0)
@@ -152,6 +160,13 @@ def ddpm_sample(
     References
     ----------
     Isachenko, DGM Lecture 13, recap 'Sampling'; Ho, Jain, Abbeel, NeurIPS 2020, Algorithm 2.
+
+    Examples
+    --------
+    T = 1 and eps = 0: x_0 = x_T / sqrt(alpha_1) = 0.9 / sqrt(0.9) (one noise-free step):
+
+    >>> ddpm_sample(lambda x, t: 0 * x, (1, 1), Schedule(np.array([0.1])), np.full((1, 1, 1), 0.9)).item()
+    0.9487
     """
     eps_fn, shape, clip = AD.model(eps_fn), AD.sample_shape(shape), AD.clip_range(clip_x0)
     schedule = _check_schedule(schedule)
@@ -203,6 +218,15 @@ class GaussianEps:
     ----------
     Isachenko, DGM Lecture 14, recap 'DDPM vs NCSN' (s = -eps / sqrt(1 - alpha_bar));
     Ho, Jain, Abbeel, NeurIPS 2020, Section 3.2.
+
+    Examples
+    --------
+    S: betas (0.1, 0.2, 0.5), alpha_bar (0.9, 0.72, 0.36): for N(0, I) data eps* = sqrt(1 - alpha_bar) x_t, 0.8
+    x_t at position 2:
+
+    >>> S = Schedule(np.array([0.1, 0.2, 0.5]))
+    >>> GaussianEps(np.zeros(1), np.eye(1), S)(np.array([[1.0]]), np.array([2])).item()
+    0.8
     """
 
     def __init__(self, mean: np.ndarray, cov: np.ndarray, schedule: Schedule) -> None:

@@ -49,6 +49,13 @@ def linear_beta_schedule(T: int, beta_start: float = 1e-4, beta_end: float = 0.0
     ----------
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' (the forward process with
     variances beta_t); Ho, Jain, Abbeel, Denoising Diffusion Probabilistic Models, NeurIPS 2020, Section 4.
+
+    Examples
+    --------
+    Three betas evenly spaced from 0.1 to 0.5 (the formula):
+
+    >>> linear_beta_schedule(3, 0.1, 0.5).tolist()
+    [0.1, 0.3, 0.5]
     """
     T = A.count("T", T)
     beta_start, beta_end = AD.open_unit("beta_start", beta_start), AD.open_unit("beta_end", beta_end)
@@ -84,6 +91,13 @@ def cosine_beta_schedule(T: int, s: float = 0.008, max_beta: float = 0.999) -> n
     References
     ----------
     Nichol, Dhariwal, Improved Denoising Diffusion Probabilistic Models, ICML 2021, eq. (17).
+
+    Examples
+    --------
+    The clip binds at t = T, where f(T) = 0 (the formula):
+
+    >>> cosine_beta_schedule(1000)[-1].item()
+    0.999
     """
     T, s, max_beta = A.count("T", T), A.nonnegative("s", s), AD.open_unit("max_beta", max_beta)
     steps = np.arange(T + 1, dtype=np.float64) / T
@@ -141,6 +155,13 @@ class Schedule:
     ----------
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' (q(x_{t-1} | x_t, x_0));
     Ho, Jain, Abbeel, NeurIPS 2020, eqs. (4), (6), (7).
+
+    Examples
+    --------
+    betas (0.1, 0.2, 0.5) give alpha_bar (0.9, 0.72, 0.36), the running product of 1 - beta:
+
+    >>> Schedule(np.array([0.1, 0.2, 0.5])).alpha_bars.tolist()
+    [0.9, 0.72, 0.36]
     """
 
     def __init__(self, betas: np.ndarray) -> None:
