@@ -16,14 +16,6 @@ __all__: list[str] = []
 F64 = torch.float64
 
 
-def _check_points(name: str, x: object) -> torch.Tensor:
-    """A floating tensor of shape (n, d), n, d >= 1 (finiteness is checked by the caller)."""
-    x = C.as_float_tensor(name, x)
-    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"{name}: expected a point cloud of shape (n, d) with n, d >= 1, got shape {tuple(x.shape)}")
-    return x
-
-
 def _check_weights(name: str, w: torch.Tensor | None, n: int, of: str, like: torch.Tensor, uniform: bool):
     """Weights of a point cloud: ``None`` is uniform (1/n, or kept ``None`` unless ``uniform``);
     otherwise a (n,) probability vector, rescaled to sum exactly to 1."""
@@ -43,7 +35,12 @@ def _check_clouds(x: object, y: object, a: object, b: object, p: object, *, unif
     else kept ``None``); one dtype and device for all tensors; p: the order, >= 1 (a Python float).
     """
     p = S.order(p)
-    x, y = _check_points("x", x), _check_points("y", y)
+    x, y = C.as_float_tensor("x", x), C.as_float_tensor("y", y)
+    for name, z in (("x", x), ("y", y)):
+        if z.ndim != 2 or z.shape[0] == 0 or z.shape[1] == 0:
+            raise ValueError(
+                f"{name}: expected a point cloud of shape (n, d) with n, d >= 1, got shape {tuple(z.shape)}"
+            )
     names, tensors = ["x", "y"], [x, y]
     for name, w in (("a", a), ("b", b)):
         if w is not None:

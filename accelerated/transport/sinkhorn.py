@@ -207,7 +207,7 @@ def sinkhorn(
     """
     x, y, a, b, p = _check_clouds(x, y, a, b, p, uniform=True)
     options = S.sinkhorn_options(
-        epsilon, tol, max_iter, epsilon_scaling, overrelaxation, check_every, default_tol=_default_tol(x.dtype)
+        epsilon, tol, max_iter, epsilon_scaling, overrelaxation, check_every, _default_tol(x.dtype)
     )
     return _sinkhorn(x, y, a, b, p, options, return_plan, return_potentials)
 
@@ -296,7 +296,7 @@ def sinkhorn_divergence(
     """
     x, y, a, b, p = _check_clouds(x, y, a, b, p, uniform=True)
     options = S.sinkhorn_options(
-        epsilon, tol, max_iter, epsilon_scaling, overrelaxation, check_every, default_tol=_default_tol(x.dtype)
+        epsilon, tol, max_iter, epsilon_scaling, overrelaxation, check_every, _default_tol(x.dtype)
     )
     ot_xx = _symmetric_entropic_cost(x, a, p, options)
     if x.shape == y.shape and torch.equal(x, y) and torch.equal(a, b):

@@ -64,14 +64,13 @@ def sinkhorn_options(
     epsilon_scaling: object,
     overrelaxation: object,
     check_every: object,
-    *,
     default_tol: float,
 ) -> SinkhornOptions:
     """Check the options of ``sinkhorn`` / ``sinkhorn_divergence``; ``tol=None`` becomes ``default_tol``.
 
-    >>> sinkhorn_options(0.1, None, 100, 0.5, 1.5, 10, default_tol=1e-9).tol
+    >>> sinkhorn_options(0.1, None, 100, 0.5, 1.5, 10, 1e-9).tol
     1e-09
-    >>> sinkhorn_options(0.1, None, 10.0, 0.5, 1.5, 10, default_tol=1e-9)
+    >>> sinkhorn_options(0.1, None, 10.0, 0.5, 1.5, 10, 1e-9)
     Traceback (most recent call last):
         ...
     TypeError: max_iter: expected an integer >= 1, got float 10.0

@@ -14,15 +14,6 @@ from .. import _checks as C
 __all__: list[str] = []
 
 
-def _check_points(name: str, x: object) -> np.ndarray:
-    """A finite point cloud of shape (n, d), n, d >= 1, as float64."""
-    x = C.as_float64(name, x)
-    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"{name}: expected a point cloud of shape (n, d) with n, d >= 1, got shape {x.shape}")
-    C.check_finite(name, x)
-    return x
-
-
 def _check_weights(name: str, w: object, n: int, of: str, uniform: bool) -> np.ndarray | None:
     """Weights of a point cloud: ``None`` is uniform (1/n, or kept ``None`` unless ``uniform``);
     otherwise a (n,) probability vector, rescaled to sum exactly to 1."""
@@ -45,7 +36,11 @@ def _check_clouds(
     ``uniform=True``, else kept ``None``); p: the order, >= 1 (a Python float).
     """
     p = S.order(p)
-    x, y = _check_points("x", x), _check_points("y", y)
+    x, y = C.as_float64("x", x), C.as_float64("y", y)
+    for name, z in (("x", x), ("y", y)):
+        if z.ndim != 2 or z.shape[0] == 0 or z.shape[1] == 0:
+            raise ValueError(f"{name}: expected a point cloud of shape (n, d) with n, d >= 1, got shape {z.shape}")
+        C.check_finite(name, z)
     if x.shape[-1] != y.shape[-1]:
         raise ValueError(f"x and y: expected points of the same dimension d, got shapes {x.shape} and {y.shape}")
     a = _check_weights("a", a, x.shape[0], "x", uniform)

@@ -210,9 +210,10 @@ def sliced_wasserstein(
 
     References
     ----------
-    Isachenko, DGM Lecture 7, slide 'Wasserstein metric'; Rabin, Peyre, Delon, Bernot, Wasserstein
-    barycenter and its application to texture mixing, SSVM 2011; Bonneel, Rabin, Peyre, Pfister,
-    Sliced and Radon Wasserstein barycenters of measures, J. Math. Imaging Vis. 51 (2015).
+    Rabin, Peyre, Delon, Bernot, Wasserstein barycenter and its application to texture mixing, SSVM
+    2011; Bonneel, Rabin, Peyre, Pfister, Sliced and Radon Wasserstein barycenters of measures, J. Math.
+    Imaging Vis. 51 (2015) (beyond the slides: a mean of the 1-D W_p^p of Isachenko, DGM Lecture 7,
+    slide 'Wasserstein metric').
 
     Examples
     --------

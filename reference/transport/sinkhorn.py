@@ -243,9 +243,7 @@ def sinkhorn(
     9.0
     """
     x, y, a, b, p = _check_clouds(x, y, a, b, p, uniform=True)
-    options = S.sinkhorn_options(
-        epsilon, tol, max_iter, epsilon_scaling, overrelaxation, check_every, default_tol=DEFAULT_TOL
-    )
+    options = S.sinkhorn_options(epsilon, tol, max_iter, epsilon_scaling, overrelaxation, check_every, DEFAULT_TOL)
     return _sinkhorn(x, y, a, b, p, options, return_plan, return_potentials)
 
 
@@ -367,9 +365,10 @@ def sinkhorn_divergence(
 
     References
     ----------
-    Isachenko, DGM Lecture 7, slide 'Wasserstein metric'; Genevay, Peyre, Cuturi, Learning generative
-    models with Sinkhorn divergences, AISTATS 2018; Feydy, Sejourne, Vialard, Amari, Trouve, Peyre,
-    Interpolating between optimal transport and MMD using Sinkhorn divergences, AISTATS 2019, Thm 1.
+    Genevay, Peyre, Cuturi, Learning generative models with Sinkhorn divergences, AISTATS 2018;
+    Feydy, Sejourne, Vialard, Amari, Trouve, Peyre, Interpolating between optimal transport and MMD
+    using Sinkhorn divergences, AISTATS 2019, Thm 1 (beyond the slides: its eps -> 0 limit is the W_p^p
+    of Isachenko, DGM Lecture 7, slide 'Wasserstein metric').
 
     Examples
     --------
@@ -380,9 +379,7 @@ def sinkhorn_divergence(
     0.0
     """
     x, y, a, b, p = _check_clouds(x, y, a, b, p, uniform=True)
-    options = S.sinkhorn_options(
-        epsilon, tol, max_iter, epsilon_scaling, overrelaxation, check_every, default_tol=DEFAULT_TOL
-    )
+    options = S.sinkhorn_options(epsilon, tol, max_iter, epsilon_scaling, overrelaxation, check_every, DEFAULT_TOL)
     ot_xx = _symmetric_entropic_cost(x, a, p, options)
     if x.shape == y.shape and np.array_equal(x, y) and np.array_equal(a, b):
         return ot_xx - 0.5 * ot_xx - 0.5 * ot_xx  # alpha = beta: the three problems are one; exactly 0
