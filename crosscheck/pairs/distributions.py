@@ -15,11 +15,9 @@ from hypothesis.extra import numpy as hnp
 
 from .. import strategies as cs
 from ..agree import Case
-from ..registry import register_pair
+from ..registry import bad, register_pair
 
-BEIGY_GAUSSIAN = "Beigy, 'Score function (One-dimensional Gaussian distribution)'"
-BEIGY_MIXTURE = "Beigy, 'The score function of a mixture of two Gaussians'"
-L8_TWEEDIE = "L8, Tweedie's formula slides (exact posterior mean E[x | y])"
+NAN = float("nan")
 
 
 def sigmas() -> st.SearchStrategy[float]:
@@ -96,11 +94,90 @@ def _mixture_posterior_cases(draw: st.DrawFn, dtype: str) -> Case:
     return Case((_points(draw, means.shape[1], bound=15.0), draw(sigmas()), weights, means, covs))
 
 
-register_pair("distributions", "gaussian_log_prob", slide=BEIGY_GAUSSIAN, cases=_gaussian_point_cases)
-register_pair("distributions", "gaussian_score", slide=BEIGY_GAUSSIAN, cases=_gaussian_point_cases)
-register_pair("distributions", "gaussian_sample", slide=BEIGY_GAUSSIAN, cases=_gaussian_sample_cases)
-register_pair("distributions", "gaussian_posterior_mean", slide=L8_TWEEDIE, cases=_gaussian_posterior_cases)
-register_pair("distributions", "mixture_log_prob", slide=BEIGY_MIXTURE, cases=_mixture_point_cases)
-register_pair("distributions", "mixture_score", slide=BEIGY_MIXTURE, cases=_mixture_point_cases)
-register_pair("distributions", "mixture_sample", slide=BEIGY_MIXTURE, cases=_mixture_sample_cases)
-register_pair("distributions", "mixture_posterior_mean", slide=L8_TWEEDIE, cases=_mixture_posterior_cases)
+# Bad inputs: the parameters (checked by the constructors the functional forms build) and the points.
+MEAN, COV = np.array([1.0, -0.5, 0.25]), np.array([[2.0, 0.5, -0.3], [0.5, 1.0, 0.2], [-0.3, 0.2, 0.7]])
+X = np.zeros((4, 3))
+W = np.array([0.5, 0.5])
+MEANS = np.array([[0.0, 0.0], [2.0, -1.0], [-1.5, 2.0]])
+COVS = np.array([[[1.0, 0.3], [0.3, 0.5]], [[0.4, -0.1], [-0.1, 0.8]], [[0.3, 0.0], [0.0, 0.3]]])
+X2 = np.zeros((4, 2))
+GAUSSIAN_ERRORS = [
+    bad(X[:, :2], np.zeros((1, 2)), np.eye(2), match=r"mean: expected a vector of shape \(d,\)"),
+    bad(X[:, :2], np.zeros(2), np.eye(3), match=r"cov: expected shape \(2, 2\)"),
+    bad(X[:, :2], np.array([0.0, NAN]), np.eye(2), match="mean: expected finite"),
+    bad(X[:, :2], np.zeros(2), np.array([[1.0, NAN], [NAN, 1.0]]), match="cov: expected finite"),
+    bad(X[:, :2], np.zeros(2), np.array([[1.0, 2.0], [2.0, 1.0]]), match="cov: expected symmetric positive definite"),
+    bad(X[:, :2], np.zeros(2), np.array([[1.0, 0.5], [0.0, 1.0]]), match="cov: expected symmetric matrices"),
+    bad(X[:, :2], "ab", np.eye(2), error=TypeError, match="mean: expected a"),
+]
+MIXTURE_ERRORS = [
+    bad(X2, np.array([0.5, 0.4]), MEANS[:2], COVS[:2], match="weights: expected probabilities summing to 1"),
+    bad(X2, np.array([1.5, -0.5]), MEANS[:2], COVS[:2], match="weights: expected non-negative"),
+    bad(X2, np.array([0.5, NAN]), MEANS[:2], COVS[:2], match="weights: expected finite"),
+    bad(X2, W, MEANS, COVS[:2], match=r"means: expected shape \(2, d\)"),
+    bad(X2, W, MEANS[:2], COVS, match=r"covs: expected shape \(2, 2, 2\)"),
+    bad(X2, W, MEANS[:2], -COVS[:2], match="covs: expected symmetric positive"),
+    bad(X2, np.full((1, 2), 0.5), MEANS[:2], COVS[:2], match="weights: expected a vector"),
+]
+SIGMA_ERRORS = [
+    bad(X, -1.0, MEAN, COV, match="sigma: expected a finite non-negative number"),
+    bad(X, NAN, MEAN, COV, match="sigma: expected a finite non-negative number"),
+    bad(X, True, MEAN, COV, error=TypeError, match="sigma: expected a non-negative real number"),
+    bad(X, "1.0", MEAN, COV, error=TypeError, match="sigma: expected a non-negative real number"),
+]
+
+register_pair("distributions", "gaussian_log_prob", cases=_gaussian_point_cases, errors=GAUSSIAN_ERRORS)
+register_pair(
+    "distributions",
+    "gaussian_score",
+    cases=_gaussian_point_cases,
+    errors=[
+        bad(np.zeros((4, 2)), MEAN, COV, match=r"x: expected points of shape \(\.\.\., 3\) \(d = 3 from mean\)"),
+        bad(np.full((1, 3), NAN), MEAN, COV, match="x: expected finite"),
+        bad(np.zeros(()), MEAN, COV, match=r"x: expected points of shape \(\.\.\., 3\)"),
+    ],
+)
+register_pair(
+    "distributions",
+    "gaussian_sample",
+    cases=_gaussian_sample_cases,
+    errors=[bad(np.zeros((4, 2)), MEAN, COV, match=r"noise: expected points of shape \(\.\.\., 3\)")],
+)
+register_pair(
+    "distributions",
+    "gaussian_posterior_mean",
+    cases=_gaussian_posterior_cases,
+    errors=[*SIGMA_ERRORS, bad(np.zeros((1, 2)), 0.5, MEAN, COV, match=r"y: expected points of shape \(\.\.\., 3\)")],
+)
+register_pair("distributions", "mixture_log_prob", cases=_mixture_point_cases, errors=MIXTURE_ERRORS)
+register_pair(
+    "distributions",
+    "mixture_score",
+    cases=_mixture_point_cases,
+    errors=[
+        bad(X, W, MEANS[:2], COVS[:2], match=r"x: expected points of shape \(\.\.\., 2\) \(d = 2 from means\)"),
+        bad(np.full((1, 2), np.inf), W, MEANS[:2], COVS[:2], match="x: expected finite"),
+    ],
+)
+register_pair(
+    "distributions",
+    "mixture_sample",
+    cases=_mixture_sample_cases,
+    errors=[
+        bad(X, np.zeros(4), W, MEANS[:2], COVS[:2], match=r"noise: expected points of shape \(\.\.\., 2\)"),
+        bad(X2, np.zeros(3), W, MEANS[:2], COVS[:2], match=r"uniforms: expected shape \(4,\)"),
+        bad(X2[:2], np.array([0.5, 1.5]), W, MEANS[:2], COVS[:2], match=r"uniforms: expected values in \[0.0, 1.0\]"),
+        bad(X2[:2], np.array([0.5, NAN]), W, MEANS[:2], COVS[:2], match="uniforms: expected no NaN"),
+    ],
+)
+register_pair(
+    "distributions",
+    "mixture_posterior_mean",
+    cases=_mixture_posterior_cases,
+    errors=[
+        bad(X2, -1.0, W, MEANS[:2], COVS[:2], match="sigma: expected a finite non-negative number"),
+        bad(X2, np.inf, W, MEANS[:2], COVS[:2], match="sigma: expected a finite non-negative number"),
+        bad(X2, None, W, MEANS[:2], COVS[:2], error=TypeError, match="sigma: expected a non-negative real number"),
+        bad(X, 0.5, W, MEANS[:2], COVS[:2], match=r"y: expected points of shape \(\.\.\., 2\)"),
+    ],
+)

@@ -1,0 +1,69 @@
+"""Shapes of the Gaussian and Gaussian-mixture arguments, checked alike on both sides (pure Python).
+
+Each function takes shapes (tuples, or ``torch.Size``), raises the ``ValueError`` that names the
+argument, and returns the sizes read from them. The array checks (finite, simplex, positive definite)
+stay on each side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["gaussian_dim", "mixture_sizes", "one_d_sizes", "points", "uniforms"]
+
+
+def gaussian_dim(mean: Sequence[int], cov: Sequence[int]) -> int:
+    """d of a mean (d,) and a covariance (d, d), d >= 1.
+
+    >>> gaussian_dim((2,), (2, 2))
+    2
+    """
+    mean, cov = tuple(mean), tuple(cov)
+    if len(mean) != 1 or mean[0] == 0:
+        raise ValueError(f"mean: expected a vector of shape (d,) with d >= 1, got shape {mean}")
+    d = mean[0]
+    if cov != (d, d):
+        raise ValueError(f"cov: expected shape ({d}, {d}) (d = {d} from mean), got shape {cov}")
+    return d
+
+
+def mixture_sizes(weights: Sequence[int], means: Sequence[int], covs: Sequence[int]) -> tuple[int, int]:
+    """(K, d) of weights (K,), means (K, d) with d >= 1 and covariances (K, d, d).
+
+    >>> mixture_sizes((3,), (3, 2), (3, 2, 2))
+    (3, 2)
+    """
+    weights, means, covs = tuple(weights), tuple(means), tuple(covs)
+    if len(weights) != 1:
+        raise ValueError(f"weights: expected a vector of shape (K,), got shape {weights}")
+    K = weights[0]
+    if len(means) != 2 or means[0] != K or means[1] == 0:
+        raise ValueError(f"means: expected shape ({K}, d) with d >= 1 (K = {K} from weights), got {means}")
+    d = means[1]
+    if covs != (K, d, d):
+        raise ValueError(f"covs: expected shape ({K}, {d}, {d}) (K, d from means), got shape {covs}")
+    return K, d
+
+
+def one_d_sizes(means: Sequence[int], stds: Sequence[int]) -> int:
+    """K of the means (K,) and standard deviations (K,) of a 1-D mixture."""
+    means, stds = tuple(means), tuple(stds)
+    if len(means) != 1 or stds != means:
+        raise ValueError(f"means, stds: expected two vectors of one shape (K,), got {means} and {stds}")
+    return means[0]
+
+
+def points(name: str, shape: Sequence[int], d: int, d_from: str) -> None:
+    """Points of shape (..., d), d read from the parameter ``d_from``."""
+    shape = tuple(shape)
+    if len(shape) < 1 or shape[-1] != d:
+        raise ValueError(f"{name}: expected points of shape (..., {d}) (d = {d} from {d_from}), got {shape}")
+
+
+def uniforms(shape: Sequence[int], noise: Sequence[int]) -> None:
+    """One uniform per sample: the batch shape of ``noise`` (..., d)."""
+    shape, noise = tuple(shape), tuple(noise)
+    if shape != noise[:-1]:
+        raise ValueError(
+            f"uniforms: expected shape {noise[:-1]} (one per sample: noise has shape {noise}), got {shape}"
+        )
