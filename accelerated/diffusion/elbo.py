@@ -151,9 +151,6 @@ def l_t(x0: torch.Tensor, x_t: torch.Tensor, eps_pred: torch.Tensor, t: torch.Te
 
         \mathcal L_t = \frac{1}{2 \tilde\beta_t} \|\tilde\mu_t(x_t, x_0) - \mu_\theta(x_t, t)\|^2.
 
-    Evaluated in float64 (inputs upcast, result cast back; autograd flows through the casts): the two
-    means agree to many digits and their difference is divided by beta_tilde_t.
-
     Parameters
     ----------
     x0, x_t, eps_pred : (n, ...) Tensor
@@ -166,6 +163,11 @@ def l_t(x0: torch.Tensor, x_t: torch.Tensor, eps_pred: torch.Tensor, t: torch.Te
     -------
     (n,) Tensor
         KL in nats, in the inputs' dtype.
+
+    Notes
+    -----
+    Evaluated in float64 (inputs upcast, result cast back; autograd flows through the casts): the two
+    means agree to many digits and their difference is divided by beta_tilde_t.
 
     References
     ----------
@@ -308,9 +310,7 @@ def weighted_dsm_loss(score: torch.Tensor, x_t: torch.Tensor, x0: torch.Tensor, 
         \sigma_t^2 \bigl\|s_\theta(x_t, t) - \nabla_{x_t} \log q(x_t \mid x_0)\bigr\|^2,
         \qquad \sigma_t^2 = 1 - \bar\alpha_t.
 
-    Evaluated in float64 (the target subtracts nearly equal x_t and sqrt(alpha_bar) x_0 and divides by
-    1 - alpha_bar); result in the inputs' dtype. See :func:`reference.diffusion.weighted_dsm_loss` for the
-    identities with L_simple and L_t.
+    See :func:`reference.diffusion.weighted_dsm_loss` for the identities with L_simple and L_t.
 
     Parameters
     ----------
@@ -321,6 +321,11 @@ def weighted_dsm_loss(score: torch.Tensor, x_t: torch.Tensor, x0: torch.Tensor, 
     Returns
     -------
     (n,) Tensor
+
+    Notes
+    -----
+    Evaluated in float64 (the target subtracts nearly equal x_t and sqrt(alpha_bar) x_0 and divides by
+    1 - alpha_bar); result in the inputs' dtype.
 
     References
     ----------

@@ -39,10 +39,7 @@ def gaussian_kl(mean_q: np.ndarray, var_q: np.ndarray, mean_p: np.ndarray, var_p
         \mathrm{KL} = \frac12 \sum_i \Bigl[\frac{\sigma_q^2}{\sigma_p^2} - 1 - \log\frac{\sigma_q^2}{\sigma_p^2}
         + \frac{(\mu_{q,i} - \mu_{p,i})^2}{\sigma_p^2}\Bigr].
 
-    The variance term is evaluated as r - log1p(r) with r = (var_q - var_p) / var_p where |r| < 1/2,
-    which keeps its digits when the variances are nearly equal (it is r^2 / 2 there; var_q - var_p is
-    exact), and as ratio - 1 - log(ratio) otherwise (log1p(r) would lose digits to 1 + r for
-    var_q << var_p). Variances may vary per element (diagonal Gaussians); the isotropic case passes one
+    Variances may vary per element (diagonal Gaussians); the isotropic case passes one
     variance per batch element, e.g. of shape (n, 1, ..., 1) as :func:`q_posterior` returns it.
 
     Parameters
@@ -58,6 +55,13 @@ def gaussian_kl(mean_q: np.ndarray, var_q: np.ndarray, mean_p: np.ndarray, var_p
     -------
     (n,) ndarray
         KL in nats; the first axis of the broadcast shape is the batch axis, all others are summed.
+
+    Notes
+    -----
+    The variance term is evaluated as r - log1p(r) with r = (var_q - var_p) / var_p where |r| < 1/2,
+    which keeps its digits when the variances are nearly equal (it is r^2 / 2 there; var_q - var_p is
+    exact), and as ratio - 1 - log(ratio) otherwise (log1p(r) would lose digits to 1 + r for
+    var_q << var_p).
 
     References
     ----------
@@ -232,10 +236,7 @@ def prior_kl(x0: np.ndarray, schedule: Schedule) -> np.ndarray:
     .. math::
 
         \mathrm{KL}\bigl(\mathcal N(\sqrt{\bar\alpha_T} x_0, (1 - \bar\alpha_T) I) \,\|\, \mathcal N(0, I)\bigr)
-        = \frac12 \Bigl[ D \bigl(-\bar\alpha_T - \log(1 - \bar\alpha_T)\bigr) + \bar\alpha_T \|x_0\|^2 \Bigr],
-
-    with D the number of features; the first bracket is evaluated as -alpha_bar_T - log1p(-alpha_bar_T)
-    (about alpha_bar_T^2 / 2, no cancellation).
+        = \frac12 \Bigl[ D \bigl(-\bar\alpha_T - \log(1 - \bar\alpha_T)\bigr) + \bar\alpha_T \|x_0\|^2 \Bigr].
 
     Parameters
     ----------
@@ -246,6 +247,11 @@ def prior_kl(x0: np.ndarray, schedule: Schedule) -> np.ndarray:
     -------
     (n,) ndarray
         KL in nats.
+
+    Notes
+    -----
+    D is the number of features. The first bracket is evaluated as -alpha_bar_T - log1p(-alpha_bar_T)
+    (about alpha_bar_T^2 / 2, no cancellation).
 
     References
     ----------
