@@ -1,20 +1,6 @@
-"""Agreement cases for :mod:`reference.gan` and :mod:`accelerated.gan`.
+"""Hypothesis strategies of the GAN pairs: per-sample values, logits, densities, uniforms, critics, cases.
 
-Edge cases drawn on purpose: discriminator outputs at exactly 0 and 1 (V = -inf), logits at +-50,
-+-1000 and +-inf, hinge logits at the kinks +-1, densities that vanish together (D* = 1/2) or alone
-(D* in {0, 1}), log-densities of -inf, uniforms at 0, 1/2 and 1 (the truncation bounds), psi beyond 38
-(Phi(-psi) underflows), per-sample values of shape (n,) and (n, 1) with different n for the real and
-the generated set, batch axes that broadcast (densities, latents), and data sets whose classes a
-logistic regression separates perfectly.
-
-The training losses and penalties are registered at bfloat16 and float16 too (the mixed-precision
-pass, ``crosscheck.tolerances.LOW_PRECISION``, default tolerances). For the penalties of a critic
-network, half precision is the network's own arithmetic as much as the library's, so at half precision
-the strategies draw critics whose hidden units stay out of saturation (|pre-activation| below about 2),
-where 1 - tanh^2 keeps its leading digits: a saturated unit (h = 0.999) has 1 - h^2 = 0.002 with no
-correct digit in bfloat16, in any implementation. Measured over 300 random draws each: usage (error
-over tolerance) at most 0.48 (gradient_penalty, bfloat16) with these critics, 0.76 with the float32
-strategy's critics (weights up to 1.5).
+The edge cases they draw on purpose are listed in :mod:`crosscheck.pairs.gan`.
 """
 
 from __future__ import annotations
@@ -25,12 +11,7 @@ from hypothesis.extra import numpy as hnp
 
 from crosscheck import strategies as cs
 from crosscheck.agree import Case, Twin
-from crosscheck.registry import register_pair
 from crosscheck.tolerances import LOW_PRECISION
-
-L7 = "L7"
-L8 = "L8"
-BEYOND = "beyond the slides"
 
 # The losses and penalties a training step calls: checked in the mixed-precision pass too.
 TRAINING_DTYPES = ("float64", "float32", *LOW_PRECISION)
@@ -249,106 +230,3 @@ def _c2st_cases(draw: st.DrawFn) -> Case:
         "noise": noise,
     }
     return Case((x, y), kwargs)
-
-
-register_pair(
-    "gan",
-    "gan_value",
-    slide=f"{L8}, 'Discriminator Training Objective'",
-    cases=lambda dtype: _value_cases("probabilities"),
-    dtypes=TRAINING_DTYPES,
-)
-register_pair(
-    "gan",
-    "optimal_discriminator",
-    slide=f"{L8}, 'Discriminator Training Objective'",
-    cases=lambda dtype: _density_cases(log=False),
-)
-register_pair(
-    "gan",
-    "optimal_discriminator_logit",
-    slide=f"{L8}, 'Discriminator Training Objective'",
-    cases=lambda dtype: _density_cases(log=True),
-)
-register_pair(
-    "gan",
-    "discriminator_loss",
-    slide=f"{L8}, 'Discriminator Training Objective'; hinge: Lim and Ye 2017, Miyato et al. 2018 ({BEYOND})",
-    cases=lambda dtype: _discriminator_loss_cases(),
-    dtypes=TRAINING_DTYPES,
-)
-register_pair(
-    "gan",
-    "generator_loss",
-    slide=f"{L8}, 'Generator Training Objective'; {L7}, 'Main problems of standard GAN'; hinge ({BEYOND})",
-    cases=lambda dtype: _generator_loss_cases(),
-    dtypes=TRAINING_DTYPES,
-)
-register_pair(
-    "gan",
-    "wasserstein_critic_objective",
-    slide=f"{L7}, 'WGAN objective'",
-    cases=lambda dtype: _value_cases("critic"),
-    dtypes=TRAINING_DTYPES,
-)
-register_pair("gan", "clip_weights", slide=f"{L7}, 'WGAN objective'", cases=lambda dtype: _clip_cases())
-register_pair(
-    "gan",
-    "interpolate",
-    slide=f"{L7}, 'WGAN objective' (Gulrajani et al. 2017)",
-    cases=lambda dtype: _interpolate_cases(),
-    dtypes=TRAINING_DTYPES,
-)
-register_pair(
-    "gan",
-    "gradient_penalty_from_gradients",
-    slide=f"{L7}, 'WGAN objective' (Gulrajani et al. 2017)",
-    cases=lambda dtype: _gradients_cases(),
-    dtypes=TRAINING_DTYPES,
-)
-register_pair(
-    "gan",
-    "gradient_penalty",
-    slide=f"{L7}, 'WGAN objective' (Gulrajani et al. 2017)",
-    cases=_gradient_penalty_cases,
-    dtypes=TRAINING_DTYPES,
-)
-register_pair(
-    "gan",
-    "r1_penalty_from_gradients",
-    slide=f"Mescheder et al. 2018, eq. (9) and (10) ({BEYOND})",
-    cases=lambda dtype: _gradients_cases(weight="gamma"),
-    dtypes=TRAINING_DTYPES,
-)
-register_pair(
-    "gan",
-    "r1_penalty",
-    slide=f"Mescheder et al. 2018, eq. (9) ({BEYOND})",
-    cases=_zero_centred_penalty_cases,
-    dtypes=TRAINING_DTYPES,
-)
-register_pair(
-    "gan",
-    "r2_penalty",
-    slide=f"Mescheder et al. 2018, eq. (10) ({BEYOND})",
-    cases=_zero_centred_penalty_cases,
-    dtypes=TRAINING_DTYPES,
-)
-register_pair(
-    "gan",
-    "truncated_normal",
-    slide=f"{L7}, 'Truncation trick' (BigGAN)",
-    cases=lambda dtype: _truncated_normal_cases(),
-)
-register_pair(
-    "gan",
-    "truncate_latent",
-    slide=f"{L7}, 'Truncation trick' (StyleGAN)",
-    cases=lambda dtype: _truncate_latent_cases(),
-)
-register_pair(
-    "gan",
-    "classifier_two_sample_test",
-    slide=f"{L8}, 'Two-Sample Tests'",
-    cases=lambda dtype: _c2st_cases(),
-)
