@@ -17,6 +17,7 @@ A formula beyond the slides cites its paper first: its citation is that paper, w
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import inspect
 import re
@@ -28,6 +29,8 @@ _DECKS = (
     (re.compile(r"^Advanced Course on DGM, Lecture 8,?\s*"), "L8 "),
     (re.compile(r"^Beigy, Score-Based Generative Models,?\s*"), "Beigy "),
 )
+# A quoted slide title; an apostrophe followed by a letter ("Hutchinson's") does not close it.
+_QUOTED = re.compile(r"'.+?'(?![A-Za-z])|\"[^\"]+\"")
 _SLIDE_WORD = re.compile(r"^(?:recap )?(?:slides?|recap slides?)\s+")
 
 
@@ -56,11 +59,18 @@ def _split(text: str) -> list[str]:
 
 
 def _without_parentheses(text: str) -> str:
+    """Drop parenthesised remarks, but not parentheses inside a quoted slide title ('... (NCSN)')."""
+    quoted = _QUOTED.findall(text)
+    for i, q in enumerate(quoted):
+        text = text.replace(q, f"\0{i}\0", 1)
     while True:
         shorter = re.sub(r"\s*\([^()]*\)", "", text)
         if shorter == text:
-            return " ".join(text.split())
+            break
         text = shorter
+    for i, q in enumerate(quoted):
+        text = text.replace(f"\0{i}\0", q, 1)
+    return " ".join(text.split())
 
 
 def _deck_citation(clause: str) -> str | None:
@@ -87,7 +97,7 @@ def slide_citation(obj: object) -> str:
     "beyond the slides". ValueError if the docstring has no References section."""
     decks = slide_citations(obj)
     if decks:
-        return "; ".join(decks)
+        return merge_citations(decks)
     clauses = _split(references(obj))
     if not clauses:
         name = getattr(obj, "__qualname__", repr(obj))
@@ -97,28 +107,36 @@ def slide_citation(obj: object) -> str:
 
 # --------------------------------------------------------------------------- README's table of formulas
 
-_FUNCTION = re.compile(r"`([a-z_]+\.[A-Za-z_][A-Za-z0-9_]*)")
+_FUNCTION = re.compile(r"`([a-z_]+\.[A-Za-z_][A-Za-z0-9_]*\*?)")
 
 
-def _reference_object(dotted: str) -> object:
+def _reference_objects(dotted: str) -> list[object]:
+    """The reference object(s) a README name stands for; ``distributions.gaussian_*`` is every match."""
     module, name = dotted.split(".", 1)
-    return getattr(importlib.import_module(f"reference.{module}"), name)
+    mod = importlib.import_module(f"reference.{module}")
+    names = fnmatch.filter(mod.__all__, name) if name.endswith("*") else [name]
+    return [getattr(mod, n) for n in names]
+
+
+def merge_citations(citations: list[str]) -> str:
+    """Deck citations merged per deck, each slide once, in order of first appearance:
+    ``["L8 'A'", "L8 'A' and 'B'", "L7 'C'"]`` -> ``"L8 'A', 'B'; L7 'C'"``. A citation without a
+    quoted slide name is kept as written."""
+    decks: dict[str, list[str]] = {}
+    for c in citations:
+        deck, _, rest = c.partition(" ")
+        names = _QUOTED.findall(rest) or [rest]
+        slides = decks.setdefault(deck, [])
+        slides += [n for n in names if n not in slides]
+    return "; ".join(f"{deck} {', '.join(slides)}" for deck, slides in decks.items())
 
 
 def row_citation(functions_cell: str) -> str:
-    """The slide cell for a README row: the citations of its functions, in order, each once."""
-    cited: list[str] = []
-    beyond: list[str] = []
-    for dotted in _FUNCTION.findall(functions_cell):
-        obj = _reference_object(dotted)
-        for c in slide_citations(obj):
-            if c not in cited:
-                cited.append(c)
-        if not slide_citations(obj):
-            first = slide_citation(obj)
-            if first not in beyond:
-                beyond.append(first)
-    return "; ".join(cited) if cited else "; ".join(beyond)
+    """The slide cell for a README row: the deck citations of its functions merged
+    (:func:`merge_citations`), or, for a row beyond the slides, its first function's citation."""
+    objects = [obj for dotted in _FUNCTION.findall(functions_cell) for obj in _reference_objects(dotted)]
+    cited = [c for obj in objects for c in slide_citations(obj)]
+    return merge_citations(cited) if cited else slide_citation(objects[0])
 
 
 def rewrite_readme_table(text: str) -> str:
