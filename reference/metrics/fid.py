@@ -54,8 +54,8 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
 
     References
     ----------
-    Isachenko, DGM Lecture 7, slides 'Frechet Inception Distance' (FID = W_2^2) and 'Frechet
-    Inception Distance (FID)'; Advanced Course on DGM, Lecture 8, slide 'Computing FID';
+    Isachenko, DGM Lecture 7, slide 'Frechet Inception Distance' (FID = W_2^2, and the closed form on
+    the next slide); Advanced Course on DGM, Lecture 8, slide 'Computing FID';
     Heusel et al., GANs trained by a two time-scale update rule converge to a local Nash
     equilibrium, NeurIPS 2017; Dowson and Landau, The Frechet distance between multivariate normal
     distributions, J. Multivariate Anal. 12 (1982).
@@ -196,7 +196,7 @@ def fid_infinity(
 
     References
     ----------
-    Isachenko, DGM Lecture 7, slide 'Frechet Inception Distance (FID)' (its FID / FID_inf table);
+    Isachenko, DGM Lecture 7, slide 'Frechet Inception Distance (FID)', its FID / FID_inf table;
     Chong and Forsyth, Effectively unbiased FID and Inception Score and where to find them, CVPR 2020.
 
     Examples

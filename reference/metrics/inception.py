@@ -139,8 +139,8 @@ def inception_score_components(probs: np.ndarray) -> InceptionScoreComponents:
 
     References
     ----------
-    Advanced Course on DGM, Lecture 8, slides 'Prediction sharpness', 'Prediction Diversity' and
-    'Inception Score'; Salimans et al., NeurIPS 2016.
+    Advanced Course on DGM, Lecture 8, slide 'Inception Score' (IS = D x S, after the slides
+    'Prediction sharpness' and 'Prediction Diversity'); Salimans et al., NeurIPS 2016.
 
     Examples
     --------

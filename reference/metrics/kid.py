@@ -194,9 +194,9 @@ def kid(
     References
     ----------
     Binkowski, Sutherland, Arbel, Gretton, Demystifying MMD GANs, ICLR 2018 (KID, its cubic kernel and
-    the subset estimate); Advanced Course on DGM, Lecture 8, slides 'Two-Sample Tests' and
-    'Computing FID' (features of a pretrained classifier); Isachenko, DGM Lecture 7, slide
-    'Frechet Inception Distance (FID)' (FID's dependence on the sample count, which KID avoids).
+    the subset estimate); Advanced Course on DGM, Lecture 8, slide 'Two-Sample Tests' (with the
+    features of slide 'Computing FID'; KID avoids the dependence of FID on the sample count that
+    Isachenko, DGM Lecture 7, slide 'Frechet Inception Distance (FID)' shows).
 
     Examples
     --------

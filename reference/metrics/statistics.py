@@ -211,17 +211,22 @@ def save_statistics(path: str | os.PathLike, stats: FeatureStatistics) -> None:
     >>> load_statistics(path).sigma.tolist()
     [[1.0]]
     """
+    mu, sigma, n = _check_stats(stats)
+    np.savez(path, mu=mu, sigma=sigma, n=np.int64(n))
+
+
+def _check_stats(stats: object) -> tuple[np.ndarray, np.ndarray, int]:
+    """(mu, sigma, n) of a FeatureStatistics-like triple: float64 (d,) and (d, d) arrays, a count n >= 0."""
     if not (isinstance(stats, tuple) and len(stats) == 3):
         raise TypeError(f"stats: expected a FeatureStatistics (mu, sigma, n), got {C.describe(stats)}")
     mu = C.as_float64("stats.mu", stats[0])
     sigma = C.as_float64("stats.sigma", stats[1])
-    n = stats[2].item() if hasattr(stats[2], "item") else stats[2]
-    n = A.count("stats.n", n, minimum=0)
+    n = A.count("stats.n", stats[2].item() if hasattr(stats[2], "item") else stats[2], minimum=0)
     if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
         raise ValueError(
             f"stats: expected mu of shape (d,) and sigma of shape (d, d), got {mu.shape} and {sigma.shape}"
         )
-    np.savez(path, mu=mu, sigma=sigma, n=np.int64(n))
+    return mu, sigma, n
 
 
 def load_statistics(path: str | os.PathLike) -> FeatureStatistics:
