@@ -1,59 +1,37 @@
-"""Energy-based models in PyTorch: log p-hat = -E, score = -grad E by autograd, log ratios, log Z, Ising.
+"""Energy-based models in PyTorch: the analytic energies, log p-hat = -E, the score by autograd, log ratios, log Z.
 
-Same names and parameters as :mod:`reference.energy`; see it for the slides (Isachenko DGM
-Lecture 7, 'Energy-based models' / 'Unnormalized density'; Advanced Course on DGM Lecture 8,
-'Energy Based Models', 'Application of Energy Based Models', 'Example: Ising Model'; Beigy,
-'Score Matching (SM)') and for the sign convention: E is the energy, p-hat = exp(-E), and Lecture 8's
-f_theta is -E.
-
-Differences from the reference:
-
-* :func:`energy_score` takes *any* callable energy (an ``nn.Module`` EBM, a lambda) and
-  differentiates it with autograd; the analytic ``grad`` methods of :class:`QuadraticEnergy` and
-  :class:`DoubleWellEnergy` exist to check it. Under ``torch.no_grad()`` the score is a plain
-  tensor; otherwise it keeps its graph (``create_graph=True``), so a loss built from it can be
-  backpropagated to the energy's parameters (score matching of an EBM) and, if ``x`` requires grad,
-  to ``x``.
-* :class:`QuadraticEnergy` and :class:`DoubleWellEnergy` are ``nn.Module`` s (the quadratic one holds
-  ``precision`` and ``mean`` as ``nn.Parameter`` s). They evaluate in float64 and cast back to the
-  input dtype (a float32 quadratic form with a precision of condition 1e4 loses four digits); autograd
-  goes through the casts.
-* :func:`ising_log_potential` and :func:`ising_denoise` compute the potentials of all 2^(H W) states
-  at once with two float64 matrix products of 0/1 matrices (exact integer counts), on the device of
-  ``x``; results are float64 (probabilities) and int64 (images).
-
-One-sided names: none.
+Same formulas as :mod:`reference.energy.density` (Isachenko, DGM Lecture 7, 'Unnormalized density';
+Advanced Course on DGM, Lecture 8, 'Energy Based Models', 'Application of Energy Based Models';
+Beigy, 'Score Matching (SM)'); see :mod:`accelerated.energy` for the differences.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
 
 import torch
 from torch import nn
 
-from . import _checks as C
+import reference._args as A
+from reference._args import langevin as AL
+
+from .. import _checks as C
 
 __all__ = [
     "DoubleWellEnergy",
-    "IsingPosterior",
     "QuadraticEnergy",
     "energy_score",
-    "ising_denoise",
-    "ising_log_potential",
-    "ising_states",
     "log_partition_function",
     "log_ratio",
     "unnormalized_log_density",
 ]
 
-MAX_ISING_PIXELS = 16
 F64 = torch.float64
 
 
-def _points(name: str, x: object, d: int | None = None) -> torch.Tensor:
+def _check_points(name: str, x: object, d: int | None = None) -> torch.Tensor:
+    """Points (..., d) (d given or any), finite (a device assertion), as the floating tensor given."""
     x = C.as_float_tensor(name, x)
     if x.ndim < 1 or (d is not None and x.shape[-1] != d):
         want = f"(..., {d})" if d is not None else "(..., d)"
@@ -62,7 +40,63 @@ def _points(name: str, x: object, d: int | None = None) -> torch.Tensor:
     return x
 
 
-# --------------------------------------------------------------------------- analytic energies
+def _check_energy_values(energy: object) -> torch.Tensor:
+    """Energy values E(x): no NaN, no -inf (+inf allowed: density 0)."""
+    E = C.as_float_tensor("energy", energy)
+    C.check_not_nan("energy", E)
+    if C.value_checks_active() and bool(torch.isneginf(E.detach()).any()):
+        raise ValueError("energy: expected energies > -inf (+inf allowed: density 0), got -inf")
+    return E
+
+
+def _check_energy_pair(energy_x: object, energy_x_prime: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two finite energy tensors of one dtype and device whose batch shapes broadcast."""
+    E_x = C.as_float_tensor("energy_x", energy_x)
+    E_x_prime = C.as_float_tensor("energy_x_prime", energy_x_prime)
+    C.check_same_device_dtype(("energy_x", "energy_x_prime"), (E_x, E_x_prime))
+    C.broadcast_batch(("energy_x", "energy_x_prime"), (E_x.shape, E_x_prime.shape))
+    C.check_finite("energy_x", E_x)
+    C.check_finite("energy_x_prime", E_x_prime)
+    return E_x, E_x_prime
+
+
+def _check_energy(energy: object, x: object) -> tuple[Callable, torch.Tensor]:
+    """An energy the side can differentiate (here: any callable, by autograd) and points x."""
+    AL.function("energy", energy, "mapping points (..., d) to energies (...)")
+    return energy, _check_points("x", x)
+
+
+def _check_box(
+    energy: object, lower: object, upper: object, n_points: object
+) -> tuple[Callable, torch.Tensor, torch.Tensor, int]:
+    """A callable energy and the box [lower, upper] in 1-D or 2-D (finite, lower < upper), n_points >= 2."""
+    AL.function("energy", energy, "mapping points (m, d) to energies (m,)")
+    lower = C.as_float_tensor("lower", lower)
+    upper = C.as_float_tensor("upper", upper)
+    C.check_same_device_dtype(("lower", "upper"), (lower, upper))
+    lower, upper = lower.reshape(-1) if lower.ndim == 0 else lower, upper.reshape(-1) if upper.ndim == 0 else upper
+    if lower.ndim != 1 or lower.shape[0] not in (1, 2):
+        raise ValueError(
+            f"lower: expected a scalar or a vector of shape (d,) with d in (1, 2), got shape {tuple(lower.shape)}"
+        )
+    C.check_shape("upper", upper, lower.shape)
+    C.check_finite("lower", lower)
+    C.check_finite("upper", upper)
+    if C.value_checks_active() and bool((upper <= lower).any()):
+        raise ValueError(f"lower, upper: expected lower < upper in every coordinate, got {lower} and {upper}")
+    return energy, lower, upper, A.count("n_points", n_points, minimum=2)
+
+
+def _evaluate(energy: Callable, points: torch.Tensor) -> torch.Tensor:
+    """energy(points), checked: a tensor of shape (m,) for points (m, d), no NaN."""
+    E = energy(points)
+    if not isinstance(E, torch.Tensor) or tuple(E.shape) != (points.shape[0],):
+        got = f"shape {tuple(E.shape)}" if isinstance(E, torch.Tensor) else C.describe(E)
+        raise ValueError(
+            f"energy(points): expected shape ({points.shape[0]},) for points {tuple(points.shape)}, got {got}"
+        )
+    C.check_not_nan("energy(points)", E)
+    return E
 
 
 class QuadraticEnergy(nn.Module):
@@ -82,6 +116,15 @@ class QuadraticEnergy(nn.Module):
     References
     ----------
     Isachenko, DGM Lecture 7, slide 'Unnormalized density'.
+
+    Examples
+    --------
+    P = 2, m = 1: E(3) = (1/2) 2 (3 - 1)^2 = 4 and grad E(3) = 2 (3 - 1) = 4 (closed form):
+
+    >>> E = QuadraticEnergy(torch.tensor([[2.0]], dtype=torch.float64), torch.tensor([1.0], dtype=torch.float64))
+    >>> three = torch.tensor([3.0], dtype=torch.float64)
+    >>> float(E(three).detach()), float(E.grad(three)[0].detach())
+    (4.0, 4.0)
     """
 
     def __init__(self, precision: torch.Tensor, mean: torch.Tensor) -> None:
@@ -108,7 +151,7 @@ class QuadraticEnergy(nn.Module):
     def _diff(self, x: torch.Tensor) -> torch.Tensor:
         x = C.as_float_tensor("x", x)
         C.check_same_device_dtype(("x", "mean"), (x, self.mean))
-        x = _points("x", x, self.dim)
+        x = _check_points("x", x, self.dim)
         return x.to(F64) - self.mean.to(F64)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -138,25 +181,29 @@ class DoubleWellEnergy(nn.Module):
     References
     ----------
     Advanced Course on DGM, Lecture 8, slide 'Energy Based Models'.
+
+    Examples
+    --------
+    a = 1, b = 1: the wells at +-1 have E = 0, the barrier at 0 has E = a b^2 = 1 (closed form):
+
+    >>> DoubleWellEnergy(1.0, 1.0)(torch.tensor([[1.0], [-1.0], [0.0]], dtype=torch.float64)).tolist()
+    [0.0, 0.0, 1.0]
     """
 
     def __init__(self, a: float, b: float) -> None:
         super().__init__()
-        self.a = C.check_positive_scalar("a", a)
-        self.b = C.check_real_scalar("b", b)
+        self.a = A.positive("a", a)
+        self.b = A.real("b", b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """E(x) for x of shape (..., d); returns (...) in x's dtype."""
-        x64 = _points("x", x).to(F64)
+        x64 = _check_points("x", x).to(F64)
         return (self.a * ((x64**2 - self.b) ** 2).sum(dim=-1)).to(x.dtype)
 
     def grad(self, x: torch.Tensor) -> torch.Tensor:
         """Analytic grad_x E(x) = 4 a x (x^2 - b); x (..., d) -> (..., d)."""
-        x64 = _points("x", x).to(F64)
+        x64 = _check_points("x", x).to(F64)
         return (4.0 * self.a * x64 * (x64**2 - self.b)).to(x.dtype)
-
-
-# --------------------------------------------------------------------------- EBM formulas
 
 
 def unnormalized_log_density(energy: torch.Tensor) -> torch.Tensor:
@@ -175,11 +222,19 @@ def unnormalized_log_density(energy: torch.Tensor) -> torch.Tensor:
     -------
     (...) Tensor
         -E.
+
+    References
+    ----------
+    Isachenko, DGM Lecture 7, slide 'Unnormalized density'.
+
+    Examples
+    --------
+    E = 2.5 gives log p-hat = -2.5, and E = +inf density 0 (the slide's p-hat = exp(-E)):
+
+    >>> unnormalized_log_density(torch.tensor([2.5, float("inf")], dtype=torch.float64)).tolist()
+    [-2.5, -inf]
     """
-    E = C.as_float_tensor("energy", energy)
-    C.check_not_nan("energy", E)
-    if C.value_checks_active() and bool(torch.isneginf(E.detach()).any()):
-        raise ValueError("energy: expected energies > -inf (+inf allowed: density 0), got -inf")
+    E = _check_energy_values(energy)
     return -E
 
 
@@ -211,12 +266,15 @@ def energy_score(energy: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
     ----------
     Isachenko, DGM Lecture 7, slide 'Unnormalized density'; Beigy, Score-Based Generative Models,
     slide 'Score Matching (SM)'.
+
+    Examples
+    --------
+    For E = x^4 / 4 (any callable, by autograd) the score is -x^3 (closed form), -8 at x = 2:
+
+    >>> float(energy_score(lambda x: (x**4).sum(-1) / 4, torch.tensor([[2.0]], dtype=torch.float64))[0, 0])
+    -8.0
     """
-    if not callable(energy):
-        raise TypeError(
-            f"energy: expected a callable mapping points (..., d) to energies (...), got {C.describe(energy)}"
-        )
-    x = _points("x", x)
+    energy, x = _check_energy(energy, x)
     create_graph = torch.is_grad_enabled()
     with torch.enable_grad():
         x_in = x if (create_graph and x.requires_grad) else x.detach().requires_grad_(True)
@@ -251,13 +309,15 @@ def log_ratio(energy_x: torch.Tensor, energy_x_prime: torch.Tensor) -> torch.Ten
     References
     ----------
     Advanced Course on DGM, Lecture 8, slide 'Application of Energy Based Models'.
+
+    Examples
+    --------
+    E(x) = 1, E(x') = 4: p(x) / p(x') = exp(4 - 1), a log ratio of 3 (the slide's exp(f(x) - f(x'))):
+
+    >>> float(log_ratio(torch.tensor(1.0), torch.tensor(4.0)))
+    3.0
     """
-    E_x = C.as_float_tensor("energy_x", energy_x)
-    E_x_prime = C.as_float_tensor("energy_x_prime", energy_x_prime)
-    C.check_same_device_dtype(("energy_x", "energy_x_prime"), (E_x, E_x_prime))
-    C.broadcast_batch(("energy_x", "energy_x_prime"), (E_x.shape, E_x_prime.shape))
-    C.check_finite("energy_x", E_x)
-    C.check_finite("energy_x_prime", E_x_prime)
+    E_x, E_x_prime = _check_energy_pair(energy_x, energy_x_prime)
     return E_x_prime - E_x
 
 
@@ -275,9 +335,7 @@ def log_partition_function(
         \log Z \approx \operatorname{logsumexp}_g \bigl(\log w_g - E(x_g)\bigr), \qquad
         w_g = \prod_k h_k c_{g_k}, \quad c = (\tfrac12, 1, \dots, 1, \tfrac12).
 
-    The grid (x_g = lower + g h) and the log-weights are built in float64 on ``lower``'s device, the
-    grid is cast to ``lower``'s dtype to evaluate the energy once on all n_points^d points, and the
-    log-sum-exp runs in float64. Differentiable in the energy's parameters.
+    Differentiable in the energy's parameters.
 
     Parameters
     ----------
@@ -293,29 +351,28 @@ def log_partition_function(
     () Tensor
         log Z in ``lower``'s dtype.
 
+    Notes
+    -----
+    The grid (x_g = lower + g h) and the log-weights are built in float64 on ``lower``'s device, the
+    grid is cast to ``lower``'s dtype to evaluate the energy once on all n_points^d points, and the
+    log-sum-exp runs in float64.
+
     References
     ----------
     Advanced Course on DGM, Lecture 8, slide 'Energy Based Models'; Isachenko, DGM Lecture 7,
     slide 'Unnormalized density'.
+
+    Examples
+    --------
+    E = x^2 / 2 on [-12, 12]: Z = sqrt(2 pi), log Z = 0.9189385332 (the Gaussian integral):
+
+    >>> E = QuadraticEnergy(torch.eye(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64))
+    >>> bound = torch.tensor(12.0, dtype=torch.float64)
+    >>> round(float(log_partition_function(E, -bound, bound)), 10)
+    0.9189385332
     """
-    if not callable(energy):
-        raise TypeError(f"energy: expected a callable mapping points (m, d) to energies (m,), got {C.describe(energy)}")
-    lower = C.as_float_tensor("lower", lower)
-    upper = C.as_float_tensor("upper", upper)
-    C.check_same_device_dtype(("lower", "upper"), (lower, upper))
-    lower, upper = lower.reshape(-1) if lower.ndim == 0 else lower, upper.reshape(-1) if upper.ndim == 0 else upper
-    if lower.ndim != 1 or lower.shape[0] not in (1, 2):
-        raise ValueError(
-            f"lower: expected a scalar or a vector of shape (d,) with d in (1, 2), got shape {tuple(lower.shape)}"
-        )
-    C.check_shape("upper", upper, lower.shape)
-    C.check_finite("lower", lower)
-    C.check_finite("upper", upper)
-    if C.value_checks_active() and bool((upper <= lower).any()):
-        raise ValueError(f"lower, upper: expected lower < upper in every coordinate, got {lower} and {upper}")
-    if isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 2:
-        raise ValueError(f"n_points: expected an int >= 2 (grid points per axis), got {C.describe(n_points)}")
-    n, d = n_points, lower.shape[0]
+    energy, lower, upper, n = _check_box(energy, lower, upper, n_points)
+    d = lower.shape[0]
     lo, hi = lower.detach().to(F64), upper.detach().to(F64)
     h = (hi - lo) / (n - 1)
     g = torch.arange(n, dtype=F64, device=lower.device)
@@ -327,172 +384,5 @@ def log_partition_function(
     log_w = torch.log(h[0]) + log_c
     for k in range(1, d):
         log_w = (log_w[:, None] + (torch.log(h[k]) + log_c)[None, :]).reshape(-1)
-    E = energy(points.to(lower.dtype))
-    if not isinstance(E, torch.Tensor) or tuple(E.shape) != (points.shape[0],):
-        got = f"shape {tuple(E.shape)}" if isinstance(E, torch.Tensor) else C.describe(E)
-        raise ValueError(
-            f"energy(points): expected shape ({points.shape[0]},) for points {tuple(points.shape)}, got {got}"
-        )
-    C.check_not_nan("energy(points)", E)
+    E = _evaluate(energy, points.to(lower.dtype))
     return torch.logsumexp(log_w - E.to(F64), dim=0).to(lower.dtype)
-
-
-# --------------------------------------------------------------------------- Ising model (L8)
-
-
-def _image_tensor(name: str, y: object) -> torch.Tensor:
-    """A real tensor of shape (..., H, W) (metadata checks only)."""
-    if not isinstance(y, torch.Tensor):
-        raise TypeError(f"{name}: expected a binary image tensor (bool, int or float 0/1), got {C.describe(y)}")
-    if y.is_complex():
-        raise TypeError(f"{name}: expected a real binary image tensor, got {C.describe(y)}")
-    if y.ndim < 2:
-        raise ValueError(f"{name}: expected images of shape (..., H, W), got shape {tuple(y.shape)}")
-    return y
-
-
-def _binary_image(name: str, y: torch.Tensor) -> torch.Tensor:
-    """Entries in {0, 1} (a device assertion, skipped with value checks off)."""
-    if C.value_checks_active() and y.numel():
-
-        def detail() -> str:
-            bad = y[(y != 0) & (y != 1)]
-            return (
-                f"{name}: expected pixel values in {{0, 1}}, got {bad.numel()} other values "
-                f"(e.g. {bad.flatten()[0].item()!r})"
-            )
-
-        C.require(((y == 0) | (y == 1)).all(), f"{name}: expected pixel values in {{0, 1}}", detail)
-    return y
-
-
-def _n_smooth(y: torch.Tensor) -> torch.Tensor:
-    """Number of equal 4-neighbour pairs, float64; (..., H, W) -> (...)."""
-    horizontal = (y[..., :, 1:] == y[..., :, :-1]).sum(dim=(-2, -1))
-    vertical = (y[..., 1:, :] == y[..., :-1, :]).sum(dim=(-2, -1))
-    return (horizontal + vertical).to(F64)
-
-
-def ising_log_potential(y: torch.Tensor, x: torch.Tensor, *, alpha: float, beta: float) -> torch.Tensor:
-    r"""Ising denoising log-potential alpha #[x_i = y_i] + beta #[y_i = y_j] over 4-neighbour edges.
-
-    .. math::
-
-        \log \tilde p(y, x) = \sum_i \alpha\,[x_i = y_i] + \sum_{(i, j) \in E} \beta\,[y_i = y_j],
-        \qquad y, x \in \{0, 1\}^{H \times W}.
-
-    Parameters
-    ----------
-    y, x : (..., H, W) Tensor
-        Binary images (bool, integer or 0/1 floating), same device; batch axes broadcast.
-    alpha, beta : float
-        Potential weights.
-
-    Returns
-    -------
-    (...) Tensor
-        float64 on the images' device.
-
-    References
-    ----------
-    Advanced Course on DGM, Lecture 8, slide 'Example: Ising Model'.
-    """
-    alpha = C.check_real_scalar("alpha", alpha)
-    beta = C.check_real_scalar("beta", beta)
-    y = _image_tensor("y", y)
-    x = _image_tensor("x", x)
-    if y.device != x.device:
-        raise ValueError(f"y, x: expected tensors on one device, got y on {y.device}, x on {x.device}")
-    y = _binary_image("y", y)
-    x = _binary_image("x", x)
-    if y.shape[-2:] != x.shape[-2:]:
-        raise ValueError(f"y, x: expected images of one size (H, W), got shapes {tuple(y.shape)} and {tuple(x.shape)}")
-    C.broadcast_batch(("y", "x"), (y.shape[:-2], x.shape[:-2]))
-    n_agree = (x.to(F64) == y.to(F64)).sum(dim=(-2, -1)).to(F64)
-    return alpha * n_agree + beta * _n_smooth(y.to(F64))
-
-
-def ising_states(height: int, width: int) -> torch.Tensor:
-    """All 2^(H W) binary images (2^(H W), H, W) int64 on the CPU; state k has pixel i = bit i of k.
-
-    Parameters
-    ----------
-    height, width : int
-        Image size, H W <= 16.
-    """
-    for name, v in (("height", height), ("width", width)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name}: expected an int >= 1, got {C.describe(v)}")
-    N = height * width
-    if N > MAX_ISING_PIXELS:
-        raise ValueError(
-            f"height, width: exact enumeration is limited to {MAX_ISING_PIXELS} pixels (2^16 states), "
-            f"got {height} x {width} = {N}"
-        )
-    return _states(height, width, torch.device("cpu"))
-
-
-def _states(height: int, width: int, device: torch.device) -> torch.Tensor:
-    N = height * width
-    k = torch.arange(2**N, dtype=torch.int64, device=device)
-    bits = (k[:, None] >> torch.arange(N, dtype=torch.int64, device=device)) & 1
-    return bits.reshape(2**N, height, width)
-
-
-class IsingPosterior(NamedTuple):
-    """Result of :func:`ising_denoise` (tensors on the device of ``x``)."""
-
-    y: torch.Tensor
-    """(..., H, W) int64: the MAP image (the lowest state index among ties)."""
-    probability: torch.Tensor
-    """(...) float64: p(y_MAP | x)."""
-    posterior: torch.Tensor
-    """(..., 2^(H W)) float64: p(y | x) for every state of :func:`ising_states`."""
-
-
-def ising_denoise(x: torch.Tensor, *, alpha: float, beta: float) -> IsingPosterior:
-    r"""Exact MAP denoising under the Ising model, all 2^(H W) states at once (see the reference).
-
-    .. math::
-
-        p(y \mid x) = \operatorname{softmax}_y
-            \bigl(\alpha\, n_{\text{agree}}(y, x) + \beta\, n_{\text{smooth}}(y)\bigr),
-        \qquad n_{\text{agree}} = x \cdot s + (1 - x) \cdot (1 - s),
-
-    where the agreement counts of every observed image with every state s come from two float64
-    matrix products of 0/1 matrices (exact integers), so the potentials equal the reference's bit for
-    bit and ties resolve the same way (lowest state index).
-
-    Parameters
-    ----------
-    x : (..., H, W) Tensor
-        Observed binary images, H W <= 16.
-    alpha, beta : float
-        Potential weights.
-
-    Returns
-    -------
-    IsingPosterior
-        ``(y, probability, posterior)`` on the device of ``x``.
-
-    References
-    ----------
-    Advanced Course on DGM, Lecture 8, slide 'Example: Ising Model'.
-    """
-    alpha = C.check_real_scalar("alpha", alpha)
-    beta = C.check_real_scalar("beta", beta)
-    x = _binary_image("x", _image_tensor("x", x))
-    H, W = x.shape[-2:]
-    if H * W > MAX_ISING_PIXELS:
-        raise ValueError(
-            f"x: exact enumeration is limited to {MAX_ISING_PIXELS} pixels (2^16 states), got images {H} x {W}"
-        )
-    states = _states(H, W, x.device)  # (S, H, W)
-    s = states.reshape(states.shape[0], H * W).to(F64)  # (S, N)
-    xf = x.reshape(*x.shape[:-2], H * W).to(F64)  # (..., N)
-    n_agree = xf @ s.mT + (1.0 - xf) @ (1.0 - s).mT  # (..., S), exact integers
-    log_p = alpha * n_agree + beta * _n_smooth(states)
-    posterior = torch.softmax(log_p, dim=-1)
-    k = torch.argmax(log_p, dim=-1)
-    probability = torch.gather(posterior, -1, k[..., None])[..., 0]
-    return IsingPosterior(states[k], probability, posterior)

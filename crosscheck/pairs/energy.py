@@ -16,13 +16,7 @@ from hypothesis.extra import numpy as hnp
 
 from .. import strategies as cs
 from ..agree import Case, Twin
-from ..registry import register_pair
-
-L7_UNNORMALIZED = "L7, 'Unnormalized density'"
-L8_EBM = "L8, 'Energy Based Models'"
-L8_RATIO = "L8, 'Application of Energy Based Models'"
-L8_ISING = "L8, 'Example: Ising Model'"
-BEIGY_SM = "Beigy, 'Score Matching (SM)'"
+from ..registry import bad, register_pair
 
 
 @st.composite
@@ -117,10 +111,69 @@ def _ising_denoise_cases(draw: st.DrawFn, dtype: str) -> Case:
     return Case((x,), {"alpha": alpha, "beta": beta})
 
 
-register_pair("energy", "unnormalized_log_density", slide=L7_UNNORMALIZED, cases=_unnormalized_cases)
-register_pair("energy", "energy_score", slide=f"{L7_UNNORMALIZED}; {BEIGY_SM}", cases=_energy_score_cases)
-register_pair("energy", "log_ratio", slide=L8_RATIO, cases=_log_ratio_cases)
-register_pair("energy", "log_partition_function", slide=L8_EBM, cases=_log_partition_cases)
-register_pair("energy", "ising_log_potential", slide=L8_ISING, cases=_ising_potential_cases)
-register_pair("energy", "ising_states", slide=L8_ISING, cases=_ising_states_cases)
-register_pair("energy", "ising_denoise", slide=L8_ISING, cases=_ising_denoise_cases)
+# --------------------------------------------------------------------------- bad inputs
+
+NAN = float("nan")
+WELL = Twin("energy.DoubleWellEnergy", a=1.0, b=1.0)
+GAUSSIAN = Twin("energy.QuadraticEnergy", precision=np.eye(2), mean=np.zeros(2))
+W = {"alpha": 1.0, "beta": 1.0}
+ZEROS = np.zeros((3, 3))
+
+UNNORMALIZED_ERRORS = [
+    bad(np.array([1.0, NAN]), match="energy: expected no NaN"),
+    bad(np.array([1.0, -np.inf]), match="energy: expected energies > -inf"),
+    bad("1.0", error=TypeError, match="energy: expected a"),
+]
+SCORE_ERRORS = [
+    bad(GAUSSIAN, np.array([[0.0, NAN]]), match="x: expected finite"),
+    bad(GAUSSIAN, np.zeros((4, 3)), match=r"x: expected points of shape \(\.\.\., 2\)"),
+    bad(GAUSSIAN, np.array(1.0), match=r"x: expected points of shape \(\.\.\., d\)"),
+    bad(3.0, np.zeros((1, 2)), error=TypeError, match="energy: expected"),
+]
+RATIO_ERRORS = [
+    bad(np.array([1.0, np.inf]), np.array([0.0]), match="energy_x: expected finite"),
+    bad(np.array([1.0, 2.0]), np.array([0.0, 1.0, 2.0]), match="do not broadcast"),
+    bad(np.array([1.0]), np.array([NAN]), match="energy_x_prime: expected finite"),
+]
+PARTITION_ERRORS = [
+    bad(WELL, np.array(1.0), np.array(0.0), match="lower, upper: expected lower < upper"),
+    bad(
+        WELL, np.zeros(3), np.ones(3), match=r"lower: expected a scalar or a vector of shape \(d,\) with d in \(1, 2\)"
+    ),
+    bad(WELL, np.zeros(2), np.ones(1), match=r"upper: expected shape \(2,\)"),
+    bad(WELL, np.array(0.0), np.array(1.0), n_points=1, match="n_points: expected an integer >= 2, got 1"),
+    bad(WELL, np.array(0.0), np.array(1.0), n_points=10.0, error=TypeError, match="n_points: expected an integer"),
+    bad(WELL, np.array(0.0), np.array(1.0), n_points=True, error=TypeError, match="n_points: expected an integer"),
+    bad(WELL, np.array(-np.inf), np.array(1.0), match="lower: expected finite"),
+    bad("E", np.array(0.0), np.array(1.0), error=TypeError, match="energy: expected a callable"),
+    bad(lambda x: x, np.array(0.0), np.array(1.0), match=r"energy\(points\): expected shape \(201,\)"),
+    bad(lambda x: x[:, 0] * NAN, np.array(0.0), np.array(1.0), match=r"energy\(points\): expected no NaN"),
+]
+POTENTIAL_ERRORS = [
+    bad(np.full((3, 3), 2), ZEROS, **W, match="y: expected pixel values in"),
+    bad(ZEROS, np.zeros((3, 2)), **W, match="images of one size"),
+    bad(np.zeros(3), np.zeros(3), **W, match="y: expected images of shape"),
+    bad(ZEROS, ZEROS, alpha=NAN, beta=1.0, match="alpha: expected a finite"),
+    bad(ZEROS, ZEROS, alpha=1.0, beta="1", error=TypeError, match="beta: expected a real number"),
+    bad(np.zeros((2, 3, 3)), np.zeros((3, 3, 3)), **W, match="do not broadcast"),
+]
+STATES_ERRORS = [
+    bad(5, 4, match="height, width: exact enumeration is limited to 16 pixels"),
+    bad(0, 4, match="height: expected an integer >= 1"),
+    bad(3.0, 3, error=TypeError, match="height: expected an integer"),
+    bad(3, True, error=TypeError, match="width: expected an integer"),
+]
+DENOISE_ERRORS = [
+    bad(np.zeros((5, 4)), **W, match="x: exact enumeration is limited to 16 pixels"),
+    bad(ZEROS, alpha=1.0, beta=True, error=TypeError, match="beta: expected a real number"),
+    bad(np.full((3, 3), 0.5), **W, match="x: expected pixel values in"),
+    bad(np.zeros(3), **W, match="x: expected images of shape"),
+]
+
+register_pair("energy", "unnormalized_log_density", cases=_unnormalized_cases, errors=UNNORMALIZED_ERRORS)
+register_pair("energy", "energy_score", cases=_energy_score_cases, errors=SCORE_ERRORS)
+register_pair("energy", "log_ratio", cases=_log_ratio_cases, errors=RATIO_ERRORS)
+register_pair("energy", "log_partition_function", cases=_log_partition_cases, errors=PARTITION_ERRORS)
+register_pair("energy", "ising_log_potential", cases=_ising_potential_cases, errors=POTENTIAL_ERRORS)
+register_pair("energy", "ising_states", cases=_ising_states_cases, errors=STATES_ERRORS)
+register_pair("energy", "ising_denoise", cases=_ising_denoise_cases, errors=DENOISE_ERRORS)

@@ -1,62 +1,35 @@
-"""Energy-based models: unnormalised log-density, score = -grad E, log ratios, log Z by quadrature, Ising.
+"""Energy-based models: the analytic energies, log p-hat = -E, the score -grad E, log ratios, log Z.
 
-Sign convention. Everything here takes an *energy* E(x) and the unnormalised density
-p-hat(x) = exp(-E(x)), p(x) = p-hat(x) / Z, Z = integral of exp(-E). This is Isachenko's Lecture 7
-(p-hat = exp(-f_theta), f the energy) and Beigy's (p = exp(-E_theta) / Z_theta). The Advanced Course
-on DGM, Lecture 8, writes p = exp(f_theta) / Z(theta): its f is *minus* the energy, f = -E, and its
-ratio p(x) / p(x') = exp(f(x) - f(x')) reads exp(E(x') - E(x)) here.
-
-Slides implemented
-------------------
-* Isachenko, DGM Lecture 7, slides 'Energy-based models' / 'Unnormalized density':
-  p(x | theta) = p-hat(x | theta) / Z_theta, p-hat = exp(-f_theta(x)), and
-  grad_x log p(x | theta) = grad_x log p-hat(x | theta) (Z drops out): :func:`unnormalized_log_density`,
-  :func:`energy_score`.
-* Advanced Course on DGM, Lecture 8: 'Energy Based Models' (Z(theta) = integral of exp(f_theta);
-  computing it numerically is hard, feasible by quadrature in one or two dimensions:
-  :func:`log_partition_function`), 'Application of Energy Based Models' (the ratio
-  p(x) / p(x') = exp(f(x) - f(x')) needs no Z: :func:`log_ratio`), 'Example: Ising Model'
-  (denoising a 3x3 binary image by maximising p(y | x): :func:`ising_log_potential`,
-  :func:`ising_denoise`).
-* Beigy, Score-Based Generative Models, slide 'Score Matching (SM)': the score of an EBM is
-  grad_x log p_theta(x) = -grad_x E_theta(x), free of Z_theta.
-
-Analytic energies: :class:`QuadraticEnergy` (a Gaussian) and :class:`DoubleWellEnergy` (a bimodal
-product density) have ``__call__`` and an analytic ``grad``; the reference side has no autograd, so
-:func:`energy_score` needs such an object.
-
-One-sided names: none.
+Slides: Isachenko, DGM Lecture 7, 'Energy-based models' / 'Unnormalized density'; Advanced Course on
+DGM, Lecture 8, 'Energy Based Models' and 'Application of Energy Based Models'; Beigy, Score-Based
+Generative Models, 'Score Matching (SM)'. Sign convention: see :mod:`reference.energy`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
 
 import numpy as np
 from scipy import special
 
-from . import _checks as C
+import reference._args as A
+from reference._args import langevin as AL
+
+from .. import _checks as C
 
 __all__ = [
     "DoubleWellEnergy",
-    "IsingPosterior",
     "QuadraticEnergy",
     "energy_score",
-    "ising_denoise",
-    "ising_log_potential",
-    "ising_states",
     "log_partition_function",
     "log_ratio",
     "unnormalized_log_density",
 ]
 
-# Exact enumeration of 2^(H W) images: 16 pixels (65536 states) at most.
-MAX_ISING_PIXELS = 16
 
-
-def _points(name: str, x: object, d: int | None = None) -> np.ndarray:
+def _check_points(name: str, x: object, d: int | None = None) -> np.ndarray:
+    """Points (..., d) (d given or any), finite, as float64."""
     x = C.as_float64(name, x)
     if x.ndim < 1 or (d is not None and x.shape[-1] != d):
         want = f"(..., {d})" if d is not None else "(..., d)"
@@ -65,7 +38,71 @@ def _points(name: str, x: object, d: int | None = None) -> np.ndarray:
     return x
 
 
-# --------------------------------------------------------------------------- analytic energies
+def _check_energy_values(energy: object) -> np.ndarray:
+    """Energy values E(x) as float64: no NaN, no -inf (+inf allowed: density 0)."""
+    E = C.as_float64("energy", energy)
+    C.check_not_nan("energy", E)
+    if np.any(np.isneginf(E)):
+        raise ValueError("energy: expected energies > -inf (+inf allowed: density 0), got -inf")
+    return E
+
+
+def _check_energy_pair(energy_x: object, energy_x_prime: object) -> tuple[np.ndarray, np.ndarray]:
+    """Two finite energy arrays whose batch shapes broadcast, as float64."""
+    E_x = C.as_float64("energy_x", energy_x)
+    E_x_prime = C.as_float64("energy_x_prime", energy_x_prime)
+    C.check_finite("energy_x", E_x)
+    C.check_finite("energy_x_prime", E_x_prime)
+    C.broadcast_batch(("energy_x", "energy_x_prime"), (E_x.shape, E_x_prime.shape))
+    return E_x, E_x_prime
+
+
+def _check_energy(energy: object, x: object) -> tuple[object, np.ndarray]:
+    """An energy the side can differentiate (here: with an analytic ``grad``; no autograd) and points x."""
+    if not callable(energy) or not callable(getattr(energy, "grad", None)):
+        raise TypeError(
+            f"energy: expected an analytic energy with __call__ and a grad(x) method (e.g. QuadraticEnergy, "
+            f"DoubleWellEnergy; the reference has no autograd), got {C.describe(energy)}"
+        )
+    return energy, _check_points("x", x)
+
+
+def _grad(energy: object, x: np.ndarray) -> np.ndarray:
+    """energy.grad(x) as float64, checked to have the shape of x."""
+    g = C.as_float64("energy.grad(x)", energy.grad(x))
+    if g.shape != x.shape:
+        raise ValueError(f"energy.grad(x): expected the shape of x {x.shape}, got {g.shape}")
+    return g
+
+
+def _check_box(
+    energy: object, lower: object, upper: object, n_points: object
+) -> tuple[object, np.ndarray, np.ndarray, int]:
+    """A callable energy and the box [lower, upper] in 1-D or 2-D (finite, lower < upper), n_points >= 2."""
+    AL.function("energy", energy, "mapping points (m, d) to energies (m,)")
+    lower = np.atleast_1d(C.as_float64("lower", lower))
+    upper = np.atleast_1d(C.as_float64("upper", upper))
+    if lower.ndim != 1 or lower.shape[0] not in (1, 2):
+        raise ValueError(
+            f"lower: expected a scalar or a vector of shape (d,) with d in (1, 2), got shape {lower.shape}"
+        )
+    C.check_shape("upper", upper, lower.shape)
+    C.check_finite("lower", lower)
+    C.check_finite("upper", upper)
+    if np.any(upper <= lower):
+        raise ValueError(f"lower, upper: expected lower < upper in every coordinate, got {lower} and {upper}")
+    return energy, lower, upper, A.count("n_points", n_points, minimum=2)
+
+
+def _evaluate(energy: Callable, points: np.ndarray) -> np.ndarray:
+    """energy(points) as float64, checked: shape (m,) for points (m, d), no NaN."""
+    E = C.as_float64("energy(points)", energy(points))
+    if E.shape != (points.shape[0],):
+        raise ValueError(
+            f"energy(points): expected shape ({points.shape[0]},) for points {points.shape}, got {E.shape}"
+        )
+    C.check_not_nan("energy(points)", E)
+    return E
 
 
 class QuadraticEnergy:
@@ -87,6 +124,14 @@ class QuadraticEnergy:
     ----------
     Isachenko, DGM Lecture 7, slide 'Unnormalized density'; Beigy, Score-Based Generative Models,
     slide 'Score function (One-dimensional Gaussian distribution)'.
+
+    Examples
+    --------
+    P = 2, m = 1: E(3) = (1/2) 2 (3 - 1)^2 = 4 and grad E(3) = 2 (3 - 1) = 4 (closed form):
+
+    >>> E = QuadraticEnergy(np.array([[2.0]]), np.array([1.0]))
+    >>> float(E(np.array([3.0]))), float(E.grad(np.array([3.0]))[0])
+    (4.0, 4.0)
     """
 
     def __init__(self, precision: np.ndarray, mean: np.ndarray) -> None:
@@ -107,13 +152,13 @@ class QuadraticEnergy:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """E(x) for x of shape (..., d); returns (...)."""
-        x = _points("x", x, self.dim)
+        x = _check_points("x", x, self.dim)
         diff = x - self.mean
         return 0.5 * np.sum((diff @ self.precision) * diff, axis=-1)
 
     def grad(self, x: np.ndarray) -> np.ndarray:
         """grad_x E(x) = P (x - m) for x of shape (..., d); returns (..., d)."""
-        x = _points("x", x, self.dim)
+        x = _check_points("x", x, self.dim)
         return (x - self.mean) @ self.precision  # P symmetric: (P (x - m))^T = (x - m)^T P
 
 
@@ -138,24 +183,29 @@ class DoubleWellEnergy:
     ----------
     Advanced Course on DGM, Lecture 8, slide 'Energy Based Models' (any f_theta defines a density);
     Beigy, Score-Based Generative Models, slide 'Score Matching (SM)' (score = -grad E).
+
+    Examples
+    --------
+    a = 1, b = 1: the wells at +-1 have E = 0, the barrier at 0 has E = a b^2 = 1 (closed form):
+
+    >>> E = DoubleWellEnergy(1.0, 1.0)
+    >>> E(np.array([[1.0], [-1.0], [0.0]])).tolist()
+    [0.0, 0.0, 1.0]
     """
 
     def __init__(self, a: float, b: float) -> None:
-        self.a = C.check_positive_scalar("a", a)
-        self.b = C.check_real_scalar("b", b)
+        self.a = A.positive("a", a)
+        self.b = A.real("b", b)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """E(x) for x of shape (..., d); returns (...)."""
-        x = _points("x", x)
+        x = _check_points("x", x)
         return self.a * np.sum((x**2 - self.b) ** 2, axis=-1)
 
     def grad(self, x: np.ndarray) -> np.ndarray:
         """grad_x E(x) = 4 a x (x^2 - b), elementwise; x (..., d) -> (..., d)."""
-        x = _points("x", x)
+        x = _check_points("x", x)
         return 4.0 * self.a * x * (x**2 - self.b)
-
-
-# --------------------------------------------------------------------------- EBM formulas
 
 
 def unnormalized_log_density(energy: np.ndarray) -> np.ndarray:
@@ -180,11 +230,15 @@ def unnormalized_log_density(energy: np.ndarray) -> np.ndarray:
     ----------
     Isachenko, DGM Lecture 7, slide 'Unnormalized density'; Advanced Course on DGM, Lecture 8,
     slide 'Energy Based Models' (p = exp(f_theta) / Z, f = -E).
+
+    Examples
+    --------
+    E = 2.5 gives log p-hat = -2.5, and E = +inf density 0 (the slide's p-hat = exp(-E)):
+
+    >>> unnormalized_log_density(np.array([2.5, np.inf])).tolist()
+    [-2.5, -inf]
     """
-    E = C.as_float64("energy", energy)
-    C.check_not_nan("energy", E)
-    if np.any(np.isneginf(E)):
-        raise ValueError("energy: expected energies > -inf (+inf allowed: density 0), got -inf")
+    E = _check_energy_values(energy)
     return -E
 
 
@@ -216,17 +270,16 @@ def energy_score(energy: object, x: np.ndarray) -> np.ndarray:
     ----------
     Isachenko, DGM Lecture 7, slide 'Unnormalized density'; Beigy, Score-Based Generative Models,
     slide 'Score Matching (SM)'; Song and Kingma, How to Train Your Energy-Based Models, 2021, Section 3.
+
+    Examples
+    --------
+    For the Gaussian energy E = x^2 / 2 the score is -x (closed form), -3 at x = 3:
+
+    >>> float(energy_score(QuadraticEnergy(np.eye(1), np.zeros(1)), np.array([[3.0]]))[0, 0])
+    -3.0
     """
-    if not callable(energy) or not callable(getattr(energy, "grad", None)):
-        raise TypeError(
-            f"energy: expected an analytic energy with __call__ and a grad(x) method (e.g. QuadraticEnergy, "
-            f"DoubleWellEnergy; the reference has no autograd), got {C.describe(energy)}"
-        )
-    x = _points("x", x)
-    g = C.as_float64("energy.grad(x)", energy.grad(x))
-    if g.shape != x.shape:
-        raise ValueError(f"energy.grad(x): expected the shape of x {x.shape}, got {g.shape}")
-    return -g
+    energy, x = _check_energy(energy, x)
+    return -_grad(energy, x)
 
 
 def log_ratio(energy_x: np.ndarray, energy_x_prime: np.ndarray) -> np.ndarray:
@@ -250,30 +303,16 @@ def log_ratio(energy_x: np.ndarray, energy_x_prime: np.ndarray) -> np.ndarray:
     References
     ----------
     Advanced Course on DGM, Lecture 8, slide 'Application of Energy Based Models'.
+
+    Examples
+    --------
+    E(x) = 1, E(x') = 4: p(x) / p(x') = exp(4 - 1), a log ratio of 3 (the slide's exp(f(x) - f(x'))):
+
+    >>> float(log_ratio(np.array(1.0), np.array(4.0)))
+    3.0
     """
-    E_x = C.as_float64("energy_x", energy_x)
-    E_x_prime = C.as_float64("energy_x_prime", energy_x_prime)
-    C.check_finite("energy_x", E_x)
-    C.check_finite("energy_x_prime", E_x_prime)
-    C.broadcast_batch(("energy_x", "energy_x_prime"), (E_x.shape, E_x_prime.shape))
+    E_x, E_x_prime = _check_energy_pair(energy_x, energy_x_prime)
     return E_x_prime - E_x
-
-
-def _box(lower: object, upper: object, n_points: object) -> tuple[np.ndarray, np.ndarray, int]:
-    lower = np.atleast_1d(C.as_float64("lower", lower))
-    upper = np.atleast_1d(C.as_float64("upper", upper))
-    if lower.ndim != 1 or lower.shape[0] not in (1, 2):
-        raise ValueError(
-            f"lower: expected a scalar or a vector of shape (d,) with d in (1, 2), got shape {lower.shape}"
-        )
-    C.check_shape("upper", upper, lower.shape)
-    C.check_finite("lower", lower)
-    C.check_finite("upper", upper)
-    if np.any(upper <= lower):
-        raise ValueError(f"lower, upper: expected lower < upper in every coordinate, got {lower} and {upper}")
-    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 2:
-        raise ValueError(f"n_points: expected an int >= 2 (grid points per axis), got {C.describe(n_points)}")
-    return lower, upper, int(n_points)
 
 
 def log_partition_function(
@@ -288,14 +327,7 @@ def log_partition_function(
         \quad c = (\tfrac12, 1, \dots, 1, \tfrac12),
 
     on the regular grid :math:`x_{g,k} = l_k + g_k h_k`, :math:`g_k = 0, \dots, n - 1` (the tensor
-    product of composite trapezoid rules). The log-sum-exp keeps it exact for energies of any size
-    (no overflow of exp(-E)).
-
-    Error: the composite trapezoid rule errs by :math:`-\tfrac{(u - l) h^2}{12} f''(\xi)` per axis,
-    O(h^2); when exp(-E) and its derivatives have decayed to (numerically) zero at the box's faces,
-    the Euler-Maclaurin correction terms vanish and the error falls faster than any power of h
-    (exponentially for analytic integrands, e.g. 1e-15 relative for a Gaussian on +-10 sd with
-    n = 201). Mass outside the box is not counted: choose the box to hold it.
+    product of composite trapezoid rules). Mass outside the box is not counted: choose the box to hold it.
 
     Parameters
     ----------
@@ -311,15 +343,29 @@ def log_partition_function(
     () ndarray
         log Z (natural log).
 
+    Notes
+    -----
+    The log-sum-exp keeps it exact for energies of any size (no overflow of exp(-E)). Error: the
+    composite trapezoid rule errs by :math:`-\tfrac{(u - l) h^2}{12} f''(\xi)` per axis, O(h^2); when
+    exp(-E) and its derivatives have decayed to (numerically) zero at the box's faces, the
+    Euler-Maclaurin correction terms vanish and the error falls faster than any power of h
+    (exponentially for analytic integrands, e.g. 1e-15 relative for a Gaussian on +-10 sd with
+    n = 201).
+
     References
     ----------
     Advanced Course on DGM, Lecture 8, slide 'Energy Based Models' (Z(theta); "computing Z(theta)
     numerically is hard" - feasible by quadrature only in low dimension); Isachenko, DGM Lecture 7,
     slide 'Unnormalized density' (Z_theta = integral of p-hat).
+
+    Examples
+    --------
+    E = x^2 / 2 on [-12, 12]: Z = sqrt(2 pi), log Z = 0.9189385332 (the Gaussian integral):
+
+    >>> round(float(log_partition_function(QuadraticEnergy(np.eye(1), np.zeros(1)), -12.0, 12.0)), 10)
+    0.9189385332
     """
-    if not callable(energy):
-        raise TypeError(f"energy: expected a callable mapping points (m, d) to energies (m,), got {C.describe(energy)}")
-    lower, upper, n = _box(lower, upper, n_points)
+    energy, lower, upper, n = _check_box(energy, lower, upper, n_points)
     d = lower.shape[0]
     h = (upper - lower) / (n - 1)
     g = np.arange(n, dtype=np.float64)
@@ -330,159 +376,5 @@ def log_partition_function(
     log_w = np.log(h[0]) + log_c
     for k in range(1, d):
         log_w = (log_w[:, None] + (np.log(h[k]) + log_c)[None, :]).reshape(-1)
-    E = C.as_float64("energy(points)", energy(points))
-    if E.shape != (points.shape[0],):
-        raise ValueError(
-            f"energy(points): expected shape ({points.shape[0]},) for points {points.shape}, got {E.shape}"
-        )
-    C.check_not_nan("energy(points)", E)
+    E = _evaluate(energy, points)
     return np.asarray(special.logsumexp(log_w - E))
-
-
-# --------------------------------------------------------------------------- Ising model (L8)
-
-
-def _binary_image(name: str, y: object) -> np.ndarray:
-    """An int64 array of shape (..., H, W) with entries in {0, 1} (bool, int or float input)."""
-    arr = np.asarray(y)
-    if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected a binary image array (bool, int or float 0/1), got {C.describe(arr)}")
-    if arr.ndim < 2:
-        raise ValueError(f"{name}: expected images of shape (..., H, W), got shape {arr.shape}")
-    if not np.all((arr == 0) | (arr == 1)):
-        bad = arr[(arr != 0) & (arr != 1)]
-        raise ValueError(
-            f"{name}: expected pixel values in {{0, 1}}, got {bad.size} other values (e.g. {bad.flat[0]!r})"
-        )
-    return arr.astype(np.int64)
-
-
-def _n_smooth(y: np.ndarray) -> np.ndarray:
-    """Number of 4-neighbour edges (i, j) with y_i = y_j; (..., H, W) -> (...)."""
-    horizontal = np.sum(y[..., :, 1:] == y[..., :, :-1], axis=(-2, -1))
-    vertical = np.sum(y[..., 1:, :] == y[..., :-1, :], axis=(-2, -1))
-    return horizontal + vertical
-
-
-def ising_log_potential(y: np.ndarray, x: np.ndarray, *, alpha: float, beta: float) -> np.ndarray:
-    r"""Log-potential of the Ising denoising model, :math:`\log p(y, x) + \log Z`, for binary images.
-
-    .. math::
-
-        \log \tilde p(y, x) = \sum_i \psi_i(x_i, y_i) + \sum_{(i, j) \in E} \psi_{ij}(y_i, y_j),
-        \qquad \psi_i = \alpha\,[x_i = y_i], \quad \psi_{ij} = \beta\,[y_i = y_j],
-
-    with pixel values in {0, 1} (the slide's parametrisation) and E the 4-neighbour edges of the
-    H x W grid (12 edges for 3x3). alpha > 0 rewards agreement with the observation, beta > 0
-    rewards smooth images. Computed as alpha * (number of agreeing pixels) + beta * (number of equal
-    neighbour pairs), exactly the same float64 operations on both sides.
-
-    Parameters
-    ----------
-    y : (..., H, W) array_like
-        Clean images, entries 0 or 1 (bool, int or float).
-    x : (..., H, W) array_like
-        Observed (corrupted) images; batch axes broadcast with ``y``'s.
-    alpha, beta : float
-        Potential weights, finite reals.
-
-    Returns
-    -------
-    (...) ndarray
-        The log-potential (float64).
-
-    References
-    ----------
-    Advanced Course on DGM, Lecture 8, slide 'Example: Ising Model'.
-    """
-    alpha = C.check_real_scalar("alpha", alpha)
-    beta = C.check_real_scalar("beta", beta)
-    y = _binary_image("y", y)
-    x = _binary_image("x", x)
-    if y.shape[-2:] != x.shape[-2:]:
-        raise ValueError(f"y, x: expected images of one size (H, W), got shapes {y.shape} and {x.shape}")
-    C.broadcast_batch(("y", "x"), (y.shape[:-2], x.shape[:-2]))
-    n_agree = np.sum(x == y, axis=(-2, -1)).astype(np.float64)
-    return alpha * n_agree + beta * _n_smooth(y).astype(np.float64)
-
-
-def ising_states(height: int, width: int) -> np.ndarray:
-    """All 2^(H W) binary images, shape (2^(H W), H, W); state k has pixel i (row-major) = bit i of k.
-
-    Parameters
-    ----------
-    height, width : int
-        Image size, H W <= 16.
-
-    Returns
-    -------
-    (2^(H W), H, W) ndarray of int64
-    """
-    for name, v in (("height", height), ("width", width)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name}: expected an int >= 1, got {C.describe(v)}")
-    N = int(height) * int(width)
-    if N > MAX_ISING_PIXELS:
-        raise ValueError(
-            f"height, width: exact enumeration is limited to {MAX_ISING_PIXELS} pixels (2^16 states), "
-            f"got {height} x {width} = {N}"
-        )
-    k = np.arange(2**N, dtype=np.int64)
-    bits = (k[:, None] >> np.arange(N, dtype=np.int64)) & 1
-    return bits.reshape(2**N, int(height), int(width))
-
-
-class IsingPosterior(NamedTuple):
-    """Result of :func:`ising_denoise`."""
-
-    y: np.ndarray
-    """(..., H, W) int64: the MAP image argmax_y p(y | x) (the lowest state index among ties)."""
-    probability: np.ndarray
-    """(...) float64: its posterior probability p(y_MAP | x)."""
-    posterior: np.ndarray
-    """(..., 2^(H W)) float64: p(y | x) for every state y of :func:`ising_states`."""
-
-
-def ising_denoise(x: np.ndarray, *, alpha: float, beta: float) -> IsingPosterior:
-    r"""Denoise binary images by exact MAP under the Ising model: enumerate all 2^(H W) clean images.
-
-    .. math::
-
-        p(y \mid x) = \frac{\exp \log\tilde p(y, x)}{\sum_{y'} \exp \log\tilde p(y', x)}, \qquad
-        \hat y = \arg\max_y p(y \mid x),
-
-    with :func:`ising_log_potential` (Z cancels in the conditional). For a 3x3 image the sum has
-    2^9 = 512 terms. The posterior is a stable softmax over the states; ties are broken towards the
-    lowest state index (:func:`ising_states` order).
-
-    Worked example (checked by the crosscheck theorem): the clean image y* with two rows of ones over
-    a row of zeros (a horizontal edge), observed with its centre pixel flipped. Then
-    :math:`\log\tilde p(y^*, x) = 8\alpha + 9\beta` and :math:`\log\tilde p(x, x) = 9\alpha + 7\beta`,
-    and the all-ones image scores :math:`5\alpha + 12\beta`: the MAP is y* for
-    alpha / 2 < beta < alpha, x itself for beta < alpha / 2 (beta = 0: no smoothing), and a constant
-    image for beta > alpha (a 3x3 image is too small for an edge to survive strong smoothing).
-
-    Parameters
-    ----------
-    x : (..., H, W) array_like
-        Observed binary images (0/1), H W <= 16.
-    alpha, beta : float
-        Potential weights (see :func:`ising_log_potential`).
-
-    Returns
-    -------
-    IsingPosterior
-        ``(y, probability, posterior)``.
-
-    References
-    ----------
-    Advanced Course on DGM, Lecture 8, slide 'Example: Ising Model' ("maximize p(y | x)").
-    """
-    x = _binary_image("x", x)
-    H, W = x.shape[-2:]
-    states = ising_states(H, W)  # (S, H, W)
-    log_p = ising_log_potential(states, x[..., None, :, :], alpha=alpha, beta=beta)  # (..., S)
-    posterior = special.softmax(log_p, axis=-1)
-    k = np.argmax(log_p, axis=-1)
-    probability = np.take_along_axis(posterior, k[..., None], axis=-1)[..., 0]
-    return IsingPosterior(states[k], probability, posterior)
