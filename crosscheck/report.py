@@ -81,7 +81,15 @@ def flagged(outcome: PairOutcome) -> bool:
     return outcome.passed and outcome.usage < HEADROOM_FLAG and (tol.rtol > 0 or tol.atol > 0)
 
 
+def bitwise(outcome: PairOutcome) -> bool:
+    """Whether every input gave the same bits on both sides (use 0): no tolerance can be sized on
+    these inputs; the check still fails on any difference above the tolerance."""
+    return outcome.passed and outcome.usage == 0
+
+
 def _use(outcome: PairOutcome) -> str:
+    if bitwise(outcome):
+        return "0="
     return _fmt(outcome.usage) + ("!" if flagged(outcome) else "")
 
 
@@ -196,7 +204,8 @@ def run(argv: list[str] | None = None) -> int:
         f"{len(pair_outcomes)} formula checks ({examples} inputs each), {len(theorem_outcomes)} theorem checks, "
         f"parity of {len(modules)} modules: {'ALL PASSED' if ok else 'FAILURES'} in {elapsed:.1f} s"
     )
-    headroom = [o for o in pair_outcomes if flagged(o)]
+    headroom = [o for o in pair_outcomes if flagged(o) and not bitwise(o)]
+    exact = [f"{o.pair.name} {o.dtype}" for o in pair_outcomes if bitwise(o)]
     headroom_lines = [f"{o.pair.name} {o.dtype}: worst input used {_fmt(o.usage)} of its tolerance" for o in headroom]
     override_lines = [
         f"{name} {dtype} (rtol {t.rtol:g}, atol {t.atol:g}): {t.why}" for (name, dtype), t in OVERRIDES.items()
@@ -209,6 +218,7 @@ def run(argv: list[str] | None = None) -> int:
         f"\nTolerance headroom: {len(headroom)} of {len(pair_outcomes)} formula checks used less than "
         f"{HEADROOM_FLAG:g} of their tolerance (marked !)" + "".join(f"\n  {line}" for line in headroom_lines)
     )
+    print(f"Agreed bitwise on every input (marked 0=): {len(exact)}: {', '.join(exact)}")
     print("\nName parity: " + ("ok" if not parity_failures else str(parity_failures)))
     details = []
     for o in failures:
@@ -238,13 +248,16 @@ def run(argv: list[str] | None = None) -> int:
         "f16 = the tested dtype (the inputs rounded to it; bf16 and f16, the mixed-precision pass, for the "
         "training losses and samplers only: `.` where a formula is not registered at a dtype); use = the "
         "fraction of its tolerance the worst input used, `|acc - ref| / (atol + rtol |ref|)` (a check fails "
-        f"above 1), marked `!` below {HEADROOM_FLAG:g}, where the tolerance could not have failed on these inputs.",
+        f"above 1), marked `!` below {HEADROOM_FLAG:g}, where the tolerance could not have failed on these inputs, "
+        "and `0=` where both sides gave the same bits on every input (nothing to size a tolerance by).",
         "",
         _md_table(ph, pr),
         "",
         f"### Tolerance headroom: {len(headroom)} of {len(pair_outcomes)} checks used less than {HEADROOM_FLAG:g}",
         "",
         *[f"- {line}" for line in headroom_lines],
+        "",
+        f"Agreed bitwise on every input: {len(exact)} checks: {', '.join(exact) or 'none'}.",
         "",
         "### Tolerance overrides (`crosscheck/tolerances.py`), each with its reason",
         "",
