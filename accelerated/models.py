@@ -25,23 +25,44 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+import reference._args.models as AM
+
 from . import _checks as C
 
 __all__ = ["Flattened", "LinearScore", "MLPScore"]
 
 
-def _param(name: str, value: object, ndim: int) -> torch.Tensor:
-    p = C.as_float_tensor(name, value)
-    if p.ndim != ndim:
-        raise ValueError(f"{name}: expected a tensor with {ndim} dimension(s), got shape {tuple(p.shape)}")
-    return p
+def _check_linear(W: object, b: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """The parameters of a LinearScore: finite W (d, d) and b (d,), of one dtype and device."""
+    names = ("W", "b")
+    W, b = params = tuple(C.as_float_tensor(n, v) for n, v in zip(names, (W, b)))
+    C.check_same_device_dtype(names, params)
+    AM.linear_dim(W.shape, b.shape)
+    for name, p in zip(names, params):
+        C.check_finite(name, p)
+    return W, b
+
+
+def _check_mlp(W1: object, b1: object, W2: object, b2: object) -> tuple[torch.Tensor, ...]:
+    """The parameters of an MLPScore: finite W1 (d + k, H), b1 (H,), W2 (H, d), b2 (d,), of one dtype and device."""
+    names = ("W1", "b1", "W2", "b2")
+    W1, b1, W2, b2 = params = tuple(C.as_float_tensor(n, v) for n, v in zip(names, (W1, b1, W2, b2)))
+    C.check_same_device_dtype(names, params)
+    AM.mlp_sizes(W1.shape, b1.shape, W2.shape, b2.shape)
+    for name, p in zip(names, params):
+        C.check_finite(name, p)
+    return params
 
 
 def _inputs(name: str, x: object, like: torch.Tensor, size: int, what: str) -> torch.Tensor:
+    """An input of shape (..., size) with the dtype and device of ``like``, a parameter of the model.
+
+    Metadata only (no value check, no host read): ``forward`` runs inside training loops,
+    ``torch.compile`` and ``torch.func`` transforms.
+    """
     x = C.as_float_tensor(name, x)
     C.check_same_device_dtype((name, "model parameters"), (x, like))
-    if x.ndim < 1 or x.shape[-1] != size:
-        raise ValueError(f"{name}: expected shape (..., {size}) ({what}), got shape {tuple(x.shape)}")
+    AM.inputs(name, x.shape, size, what)
     return x
 
 
@@ -61,20 +82,21 @@ class LinearScore(nn.Module):
 
     References
     ----------
-    Beigy, Score-Based Generative Models, slide 'Score function (One-dimensional Gaussian distribution)';
+    Beigy, Score-Based Generative Models, slide 'Score function, One-dimensional Gaussian distribution';
     Hyvarinen, JMLR 2005, Section 3.
+
+    Examples
+    --------
+    N(1, 1/2) has the score s(x) = -2 (x - 1): W = -2, b = 2, so s(0) = 2 and div s = tr W = -2:
+
+    >>> model = LinearScore(torch.full((1, 1), -2.0), torch.full((1,), 2.0))
+    >>> model(torch.zeros(1)).tolist(), model.divergence(torch.zeros(1)).tolist()
+    ([2.0], -2.0)
     """
 
     def __init__(self, W: torch.Tensor, b: torch.Tensor) -> None:
         super().__init__()
-        W = _param("W", W, 2)
-        b = _param("b", b, 1)
-        C.check_same_device_dtype(("W", "b"), (W, b))
-        C.check_finite("W", W)
-        C.check_finite("b", b)
-        d = b.shape[0]
-        if tuple(W.shape) != (d, d):
-            raise ValueError(f"W: expected shape ({d}, {d}) (d = {d} from b), got shape {tuple(W.shape)}")
+        W, b = _check_linear(W, b)
         self.W = nn.Parameter(W.detach().clone())
         self.b = nn.Parameter(b.detach().clone())
 
@@ -121,26 +143,19 @@ class MLPScore(nn.Module):
     ----------
     Isachenko, DGM Lecture 7, slides 'Score matching' and 'Denoising score matching';
     Song and Ermon, NeurIPS 2019.
+
+    Examples
+    --------
+    At x = 0 with zero biases, h = 0: s(0) = b2 = 0 and div s = W1[0, 0] W2[0, 0] = 3 * 2 (the formula):
+
+    >>> model = MLPScore(torch.full((1, 1), 3.0), torch.zeros(1), torch.full((1, 1), 2.0), torch.zeros(1))
+    >>> model(torch.zeros(1)).tolist(), model.divergence(torch.zeros(1)).tolist()
+    ([0.0], 6.0)
     """
 
     def __init__(self, W1: torch.Tensor, b1: torch.Tensor, W2: torch.Tensor, b2: torch.Tensor) -> None:
         super().__init__()
-        W1 = _param("W1", W1, 2)
-        b1 = _param("b1", b1, 1)
-        W2 = _param("W2", W2, 2)
-        b2 = _param("b2", b2, 1)
-        C.check_same_device_dtype(("W1", "b1", "W2", "b2"), (W1, b1, W2, b2))
-        for name, p in (("W1", W1), ("b1", b1), ("W2", W2), ("b2", b2)):
-            C.check_finite(name, p)
-        H, d = W2.shape
-        if tuple(b2.shape) != (d,):
-            raise ValueError(f"b2: expected shape ({d},) (d from W2 of shape {tuple(W2.shape)}), got {tuple(b2.shape)}")
-        if tuple(b1.shape) != (H,):
-            raise ValueError(f"b1: expected shape ({H},) (H from W2 of shape {tuple(W2.shape)}), got {tuple(b1.shape)}")
-        if W1.shape[1] != H or W1.shape[0] < d:
-            raise ValueError(
-                f"W1: expected shape (d + k, {H}) with d = {d}, k >= 0 (from W2), got shape {tuple(W1.shape)}"
-            )
+        W1, b1, W2, b2 = _check_mlp(W1, b1, W2, b2)
         self.W1 = nn.Parameter(W1.detach().clone())
         self.b1 = nn.Parameter(b1.detach().clone())
         self.W2 = nn.Parameter(W2.detach().clone())
@@ -217,6 +232,14 @@ class Flattened(nn.Module):
     References
     ----------
     Isachenko, DGM Lecture 13, 'Noise Conditioned Score Network (NCSN)' (score models of images).
+
+    Examples
+    --------
+    s(x) = x + 1 on 2 x 2 images keeps their shape; its Jacobian is the identity on D = 4 features:
+
+    >>> model = Flattened(LinearScore(torch.eye(4), torch.ones(4)))
+    >>> model(torch.zeros(1, 2, 2)).tolist(), model.divergence(torch.zeros(1, 2, 2)).tolist()
+    ([[[1.0, 1.0], [1.0, 1.0]]], [4.0])
     """
 
     def __init__(self, inner: nn.Module) -> None:

@@ -30,23 +30,39 @@ from __future__ import annotations
 
 import numpy as np
 
+import reference._args as A
+import reference._args.models as AM
+
 from . import _checks as C
 
 __all__ = ["Flattened", "LinearScore", "MLPScore", "init_mlp_params"]
 
 
-def _finite_param(name: str, value: object, ndim: int) -> np.ndarray:
-    p = C.as_float64(name, value)
-    if p.ndim != ndim:
-        raise ValueError(f"{name}: expected an array with {ndim} dimension(s), got shape {p.shape}")
-    C.check_finite(name, p)
-    return p
+def _check_linear(W: object, b: object) -> tuple[np.ndarray, np.ndarray]:
+    """The parameters of a LinearScore: finite W (d, d) and b (d,), float64."""
+    names = ("W", "b")
+    W, b = params = tuple(C.as_float64(n, v) for n, v in zip(names, (W, b)))
+    AM.linear_dim(W.shape, b.shape)
+    for name, p in zip(names, params):
+        C.check_finite(name, p)
+    return W, b
 
 
-def _inputs(name: str, x: object, size: int, what: str) -> np.ndarray:
+def _check_mlp(W1: object, b1: object, W2: object, b2: object) -> tuple[np.ndarray, ...]:
+    """The parameters of an MLPScore: finite W1 (d + k, H), b1 (H,), W2 (H, d), b2 (d,), float64."""
+    names = ("W1", "b1", "W2", "b2")
+    W1, b1, W2, b2 = params = tuple(C.as_float64(n, v) for n, v in zip(names, (W1, b1, W2, b2)))
+    AM.mlp_sizes(W1.shape, b1.shape, W2.shape, b2.shape)
+    for name, p in zip(names, params):
+        C.check_finite(name, p)
+    return params
+
+
+def _inputs(name: str, x: object, like: np.ndarray, size: int, what: str) -> np.ndarray:
+    """An input of shape (..., size), finite, float64 (``like``, a parameter of the model, sets the
+    dtype and device on the accelerated side; every array here is float64)."""
     x = C.as_float64(name, x)
-    if x.ndim < 1 or x.shape[-1] != size:
-        raise ValueError(f"{name}: expected shape (..., {size}) ({what}), got shape {x.shape}")
+    AM.inputs(name, x.shape, size, what)
     C.check_finite(name, x)
     return x
 
@@ -70,18 +86,21 @@ class LinearScore:
 
     References
     ----------
-    Beigy, Score-Based Generative Models, slide 'Score function (One-dimensional Gaussian
-    distribution)' (the score of a Gaussian is linear in x); Hyvarinen, Estimation of
+    Beigy, Score-Based Generative Models, slide 'Score function, One-dimensional Gaussian
+    distribution' (the score of a Gaussian is linear in x); Hyvarinen, Estimation of
     Non-Normalized Statistical Models by Score Matching, JMLR 2005, Section 3 (the Gaussian case).
+
+    Examples
+    --------
+    N(1, 1/2) has the score s(x) = -2 (x - 1): W = -2, b = 2, so s(0) = 2 and div s = tr W = -2:
+
+    >>> model = LinearScore(np.full((1, 1), -2.0), np.full(1, 2.0))
+    >>> model(np.zeros(1)).tolist(), float(model.divergence(np.zeros(1)))
+    ([2.0], -2.0)
     """
 
     def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
-        W = _finite_param("W", W, 2)
-        b = _finite_param("b", b, 1)
-        d = b.shape[0]
-        if W.shape != (d, d):
-            raise ValueError(f"W: expected shape ({d}, {d}) (d = {d} from b), got shape {W.shape}")
-        self.W, self.b = W, b
+        self.W, self.b = _check_linear(W, b)
 
     @property
     def dim(self) -> int:
@@ -89,7 +108,7 @@ class LinearScore:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """s(x) = x W + b for x of shape (..., d); returns (..., d)."""
-        x = _inputs("x", x, self.dim, f"d = {self.dim} from b")
+        x = _inputs("x", x, self.W, self.dim, f"d = {self.dim} from b")
         return x @ self.W + self.b
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -98,12 +117,12 @@ class LinearScore:
 
     def jacobian(self, x: np.ndarray) -> np.ndarray:
         """J[..., i, j] = d s_i / d x_j = W[j, i], the same for every point; x (..., d) -> (..., d, d)."""
-        x = _inputs("x", x, self.dim, f"d = {self.dim} from b")
+        x = _inputs("x", x, self.W, self.dim, f"d = {self.dim} from b")
         return np.broadcast_to(self.W.T, (*x.shape[:-1], self.dim, self.dim)).copy()
 
     def divergence(self, x: np.ndarray) -> np.ndarray:
         """tr J = tr W for every point; x (..., d) -> (...)."""
-        x = _inputs("x", x, self.dim, f"d = {self.dim} from b")
+        x = _inputs("x", x, self.W, self.dim, f"d = {self.dim} from b")
         return np.full(x.shape[:-1], np.trace(self.W))
 
 
@@ -137,21 +156,19 @@ class MLPScore:
     Isachenko, DGM Lecture 7, slides 'Score matching' and 'Denoising score matching'
     (s_{theta, sigma}); Song and Ermon, Generative Modeling by Estimating Gradients of the Data
     Distribution, NeurIPS 2019 (noise-conditional score networks).
+
+    Examples
+    --------
+    At x = 0 with zero biases, h = tanh(0) = 0: s(0) = b2 = 0 and div s = sum_h W1[0, h] W2[h, 0] = 3 * 2
+    (the formula above with 1 - h^2 = 1):
+
+    >>> model = MLPScore(np.full((1, 1), 3.0), np.zeros(1), np.full((1, 1), 2.0), np.zeros(1))
+    >>> model(np.zeros(1)).tolist(), float(model.divergence(np.zeros(1)))
+    ([0.0], 6.0)
     """
 
     def __init__(self, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray) -> None:
-        W1 = _finite_param("W1", W1, 2)
-        b1 = _finite_param("b1", b1, 1)
-        W2 = _finite_param("W2", W2, 2)
-        b2 = _finite_param("b2", b2, 1)
-        H, d = W2.shape
-        if b2.shape != (d,):
-            raise ValueError(f"b2: expected shape ({d},) (d from W2 of shape {W2.shape}), got shape {b2.shape}")
-        if b1.shape != (H,):
-            raise ValueError(f"b1: expected shape ({H},) (H from W2 of shape {W2.shape}), got shape {b1.shape}")
-        if W1.shape[1] != H or W1.shape[0] < d:
-            raise ValueError(f"W1: expected shape (d + k, {H}) with d = {d}, k >= 0 (from W2), got shape {W1.shape}")
-        self.W1, self.b1, self.W2, self.b2 = W1, b1, W2, b2
+        self.W1, self.b1, self.W2, self.b2 = _check_mlp(W1, b1, W2, b2)
 
     @property
     def dim(self) -> int:
@@ -164,7 +181,7 @@ class MLPScore:
         return self.W1.shape[0] - self.dim
 
     def _hidden(self, x: object, c: object) -> tuple[np.ndarray, np.ndarray]:
-        x = _inputs("x", x, self.dim, f"d = {self.dim} from W2")
+        x = _inputs("x", x, self.W1, self.dim, f"d = {self.dim} from W2")
         k = self.cond_dim
         if k == 0:
             if c is not None:
@@ -178,7 +195,7 @@ class MLPScore:
             c = C.as_float64("c", c)
             if k == 1 and c.ndim >= 1 and c.shape == x.shape[:-1]:
                 c = c[..., None]  # one level or time per point, as the losses and samplers pass sigma
-            c = _inputs("c", c, k, f"k = {k} from W1")
+            c = _inputs("c", c, self.W1, k, f"k = {k} from W1")
             batch = C.broadcast_batch(("x", "c"), (x.shape[:-1], c.shape[:-1]))
             x = np.broadcast_to(x, (*batch, self.dim))
             z = np.concatenate([x, np.broadcast_to(c, (*batch, k))], axis=-1)
@@ -229,6 +246,15 @@ class Flattened:
     References
     ----------
     Isachenko, DGM Lecture 13, 'Noise Conditioned Score Network (NCSN)' (score models of images).
+
+    Examples
+    --------
+    The identity-plus-one model on 2 x 2 images: s(x) = x + 1 keeps the image shape, and the trace of
+    its Jacobian (the identity on the D = 4 flattened features) is 4:
+
+    >>> model = Flattened(LinearScore(np.eye(4), np.ones(4)))
+    >>> model(np.zeros((1, 2, 2))).tolist(), model.divergence(np.zeros((1, 2, 2))).tolist()
+    ([[[1.0, 1.0], [1.0, 1.0]]], [4.0])
     """
 
     def __init__(self, inner: object) -> None:
@@ -280,10 +306,16 @@ def init_mlp_params(d: int, hidden: int, *, cond_dim: int = 0, rng: np.random.Ge
     dict
         ``{"W1": (d + k, H), "b1": (H,), "W2": (H, d), "b2": (d,)}`` float64 arrays, ready for
         ``MLPScore(**params)`` on either side (convert to tensors for the accelerated side).
+
+    Examples
+    --------
+    The biases start at zero and W1 has d + k rows (the parametrisation above):
+
+    >>> params = init_mlp_params(2, 8, cond_dim=1, rng=np.random.default_rng(0))
+    >>> params["W1"].shape, params["b2"].tolist()
+    ((3, 8), [0.0, 0.0])
     """
-    for name, value, low in (("d", d, 1), ("hidden", hidden, 1), ("cond_dim", cond_dim, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name}: expected an int >= {low}, got {C.describe(value)}")
+    d, hidden, cond_dim = A.count("d", d), A.count("hidden", hidden), A.count("cond_dim", cond_dim, minimum=0)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng: expected a numpy.random.Generator, got {C.describe(rng)}")
     n_in = d + cond_dim

@@ -12,6 +12,7 @@ import accelerated.distributions  # noqa: F401  (the theorems reach it as side.l
 import reference.distributions  # noqa: F401
 from accelerated import models as acc
 from crosscheck import assert_agree
+from crosscheck.agree import Twin, _to_accelerated, _to_reference
 from crosscheck.pairs.models import linear_twins, mlp_twins, model_inputs
 from crosscheck.parity import parity_problems
 from crosscheck.registry import THEOREMS, Side
@@ -183,34 +184,45 @@ def test_parity():
 
 # ---------------------------------------------------------------- bad input
 
+# models registers no pairs (its names are classes), so its bad parameters stay a table here, built on
+# each side by Twin: the registry's conversion (float64 arrays -> float64 tensors), not a copy of it.
 P = params(d=2, H=3, k=1)
 BAD = [
-    ("LinearScore", (np.eye(3), np.zeros(2)), ValueError, r"W: expected shape \(2, 2\)"),
-    ("LinearScore", (np.eye(2), np.zeros((1, 2))), ValueError, r"b: expected an array with 1 dimension"),
-    ("LinearScore", (np.full((2, 2), NAN), np.zeros(2)), ValueError, "W: expected finite"),
-    ("MLPScore", (P["W1"], P["b1"], P["W2"], np.zeros(3)), ValueError, r"b2: expected shape \(2,\)"),
-    ("MLPScore", (P["W1"], np.zeros(4), P["W2"], P["b2"]), ValueError, r"b1: expected shape \(3,\)"),
-    ("MLPScore", (P["W1"][:1], P["b1"], P["W2"], P["b2"]), ValueError, r"W1: expected shape \(d \+ k, 3\)"),
-    ("MLPScore", (P["W1"][:, :2], P["b1"], P["W2"], P["b2"]), ValueError, r"W1: expected shape \(d \+ k, 3\)"),
-    ("MLPScore", (P["W1"] * NAN, P["b1"], P["W2"], P["b2"]), ValueError, "W1: expected finite"),
-    ("MLPScore", (P["W1"][0], P["b1"], P["W2"], P["b2"]), ValueError, "W1: expected an array with 2"),
+    ("LinearScore", {"W": np.eye(3), "b": np.zeros(2)}, r"W: expected shape \(2, 2\)"),
+    ("LinearScore", {"W": np.eye(2), "b": np.zeros((1, 2))}, r"b: expected 1 dimension"),
+    ("LinearScore", {"W": np.full((2, 2), NAN), "b": np.zeros(2)}, "W: expected finite"),
+    ("MLPScore", {**P, "b2": np.zeros(3)}, r"b2: expected shape \(2,\)"),
+    ("MLPScore", {**P, "b1": np.zeros(4)}, r"b1: expected shape \(3,\)"),
+    ("MLPScore", {**P, "W1": P["W1"][:1]}, r"W1: expected shape \(d \+ k, 3\)"),
+    ("MLPScore", {**P, "W1": P["W1"][:, :2]}, r"W1: expected shape \(d \+ k, 3\)"),
+    ("MLPScore", {**P, "W1": P["W1"] * NAN}, "W1: expected finite"),
+    ("MLPScore", {**P, "W1": P["W1"][0]}, "W1: expected 2 dimension"),
 ]
 
 
-@pytest.mark.parametrize("side", [ref, acc], ids=["reference", "accelerated"])
-@pytest.mark.parametrize(("cls", "args", "error", "match"), BAD, ids=[str(i) for i in range(len(BAD))])
-def test_bad_parameters(side, cls, args, error, match):
-    if side is acc:
-        args = tuple(t(v) for v in args)
-        match = match.replace("an array", "a tensor")
-    with pytest.raises(error, match=match):
-        getattr(side, cls)(*args)
+@pytest.mark.parametrize("side", ["reference", "accelerated"])
+@pytest.mark.parametrize(("cls", "kwargs", "match"), BAD, ids=[str(i) for i in range(len(BAD))])
+def test_bad_parameters(side, cls, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Twin(f"models.{cls}", **kwargs).build(side, "float64", "cpu")
 
 
-@pytest.mark.parametrize("side", [ref, acc], ids=["reference", "accelerated"])
+def test_counts_of_init_mlp_params_take_numpy_integers_and_refuse_floats():
+    """The counts are checked by the shared reference._args: NumPy integers accepted, floats a TypeError."""
+    a = ref.init_mlp_params(np.int64(2), np.int32(3), cond_dim=np.int64(0), rng=np.random.default_rng(0))
+    b = ref.init_mlp_params(2, 3, cond_dim=0, rng=np.random.default_rng(0))
+    assert all(np.array_equal(a[k], b[k]) for k in b)
+    for kwargs in ({"d": 2.0}, {"hidden": 3.0}, {"cond_dim": 1.0}, {"d": True}):
+        with pytest.raises(TypeError, match="expected an integer"):
+            ref.init_mlp_params(**{"d": 2, "hidden": 3, "cond_dim": 0, **kwargs}, rng=np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("side", ["reference", "accelerated"])
 def test_bad_inputs(side):
-    conv = (lambda v: v) if side is ref else t
-    model = side.MLPScore(*(conv(P[k]) for k in ("W1", "b1", "W2", "b2")))
+    def conv(v):
+        return (_to_reference if side == "reference" else _to_accelerated)(v, "float64", "cpu")
+
+    model = Twin("models.MLPScore", **P).build(side, "float64", "cpu")
     x = conv(np.zeros((4, 2)))
     with pytest.raises(ValueError, match="c: required, this model has a conditioning input of size k = 1"):
         model(x)
@@ -220,17 +232,16 @@ def test_bad_inputs(side):
         model.jacobian(conv(np.zeros((4, 3))), conv(np.zeros((4, 1))))
     with pytest.raises(ValueError, match="batch shapes do not broadcast"):
         model.divergence(x, conv(np.zeros((3, 1))))
-    unconditional = side.LinearScore(conv(np.eye(2)), conv(np.zeros(2)))
+    unconditional = Twin("models.LinearScore", W=np.eye(2), b=np.zeros(2)).build(side, "float64", "cpu")
     with pytest.raises(ValueError, match=r"x: expected shape \(\.\.\., 2\)"):
         unconditional(conv(np.zeros(3)))
-    p0 = params(d=2, H=3, k=0)
-    mlp0 = side.MLPScore(*(conv(p0[k]) for k in ("W1", "b1", "W2", "b2")))
+    mlp0 = Twin("models.MLPScore", **params(d=2, H=3, k=0)).build(side, "float64", "cpu")
     with pytest.raises(ValueError, match="c: this model has no conditioning input"):
         mlp0(x, conv(np.zeros((4, 1))))
-    if side is ref:
+    if side == "reference":
         with pytest.raises(TypeError, match=r"rng: expected a numpy\.random\.Generator"):
             ref.init_mlp_params(2, 3, rng=0)
-        with pytest.raises(ValueError, match="hidden: expected an int >= 1"):
+        with pytest.raises(ValueError, match="hidden: expected an integer >= 1, got 0"):
             ref.init_mlp_params(2, 0, rng=np.random.default_rng(0))
 
 
