@@ -20,6 +20,8 @@ import math
 
 import torch
 
+import reference._args.divergences as AD
+
 from . import _checks as C
 from ._numerics import softplus
 
@@ -48,14 +50,7 @@ def _check_gaussians(
     names = ("mu_p", "cov_p", "mu_q", "cov_q")
     mu_p, cov_p, mu_q, cov_q = tensors = [C.as_float_tensor(n, v) for n, v in zip(names, (mu_p, cov_p, mu_q, cov_q))]
     C.check_same_device_dtype(names, tensors)
-    C.check_ndim("mu_p", mu_p, 1)
-    C.check_ndim("mu_q", mu_q, 1)
-    C.check_square("cov_p", cov_p)
-    C.check_square("cov_q", cov_q)
-    d = mu_p.shape[-1]
-    for name, x in (("mu_q", mu_q), ("cov_p", cov_p), ("cov_q", cov_q)):
-        if x.shape[-1] != d:
-            raise ValueError(f"{name}: expected dimension d = {d} (from mu_p), got shape {tuple(x.shape)}")
+    d = AD.gaussian_pair_dim(mu_p.shape, cov_p.shape, mu_q.shape, cov_q.shape)
     batch = C.broadcast_batch(names, (mu_p.shape[:-1], cov_p.shape[:-2], mu_q.shape[:-1], cov_q.shape[:-2]))
     C.check_finite("mu_p", mu_p)
     C.check_finite("mu_q", mu_q)

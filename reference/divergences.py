@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+import reference._args.divergences as AD
+
 from . import _checks as C
 
 __all__ = ["js_divergence", "js_divergence_mc", "kl_divergence", "kl_gaussian"]
@@ -41,14 +43,7 @@ def _check_gaussians(
     """Two Gaussians N(mu, L L^T): the means and Cholesky factors, broadcast to the common batch shape."""
     names = ("mu_p", "cov_p", "mu_q", "cov_q")
     mu_p, cov_p, mu_q, cov_q = (C.as_float64(n, v) for n, v in zip(names, (mu_p, cov_p, mu_q, cov_q)))
-    C.check_ndim("mu_p", mu_p, 1)
-    C.check_ndim("mu_q", mu_q, 1)
-    C.check_square("cov_p", cov_p)
-    C.check_square("cov_q", cov_q)
-    d = mu_p.shape[-1]
-    for name, x in (("mu_q", mu_q), ("cov_p", cov_p), ("cov_q", cov_q)):
-        if x.shape[-1] != d:
-            raise ValueError(f"{name}: expected dimension d = {d} (from mu_p), got shape {x.shape}")
+    d = AD.gaussian_pair_dim(mu_p.shape, cov_p.shape, mu_q.shape, cov_q.shape)
     batch = C.broadcast_batch(names, (mu_p.shape[:-1], cov_p.shape[:-2], mu_q.shape[:-1], cov_q.shape[:-2]))
     C.check_finite("mu_p", mu_p)
     C.check_finite("mu_q", mu_q)
