@@ -41,8 +41,8 @@ def r1_penalty_from_gradients(gradients: np.ndarray, *, gamma: float) -> np.ndar
 
     References
     ----------
-    Mescheder, Geiger, Nowozin, Which Training Methods for GANs do actually Converge?, ICML 2018,
-    eq. (9) and (10).
+    Mescheder et al. 2018, eq. (9) and (10); Mescheder, Geiger, Nowozin, Which Training Methods for GANs do
+    actually Converge?, ICML 2018.
 
     Examples
     --------
@@ -85,8 +85,8 @@ def r1_penalty(discriminator: object, x_real: np.ndarray, *, gamma: float) -> np
 
     References
     ----------
-    Mescheder, Geiger, Nowozin, Which Training Methods for GANs do actually Converge?, ICML 2018,
-    eq. (9).
+    Mescheder et al. 2018, eq. (9); Mescheder, Geiger, Nowozin, Which Training Methods for GANs do
+    actually Converge?, ICML 2018.
 
     Examples
     --------
@@ -123,8 +123,8 @@ def r2_penalty(discriminator: object, x_fake: np.ndarray, *, gamma: float) -> np
 
     References
     ----------
-    Mescheder, Geiger, Nowozin, Which Training Methods for GANs do actually Converge?, ICML 2018,
-    eq. (10).
+    Mescheder et al. 2018, eq. (10); Mescheder, Geiger, Nowozin, Which Training Methods for GANs do
+    actually Converge?, ICML 2018.
 
     Examples
     --------
