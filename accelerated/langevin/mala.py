@@ -73,9 +73,20 @@ def _log_ratio(
     return log_p_prop.to(F64) - log_p.to(F64) + _log_q(x, x_prop, s_prop, eta) - _log_q(x_prop, x, s, eta)
 
 
-def _check_proposal(*arrays: object) -> tuple[torch.Tensor, ...]:
+def _check_proposal(
+    x: object,
+    x_proposal: object,
+    log_prob_x: object,
+    log_prob_proposal: object,
+    score_x: object,
+    score_proposal: object,
+    step_size: object,
+) -> tuple[torch.Tensor, ...]:
     """(x, x_proposal, log_prob_x, log_prob_proposal, score_x, score_proposal) of one dtype and device:
-    x (n, ...), the proposal and both scores of x's shape, both log-densities (n,) without NaN (-inf allowed)."""
+    x (n, ...), the proposal and both scores of x's shape, both log-densities (n,) without NaN (-inf allowed);
+    and eta > 0. Returns the six converted, then eta."""
+    eta = A.positive("step_size", step_size)
+    arrays = (x, x_proposal, log_prob_x, log_prob_proposal, score_x, score_proposal)
     names = ("x", "x_proposal", "log_prob_x", "log_prob_proposal", "score_x", "score_proposal")
     t = dict(zip(names, (C.as_float_tensor(name, v) for name, v in zip(names, arrays))))
     C.check_same_device_dtype(names, tuple(t.values()))
@@ -92,7 +103,7 @@ def _check_proposal(*arrays: object) -> tuple[torch.Tensor, ...]:
                 f"got {tuple(t[name].shape)}"
             )
         C.check_not_nan(name, t[name])
-    return tuple(t.values())
+    return (*t.values(), eta)
 
 
 def _check_uniforms(uniforms: object, noise: torch.Tensor | None, x: torch.Tensor, K: int) -> torch.Tensor | None:
@@ -162,12 +173,8 @@ def mala_log_acceptance_ratio(
     >>> round(float(r[0]), 12)
     0.1
     """
-    eta = A.positive("step_size", step_size)
-    x, x_prop, log_p, log_p_prop, s, s_prop = _check_proposal(
-        x, x_proposal, log_prob_x, log_prob_proposal, score_x, score_proposal
-    )
-    r = _log_ratio(x, x_prop, log_p, log_p_prop, s, s_prop, eta)
-    return r.to(x.dtype)
+    *arrays, eta = _check_proposal(x, x_proposal, log_prob_x, log_prob_proposal, score_x, score_proposal, step_size)
+    return _log_ratio(*arrays, eta).to(arrays[0].dtype)
 
 
 def mala_sample(

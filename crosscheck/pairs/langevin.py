@@ -375,35 +375,11 @@ MALA_ERRORS = [
 
 
 register_pair(
-    "langevin",
-    "langevin_step",
-    cases=lambda dtype: _step_cases(),
-    dtypes=MIXED_PRECISION_DTYPES,
-    errors=STEP_ERRORS,
+    "langevin", "langevin_step", cases=lambda dtype: _step_cases(), dtypes=MIXED_PRECISION_DTYPES, errors=STEP_ERRORS
 )
+register_pair("langevin", "langevin_sample", cases=_sample_cases, dtypes=MIXED_PRECISION_DTYPES, errors=SAMPLE_ERRORS)
 register_pair(
-    "langevin",
-    "langevin_sample",
-    cases=_sample_cases,
-    dtypes=MIXED_PRECISION_DTYPES,
-    errors=SAMPLE_ERRORS,
+    "langevin", "annealed_langevin_sample", cases=_annealed_cases, dtypes=MIXED_PRECISION_DTYPES, errors=ANNEALED_ERRORS
 )
-register_pair(
-    "langevin",
-    "annealed_langevin_sample",
-    cases=_annealed_cases,
-    dtypes=MIXED_PRECISION_DTYPES,
-    errors=ANNEALED_ERRORS,
-)
-register_pair(
-    "langevin",
-    "mala_log_acceptance_ratio",
-    cases=lambda dtype: _log_ratio_cases(),
-    errors=RATIO_ERRORS,
-)
-register_pair(
-    "langevin",
-    "mala_sample",
-    cases=_mala_cases,
-    errors=MALA_ERRORS,
-)
+register_pair("langevin", "mala_log_acceptance_ratio", cases=lambda dtype: _log_ratio_cases(), errors=RATIO_ERRORS)
+register_pair("langevin", "mala_sample", cases=_mala_cases, errors=MALA_ERRORS)

@@ -62,9 +62,20 @@ def _log_ratio(
         return log_p_prop - log_p + _log_q(x, x_prop, s_prop, eta) - _log_q(x_prop, x, s, eta)
 
 
-def _check_proposal(*arrays: object) -> tuple[np.ndarray, ...]:
+def _check_proposal(
+    x: object,
+    x_proposal: object,
+    log_prob_x: object,
+    log_prob_proposal: object,
+    score_x: object,
+    score_proposal: object,
+    step_size: object,
+) -> tuple[np.ndarray, ...]:
     """(x, x_proposal, log_prob_x, log_prob_proposal, score_x, score_proposal) as float64: x (n, ...),
-    the proposal and both scores of x's shape, both log-densities (n,) without NaN (-inf allowed)."""
+    the proposal and both scores of x's shape, both log-densities (n,) without NaN (-inf allowed);
+    and eta > 0. Returns the six converted, then eta."""
+    eta = A.positive("step_size", step_size)
+    arrays = (x, x_proposal, log_prob_x, log_prob_proposal, score_x, score_proposal)
     names = ("x", "x_proposal", "log_prob_x", "log_prob_proposal", "score_x", "score_proposal")
     a = dict(zip(names, (C.as_float64(name, v) for name, v in zip(names, arrays))))
     x = a["x"]
@@ -79,7 +90,7 @@ def _check_proposal(*arrays: object) -> tuple[np.ndarray, ...]:
                 f"{name}: expected shape {x.shape[:1]} (one per state of x {x.shape}), got {a[name].shape}"
             )
         C.check_not_nan(name, a[name])
-    return tuple(a.values())
+    return (*a.values(), eta)
 
 
 def _check_uniforms(uniforms: object, noise: np.ndarray | None, x: np.ndarray, K: int) -> np.ndarray | None:
@@ -152,11 +163,8 @@ def mala_log_acceptance_ratio(
     >>> round(float(r[0]), 12)
     0.1
     """
-    eta = A.positive("step_size", step_size)
-    x, x_prop, log_p, log_p_prop, s, s_prop = _check_proposal(
-        x, x_proposal, log_prob_x, log_prob_proposal, score_x, score_proposal
-    )
-    return _log_ratio(x, x_prop, log_p, log_p_prop, s, s_prop, eta)
+    *arrays, eta = _check_proposal(x, x_proposal, log_prob_x, log_prob_proposal, score_x, score_proposal, step_size)
+    return _log_ratio(*arrays, eta)
 
 
 def mala_sample(
