@@ -179,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {dotted:50s} {c:3d} / {n:3d} = {c / max(n, 1):4.0%}")
     print(f"  {'all of the above':50s} {total_c:3d} / {total_n:3d} = {total_c / max(total_n, 1):4.0%}")
     twins = twin_helpers()
-    print(f"\nprivate helpers at least {SIMILAR:.0%} identical between the sides: {len(twins)}")
+    exact = sum(1 for ratio, *_ in twins if ratio == 1.0)
+    print(f"\nprivate helpers at least {SIMILAR:.0%} identical between the sides: {len(twins)} ({exact} identical)")
     for ratio, rname, aname, lines in twins:
         print(f"  {ratio:4.0%}  {rname}  ~  {aname}  ({lines} lines)")
     longs = long_modules()
