@@ -271,7 +271,7 @@ def energy_score(energy: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
     --------
     For E = x^4 / 4 (any callable, by autograd) the score is -x^3 (closed form), -8 at x = 2:
 
-    >>> float(energy_score(lambda x: (x**4).sum(-1) / 4, torch.tensor([[2.0]], dtype=torch.float64))[0, 0])
+    >>> float(energy_score(lambda x: (x**4).sum(-1) / 4, torch.tensor([[2.0]], dtype=torch.float64))[0, 0].detach())
     -8.0
     """
     energy, x = _check_energy(energy, x)
