@@ -368,7 +368,7 @@ def log_partition_function(
 
     >>> E = QuadraticEnergy(torch.eye(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64))
     >>> bound = torch.tensor(12.0, dtype=torch.float64)
-    >>> round(float(log_partition_function(E, -bound, bound)), 10)
+    >>> round(float(log_partition_function(E, -bound, bound).detach()), 10)
     0.9189385332
     """
     energy, lower, upper, n = _check_box(energy, lower, upper, n_points)
