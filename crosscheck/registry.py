@@ -72,7 +72,6 @@ class Pair:
     cases: Callable[[str], st.SearchStrategy]  # dtype name -> strategy of Case
     dtypes: tuple[str, ...] = ("float64", "float32")
     errors: tuple[ErrorInput, ...] = ()
-    slide_override: str | None = None
 
     @property
     def name(self) -> str:
@@ -80,9 +79,7 @@ class Pair:
 
     @property
     def slide(self) -> str:
-        """The slide citation, from the reference docstring (or the registration's, where it has one)."""
-        if self.slide_override is not None:
-            return self.slide_override
+        """The slide citation, read from the reference docstring's References section (written once there)."""
         from .citations import slide_citation
 
         return slide_citation(self.functions()[0])
@@ -158,11 +155,10 @@ def register_pair(
     cases: Callable[[str], st.SearchStrategy],
     dtypes: tuple[str, ...] = ("float64", "float32"),
     errors: Sequence[ErrorInput] = (),
-    slide: str | None = None,
 ) -> Pair:
-    """Register ``module.function``; ``slide`` is for transition only: the citation belongs in the
-    reference docstring's References section, which is read when ``slide`` is None."""
-    pair = Pair(module, function, cases, dtypes, tuple(errors), slide)
+    """Register ``module.function``: its input strategy, dtypes and bad inputs (the slide citation is
+    read from the reference docstring, :attr:`Pair.slide`)."""
+    pair = Pair(module, function, cases, dtypes, tuple(errors))
     if any(p.name == pair.name for p in PAIRS):
         raise ValueError(f"pair {pair.name} registered twice")
     PAIRS.append(pair)
