@@ -48,11 +48,7 @@ def gaussian_kl(mean_q: torch.Tensor, var_q: torch.Tensor, mean_p: torch.Tensor,
     .. math::
 
         \mathrm{KL} = \frac12 \sum_i \Bigl[\frac{\sigma_q^2}{\sigma_p^2} - 1 - \log\frac{\sigma_q^2}{\sigma_p^2}
-        + \frac{(\mu_{q,i} - \mu_{p,i})^2}{\sigma_p^2}\Bigr],
-
-    the variance term as r - log1p(r), r = (var_q - var_p) / var_p, for |r| < 1/2 and as
-    ratio - 1 - log(ratio) otherwise (see the reference); the sum accumulates in float64 and is
-    cast back to the inputs' dtype.
+        + \frac{(\mu_{q,i} - \mu_{p,i})^2}{\sigma_p^2}\Bigr].
 
     Parameters
     ----------
@@ -66,6 +62,12 @@ def gaussian_kl(mean_q: torch.Tensor, var_q: torch.Tensor, mean_p: torch.Tensor,
     -------
     (n,) Tensor
         KL in nats.
+
+    Notes
+    -----
+    The variance term is evaluated as r - log1p(r), r = (var_q - var_p) / var_p, for |r| < 1/2 and as
+    ratio - 1 - log(ratio) otherwise (see the reference); the sum accumulates in float64 and is cast
+    back to the inputs' dtype.
 
     References
     ----------

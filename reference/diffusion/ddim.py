@@ -162,11 +162,9 @@ def ddim_step(
         x_{\text{prev}} = \sqrt{\bar\alpha_{\text{prev}}}\, \hat x_0
                         + \sqrt{1 - \bar\alpha_{\text{prev}} - \sigma^2}\, \epsilon_\theta + \sigma z,
 
-    with alpha_bar_prev = 1 at ``t_prev = -1`` (the step to x_0, which adds no noise). The square root of
-    the direction term is evaluated as sqrt((1 - alpha_bar_prev)(1 - eta^2 + eta^2 q)),
-    q = alpha_bar_t (1 - alpha_bar_prev) / (alpha_bar_prev (1 - alpha_bar_t)), the same number without
-    the cancellation. See the module docstring for the conventions (t_prev = -1, eta in [0, 1], eta = 0
-    without noise, ``clip_x0`` with the re-derived eps).
+    with alpha_bar_prev = 1 at ``t_prev = -1`` (the step to x_0, which adds no noise). See the module
+    docstring for the conventions (t_prev = -1, eta in [0, 1], eta = 0 without noise, ``clip_x0`` with
+    the re-derived eps).
 
     Parameters
     ----------
@@ -189,6 +187,12 @@ def ddim_step(
     -------
     (n, ...) ndarray
         x_{t_prev}.
+
+    Notes
+    -----
+    The square root of the direction term is evaluated as sqrt((1 - alpha_bar_prev)(1 - eta^2 + eta^2 q)),
+    q = alpha_bar_t (1 - alpha_bar_prev) / (alpha_bar_prev (1 - alpha_bar_t)): the same number as
+    sqrt(1 - alpha_bar_prev - sigma^2), without its cancellation.
 
     References
     ----------
