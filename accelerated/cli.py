@@ -12,7 +12,9 @@ Inputs are NumPy files:
   pytorch-fid and clean-fid write the same keys), accepted wherever FID needs statistics;
 * ``.npz`` with a single array (or one named ``features``): a 2-D array as for ``.npy``.
 
-Nothing is ever unpickled (``allow_pickle=False``). Examples::
+Nothing is ever unpickled (``allow_pickle=False``). An unreadable input (empty, truncated or corrupted,
+a statistics file :func:`reference.metrics.load_statistics` refuses) is a one-line ``error: ...``
+naming the file, exit status 1, never a traceback. Examples::
 
     python -m accelerated fid real.npy fake.npy --device cuda --batch-size 8192
     python -m accelerated fid real_stats.npz fake.npy --json
@@ -28,6 +30,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -53,13 +57,12 @@ def _load(path: str) -> tuple[str, object]:
     if p.suffix == ".npy":
         try:
             array = np.load(p, mmap_mode="r", allow_pickle=False)
-        except ValueError as err:
+        except (ValueError, EOFError, OSError) as err:
             raise InputError(f"{path}: cannot read as a plain .npy array ({err})") from err
         return "array", _check_2d(path, array)
     if p.suffix != ".npz":
         raise InputError(f"{path}: expected a .npy or .npz file, got suffix {p.suffix!r}")
-    with np.load(p, allow_pickle=False) as data:
-        names = list(data.files)
+    names = _npz_names(path)
     if "mu" in names and "sigma" in names:
         try:
             return "stats", load_statistics(p)
@@ -71,12 +74,27 @@ def _load(path: str) -> tuple[str, object]:
             f"{path}: expected statistics (arrays 'mu' and 'sigma') or a single array (or one named 'features'), "
             f"got arrays {names}"
         )
-    with np.load(p, allow_pickle=False) as data:
-        try:
+    try:
+        with np.load(p, allow_pickle=False) as data:
             array = data[key]
-        except ValueError as err:
-            raise InputError(f"{path}: array {key!r} is a pickled object array; refusing to unpickle it") from err
+    except ValueError as err:  # NumPy refuses object arrays, and malformed headers or short data, alike
+        reason = "a pickled object array; refusing to unpickle it" if "allow_pickle" in str(err) else str(err)
+        raise InputError(f"{path}: cannot read array {key!r}: {reason}") from err
+    except _READ_ERRORS as err:
+        raise InputError(f"{path}: cannot read array {key!r} (truncated or corrupted: {err})") from err
     return "array", _check_2d(path, array)
+
+
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError)
+
+
+def _npz_names(path: str) -> list[str]:
+    """The array names of an ``.npz`` archive, or an InputError saying why it is none."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return [name[: -len(".npy")] for name in archive.namelist() if name.endswith(".npy")]
+    except _READ_ERRORS as err:
+        raise InputError(f"{path}: cannot read as an .npz archive (empty, truncated or corrupted: {err})") from err
 
 
 def _check_2d(path: str, array: np.ndarray) -> np.ndarray:
@@ -246,6 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = args.run(args)
     except (InputError, ValueError, TypeError, RuntimeError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("error: out of memory (an input larger than this machine can hold?)", file=sys.stderr)
         return 1
     print(json.dumps(result) if args.json else _text(args.command, result))
     return 0

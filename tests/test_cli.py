@@ -126,3 +126,25 @@ def test_python_dash_m_accelerated(files):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("FID: ")
     assert float(proc.stdout.split()[1]) == pytest.approx(float(ref.fid(real, fake)), rel=1e-6)
+
+
+def test_hostile_statistics_files_exit_1_with_one_line(files, capsys, tmp_path):
+    paths, *_ = files
+    np.savez(tmp_path / "good.npz", mu=np.zeros(4), sigma=np.eye(4))
+    raw = (tmp_path / "good.npz").read_bytes()
+    (tmp_path / "empty.npz").write_bytes(b"")
+    (tmp_path / "truncated.npz").write_bytes(raw[: len(raw) // 2])
+    (tmp_path / "empty.npy").write_bytes(b"")
+    np.savez(tmp_path / "indef.npz", mu=np.zeros(4), sigma=-np.eye(4))
+    np.savez(tmp_path / "zero.npz", mu=np.zeros(0), sigma=np.zeros((0, 0)))
+    for name, message in [
+        ("empty.npz", "cannot read as an .npz archive"),
+        ("truncated.npz", "cannot read as an .npz archive"),
+        ("empty.npy", "cannot read as a plain .npy array"),
+        ("indef.npz", "not positive semi-definite"),
+        ("zero.npz", "got d = 0"),
+    ]:
+        assert main(["fid", str(tmp_path / name), str(paths["fake"]), "--no-progress"]) == 1, name
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1, err
+        assert name in err and message in err and "Traceback" not in err, err

@@ -3,9 +3,11 @@
 The bad inputs of the pairs are in crosscheck/pairs/metrics.py; tests/test_error_inputs.py runs them on both sides.
 """
 
+import io
 import math
 import pickle
 import socket
+import zipfile
 
 import numpy as np
 import pytest
@@ -398,6 +400,79 @@ def test_load_statistics_bad_files(tmp_path):
     np.savez(tmp_path / "y.npz", mu=np.zeros(2), sigma=np.zeros((3, 3)))
     with pytest.raises(ValueError, match=r"mu \(d,\) and sigma \(d, d\)"):
         ref.load_statistics(tmp_path / "y.npz")
+
+
+def _hostile_files(tmp_path):
+    """(file, regex) pairs: each file is refused by load_statistics with a ValueError naming it and the problem."""
+    good = tmp_path / "good.npz"
+    np.savez(good, mu=np.zeros(3), sigma=np.eye(3), n=np.int64(5))
+    raw = good.read_bytes()
+    cases = []
+
+    def case(file_name, data, match):
+        path = tmp_path / file_name
+        path.write_bytes(data)
+        cases.append((path, match))
+
+    case("empty.npz", b"", "cannot read .* as an .npz archive")
+    case("truncated.npz", raw[: len(raw) // 2], "cannot read .* as an .npz archive")
+    flipped = bytearray(raw)
+    offset = raw.index(np.eye(3).tobytes()) + 8  # one byte of sigma's data
+    flipped[offset] ^= 0xFF
+    case("corrupted.npz", bytes(flipped), "cannot read .* as an .npz archive .*CRC")
+    case("text.npz", b"not a zip file at all" * 10, "cannot read .* as an .npz archive")
+    # a header claiming 2e9 elements (45000 x 45000) in a tiny file: refused before allocating
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (45000, 45000)})
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as z:
+        z.writestr("mu.npy", _npy(np.zeros(45000)))
+        z.writestr("sigma.npy", header.getvalue())
+    cases.append((tmp_path / "huge.npz", r"1 <= d <= max_dim = 16384 .*got d = 45000"))
+    with zipfile.ZipFile(tmp_path / "short.npz", "w") as z:  # header (3, 3), data of 2 x 3
+        z.writestr("mu.npy", _npy(np.zeros(3)))
+        z.writestr("sigma.npy", _npy(np.eye(3))[:-24])
+    cases.append((tmp_path / "short.npz", r"holds 48 bytes of data, its header declares 72"))
+    with zipfile.ZipFile(tmp_path / "badheader.npz", "w") as z:
+        z.writestr("mu.npy", _npy(np.zeros(3)))
+        z.writestr("sigma.npy", b"\x93NUMPY\x01\x00garbage")
+    cases.append((tmp_path / "badheader.npz", "array 'sigma' in .* has no valid .npy header"))
+    for file_name, arrays, match in [
+        ("zero_d.npz", dict(mu=np.zeros(0), sigma=np.zeros((0, 0))), "1 <= d <= max_dim .*got d = 0"),
+        ("asym.npz", dict(mu=np.zeros(2), sigma=np.array([[1.0, 0.5], [0.0, 1.0]])), "sigma in .* is not symmetric"),
+        ("indef.npz", dict(mu=np.zeros(2), sigma=np.array([[1.0, 2.0], [2.0, 1.0]])), "not positive semi-definite"),
+        ("nan.npz", dict(mu=np.array([0.0, np.nan]), sigma=np.eye(2)), "mu: expected finite"),
+        ("complex.npz", dict(mu=np.zeros(2, complex), sigma=np.eye(2)), "has dtype complex128, expected a plain"),
+        ("floatn.npz", dict(mu=np.zeros(2), sigma=np.eye(2), n=np.float64(3)), "'n' in .* has dtype float64"),
+    ]:
+        np.savez(tmp_path / file_name, **arrays)
+        cases.append((tmp_path / file_name, match))
+    (tmp_path / "single.npz").write_bytes(_npy(np.zeros(3)))  # an .npy under an .npz name
+    cases.append((tmp_path / "single.npz", "got a single array"))
+    return cases
+
+
+def _npy(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def test_hostile_statistics_files_are_refused_clearly(tmp_path):
+    for path, match in _hostile_files(tmp_path):
+        with pytest.raises(ValueError, match=match) as info:
+            ref.load_statistics(path)
+        assert str(path) in str(info.value), (path, info.value)
+        assert "unpickle" not in str(info.value)
+    # the cap is a parameter; a rounding-level asymmetry or negative eigenvalue is accepted and symmetrised
+    np.savez(tmp_path / "d4.npz", mu=np.zeros(4), sigma=np.eye(4))
+    with pytest.raises(ValueError, match="max_dim = 3"):
+        ref.load_statistics(tmp_path / "d4.npz", max_dim=3)
+    x = np.random.default_rng(0).normal(size=(3, 6))
+    sigma = np.cov(x, rowvar=False)  # rank 2: eigenvalues around -1e-16
+    sigma[0, 1] += 1e-14
+    np.savez(tmp_path / "rounding.npz", mu=x.mean(axis=0), sigma=sigma)
+    back = ref.load_statistics(tmp_path / "rounding.npz")
+    assert np.array_equal(back.sigma, back.sigma.T) and back.n == 0
 
 
 # ---------------------------------------------------------------- bad input

@@ -12,6 +12,8 @@ command line uses it).
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from typing import NamedTuple
 
 import numpy as np
@@ -229,13 +231,19 @@ def _check_stats(stats: object) -> tuple[np.ndarray, np.ndarray, int]:
     return mu, sigma, n
 
 
-def load_statistics(path: str | os.PathLike) -> FeatureStatistics:
-    """Read statistics written by :func:`save_statistics` (or by pytorch-fid / clean-fid: keys ``mu``, ``sigma``).
+MAX_DIM = 16384
+"""Largest feature dimension :func:`load_statistics` accepts by default (sigma then holds 2 GiB of float64)."""
+
+
+def load_statistics(path: str | os.PathLike, *, max_dim: int = MAX_DIM) -> FeatureStatistics:
+    r"""Read statistics written by :func:`save_statistics` (or by pytorch-fid / clean-fid: keys ``mu``, ``sigma``).
 
     Parameters
     ----------
     path : str or os.PathLike
         An ``.npz`` file with arrays ``mu`` (d,) and ``sigma`` (d, d), and optionally ``n``.
+    max_dim : int, optional
+        Largest feature dimension d accepted (default :data:`MAX_DIM` = 16384, a 2 GiB sigma).
 
     Returns
     -------
@@ -244,8 +252,20 @@ def load_statistics(path: str | os.PathLike) -> FeatureStatistics:
 
     Notes
     -----
-    The file is opened with ``allow_pickle=False``: an object array inside (which would run arbitrary
-    code when unpickled) is refused with a ``ValueError``, never loaded.
+    Nothing is unpickled: an object array inside (which would run arbitrary code when unpickled) is
+    refused with a ``ValueError``, never loaded. Every other problem of the file is a ``ValueError``
+    too, naming the file and the problem: not a zip archive (empty, truncated, corrupted: a bad CRC or
+    a compressed stream that does not decode), a missing key, a header that is not a plain numeric
+    array, a shape other than ``mu`` (d,) and ``sigma`` (d, d) with ``1 <= d <= max_dim``, data
+    shorter or longer than its header says, non-finite values, or a sigma that is not a covariance.
+    The headers are read and checked before any data, so a header claiming billions of elements (or a
+    small compressed file that would inflate to gigabytes) is refused without allocating it.
+
+    ``sigma`` must be symmetric, :math:`|\Sigma - \Sigma^\top| \le \tau \max|\Sigma|`, and
+    positive semi-definite, smallest eigenvalue :math:`\ge -\tau \max|\lambda|`, with
+    :math:`\tau = \sqrt{\epsilon}` of the stored dtype (1.5e-8 for float64, 3.5e-4 for float32): far
+    above the rounding of a computed covariance, far below any real asymmetry or negative variance. The
+    accepted sigma is then symmetrised exactly, :math:`(\Sigma + \Sigma^\top)/2`.
 
     Examples
     --------
@@ -257,40 +277,109 @@ def load_statistics(path: str | os.PathLike) -> FeatureStatistics:
     >>> load_statistics(path).n
     0
     """
-    with np.load(path, allow_pickle=False) as data:
-        arrays = _read_arrays(path, data)
-    mu = _finite_array(f"{path}: mu", arrays["mu"])
-    sigma = _finite_array(f"{path}: sigma", arrays["sigma"])
-    if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
-        raise ValueError(f"path: expected mu (d,) and sigma (d, d) in {path}, got shapes {mu.shape} and {sigma.shape}")
+    max_dim = A.count("max_dim", max_dim)
+    name = os.fspath(path)
+    with open(path, "rb") as handle:  # FileNotFoundError and the like stay as they are
+        if handle.read(6) == b"\x93NUMPY":
+            raise ValueError(
+                f"path: expected an .npz archive with arrays 'mu' and 'sigma', got a single array in {name}"
+            )
+        handle.seek(0)
+        try:
+            with zipfile.ZipFile(handle) as archive:
+                arrays = _read_npz(name, archive, max_dim)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as err:
+            raise ValueError(
+                f"path: cannot read {name} as an .npz archive (empty, truncated or corrupted: {err})"
+            ) from err
+    mu = _finite_array(f"{name}: mu", arrays["mu"])
+    sigma = _finite_array(f"{name}: sigma", arrays["sigma"])
+    sigma = _check_covariance(name, sigma, arrays["sigma"].dtype)
     n = arrays.get("n", np.int64(0))
     if n.shape != () or n.dtype.kind not in "iu" or int(n) < 0:
-        raise ValueError(f"path: expected a non-negative integer scalar 'n' in {path}, got {C.describe(n)}")
+        raise ValueError(f"path: expected a non-negative integer scalar 'n' in {name}, got {C.describe(n)}")
     return FeatureStatistics(mu, sigma, int(n))
 
 
-def _read_arrays(path: str | os.PathLike, data: object) -> dict[str, np.ndarray]:
-    """The arrays ``mu``, ``sigma`` (required) and ``n`` (optional) of an opened ``.npz``, never unpickled."""
-    if not hasattr(data, "files"):
-        raise ValueError(f"path: expected an .npz archive with arrays 'mu' and 'sigma', got a single array in {path}")
-    missing = [key for key in ("mu", "sigma") if key not in data.files]
+def _read_npz(name: str, archive: zipfile.ZipFile, max_dim: int) -> dict[str, np.ndarray]:
+    """The arrays ``mu``, ``sigma`` (required) and ``n`` (optional) of an ``.npz``: headers first, never unpickled."""
+    files = [member[: -len(".npy")] for member in archive.namelist() if member.endswith(".npy")]
+    missing = [key for key in ("mu", "sigma") if key not in files]
     if missing:
-        raise ValueError(f"path: expected arrays 'mu' and 'sigma' in {path}, missing {missing} (has {data.files})")
-    arrays = {}
-    for key in ("mu", "sigma", "n"):
-        if key not in data.files:
-            continue
+        raise ValueError(f"path: expected arrays 'mu' and 'sigma' in {name}, missing {missing} (has {files})")
+    keys = [key for key in ("mu", "sigma", "n") if key in files]
+    headers = {key: _read_header(name, archive, key) for key in keys}
+    mu_shape, sigma_shape = headers["mu"][0], headers["sigma"][0]
+    if len(mu_shape) != 1 or sigma_shape != (mu_shape[0],) * 2:
+        raise ValueError(f"path: expected mu (d,) and sigma (d, d) in {name}, got shapes {mu_shape} and {sigma_shape}")
+    d = mu_shape[0]
+    if not 1 <= d <= max_dim:
+        raise ValueError(f"path: expected a feature dimension 1 <= d <= max_dim = {max_dim} in {name}, got d = {d}")
+    if "n" in headers and headers["n"][0] != ():
+        raise ValueError(f"path: expected a non-negative integer scalar 'n' in {name}, got shape {headers['n'][0]}")
+    return {key: _read_data(name, archive, key, *headers[key]) for key in keys}
+
+
+def _read_header(name: str, archive: zipfile.ZipFile, key: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran_order, dtype) of the member ``key`` of an ``.npz``; refuses all but plain numeric arrays."""
+    with archive.open(key + ".npy") as f:
         try:
-            arrays[key] = data[key]
-        except ValueError as err:  # NumPy refuses object arrays when allow_pickle=False
-            raise ValueError(
-                f"path: array {key!r} in {path} is a pickled object array; refusing to unpickle it "
-                "(statistics files hold plain float arrays)"
-            ) from err
-    return arrays
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise ValueError(f"unsupported .npy format version {version}")
+        except ValueError as err:
+            raise ValueError(f"path: array {key!r} in {name} has no valid .npy header ({err})") from err
+    if dtype.hasobject:
+        raise ValueError(
+            f"path: array {key!r} in {name} is a pickled object array; refusing to unpickle it "
+            "(statistics files hold plain float arrays)"
+        )
+    kinds = "iu" if key == "n" else "fiu"
+    if dtype.kind not in kinds or dtype.fields is not None or dtype.subdtype is not None:
+        raise ValueError(f"path: array {key!r} in {name} has dtype {dtype}, expected a plain numeric array")
+    return shape, fortran, dtype
+
+
+def _read_data(name: str, archive: zipfile.ZipFile, key: str, shape: tuple, fortran: bool, dtype: np.dtype):
+    """The data of a member whose header :func:`_read_header` accepted, of exactly the size it declares."""
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    with archive.open(key + ".npy") as f:
+        version = np.lib.format.read_magic(f)
+        (np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0)(f)
+        data = f.read(nbytes + 1)  # reading past the end checks the CRC
+    if len(data) != nbytes:
+        raise ValueError(
+            f"path: array {key!r} in {name} holds {len(data)} bytes of data, its header declares {nbytes} "
+            f"({dtype} {shape}): truncated or corrupted"
+        )
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C").copy()
 
 
 def _finite_array(name: str, x: np.ndarray) -> np.ndarray:
     x = C.as_float64(name, x)
     C.check_finite(name, x)
     return x
+
+
+def _check_covariance(name: str, sigma: np.ndarray, stored: np.dtype) -> np.ndarray:
+    """``sigma`` symmetrised exactly, once it is symmetric and PSD within sqrt(eps) of its stored dtype."""
+    tol = float(np.sqrt(np.finfo(stored if stored.kind == "f" else np.float64).eps))
+    scale = float(np.max(np.abs(sigma)))
+    asymmetry = float(np.max(np.abs(sigma - sigma.T)))
+    if asymmetry > tol * scale:
+        raise ValueError(
+            f"path: sigma in {name} is not symmetric (max |sigma - sigma.T| = {asymmetry:.3g}, "
+            f"max |sigma| = {scale:.3g}): not a covariance matrix"
+        )
+    sigma = 0.5 * (sigma + sigma.T)
+    eigenvalues = np.linalg.eigvalsh(sigma)
+    if eigenvalues[0] < -tol * max(float(np.max(np.abs(eigenvalues))), 0.0):
+        raise ValueError(
+            f"path: sigma in {name} is not positive semi-definite (smallest eigenvalue {eigenvalues[0]:.3g}, "
+            f"largest {eigenvalues[-1]:.3g}): not a covariance matrix"
+        )
+    return sigma
