@@ -361,3 +361,20 @@ def _check_split(noise: object, rng: object, x: torch.Tensor, y: torch.Tensor) -
     C.check_shape("noise", u, (n,))
     C.check_in_interval("noise", u, 0.0, 1.0)
     return u.to(device=x.device, dtype=torch.float64)
+
+
+def _check_feature_scale(x: torch.Tensor, y: torch.Tensor) -> None:
+    """Each feature's sum of squares over x and over y (float64) is finite: one device assertion per set."""
+    if C.value_checks_active():
+        for name, s in (("x", x), ("y", y)):
+
+            def detail(name: str = name, s: torch.Tensor = s) -> str:
+                return (
+                    f"{name}: expected features whose sum of squares is finite in float64 (the Hessian of the "
+                    f"logistic fit), got a feature scale that overflows (max |{name}| = {float(s.abs().max())!r})"
+                )
+
+            message = (
+                f"{name}: expected features whose sum of squares is finite in float64 (the Hessian of the logistic fit)"
+            )
+            C.require(C.finite_flag((s * s).sum(0)), message, detail)

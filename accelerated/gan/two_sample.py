@@ -14,12 +14,19 @@ import torch
 import reference._args.gan as G
 
 from .._numerics import softplus
-from ._common import _check_split, _check_two_samples
+from ._common import _check_feature_scale, _check_split, _check_two_samples
 
 __all__ = ["C2STResult", "classifier_two_sample_test"]
 
 # Newton solve: squared Newton decrement below which the full step is taken (as in reference.gan).
 _FULL_STEP_DECREMENT = 1e-10
+
+# The error of a Newton system that is singular or not finite (the reference's text).
+_SINGULAR = (
+    "x, y: expected features whose scale the logistic regression can fit, got a singular or non-finite "
+    "Newton system (every training logit saturated: features far larger than 1 / sqrt(weight_decay)?); "
+    "rescale the features"
+)
 
 
 class C2STResult(NamedTuple):
@@ -49,7 +56,9 @@ def _logistic_newton(X: torch.Tensor, y: torch.Tensor, weight_decay: float, max_
     """Damped Newton (IRLS) for L2-penalised logistic regression: the reference's iteration, in float64.
 
     See ``reference.gan.two_sample._logistic_newton`` for the step rule and why the converged iteration still
-    takes its step. Reads two scalars on the host per iteration (the stopping test and the Armijo test).
+    takes its step. Reads two scalars on the host per iteration (the stopping test and the Armijo test);
+    a singular (``solve_ex``'s info) or non-finite Newton system raises ``ValueError`` naming x, y, read
+    with the Newton decrement.
     """
     m, d = X.shape
     A = torch.cat([X, torch.ones(m, 1, dtype=X.dtype, device=X.device)], dim=1)
@@ -68,8 +77,10 @@ def _logistic_newton(X: torch.Tensor, y: torch.Tensor, weight_decay: float, max_
         gradient = A.T @ (sigma - y) / m + penalty * theta
         converged = float(gradient.abs().max()) < tol
         H = (A.T * (sigma * (1.0 - sigma))) @ A / m + torch.diag(penalty)
-        step = torch.linalg.solve(H, -gradient)
-        decrease = float(gradient @ step)
+        step, info = torch.linalg.solve_ex(H, -gradient)
+        decrease = float(torch.where(info == 0, gradient @ step, math.nan))  # the one read of the step
+        if not math.isfinite(decrease):
+            raise ValueError(_SINGULAR)
         t = 1.0
         if -decrease > _FULL_STEP_DECREMENT * (1.0 + abs(L)):
             while objective(theta + t * step) > L + 1e-4 * t * decrease and t > 2.0**-40:
@@ -141,11 +152,20 @@ def classifier_two_sample_test(
         ``(accuracy, p_value, n_test, weights, bias)``, float64 tensors on the inputs' device
         (``n_test`` an int).
 
+    Raises
+    ------
+    ValueError
+        Naming ``x`` or ``y`` where a feature's sum of squares over that set overflows float64, and
+        naming ``x, y`` where the Newton system is singular or not finite, as the reference.
+
     Notes
     -----
     The solve runs in float64 whatever the input dtype, and the p-value is the log-space sum
     ``logsumexp_k log pmf(k)`` with ``lgamma``; the stopping and Armijo tests read two scalars on the
-    host per Newton iteration.
+    host per Newton iteration. The feature-scale check is a device assertion on the float64 copies
+    (``x`` at 1e154 and above overflows its squares, in every input dtype); a singular or non-finite
+    Newton system is detected with the Newton decrement that the iteration reads anyway, and refused
+    rather than returned as NaN or zero weights with a chance accuracy.
 
     References
     ----------
@@ -169,6 +189,7 @@ def classifier_two_sample_test(
 
     x = x.detach().to(torch.float64)[torch.argsort(u[:n_x], stable=True)]
     y = y.detach().to(torch.float64)[torch.argsort(u[n_x:], stable=True)]
+    _check_feature_scale(x, y)
     X_test = torch.cat([x[:m_x], y[:m_y]])
     label_test = torch.cat([x.new_ones(m_x), y.new_zeros(m_y)])
     X_train = torch.cat([x[m_x:], y[m_y:]])

@@ -227,3 +227,15 @@ def _check_split(noise: object, rng: object, x: np.ndarray, y: np.ndarray) -> np
     C.check_shape("noise", u, (len(x) + len(y),))
     C.check_in_interval("noise", u, 0.0, 1.0)
     return u
+
+
+def _check_feature_scale(x: np.ndarray, y: np.ndarray) -> None:
+    """Each feature's sum of squares over x and over y is finite (the logistic fit's Hessian can be formed)."""
+    with np.errstate(over="ignore"):
+        for name, s in (("x", x), ("y", y)):
+            squares = np.sum(s * s, axis=0)
+            if not np.all(np.isfinite(squares)):
+                raise ValueError(
+                    f"{name}: expected features whose sum of squares is finite in float64 (the Hessian of the "
+                    f"logistic fit), got a feature scale that overflows (max |{name}| = {np.max(np.abs(s))!r})"
+                )

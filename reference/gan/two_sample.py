@@ -5,6 +5,7 @@ Slides: Advanced Course on DGM, Lecture 8, 'Two-Sample Tests' and the log-odds s
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -12,12 +13,19 @@ from scipy import special, stats
 
 import reference._args.gan as G
 
-from ._common import _check_split, _check_two_samples, _softplus
+from ._common import _check_feature_scale, _check_split, _check_two_samples, _softplus
 
 __all__ = ["C2STResult", "classifier_two_sample_test"]
 
 # Newton solve: squared Newton decrement below which the full step is taken (see _logistic_newton).
 _FULL_STEP_DECREMENT = 1e-10
+
+# The error of a Newton system that is singular or not finite (same text on the accelerated side).
+_SINGULAR = (
+    "x, y: expected features whose scale the logistic regression can fit, got a singular or non-finite "
+    "Newton system (every training logit saturated: features far larger than 1 / sqrt(weight_decay)?); "
+    "rescale the features"
+)
 
 
 class C2STResult(NamedTuple):
@@ -54,7 +62,8 @@ def _logistic_newton(
     comparing two objective values equal to 1e-16 would be decided by rounding). The iteration on
     which max |gradient| < tol is detected still takes its step and then stops: that last step squares
     the remaining error, so the result does not depend on which side of ``tol`` rounding puts the
-    last gradient (the accelerated side runs the same iteration).
+    last gradient (the accelerated side runs the same iteration). A singular or non-finite Newton
+    system raises ``ValueError`` naming x, y.
     """
     m, d = X.shape
     A = np.concatenate([X, np.ones((m, 1))], axis=1)  # [x, 1]: theta = (w, b)
@@ -73,8 +82,13 @@ def _logistic_newton(
         gradient = A.T @ (sigma - y) / m + penalty * theta
         converged = np.max(np.abs(gradient)) < tol
         H = (A.T * (sigma * (1.0 - sigma))) @ A / m + np.diag(penalty)
-        step = np.linalg.solve(H, -gradient)
+        try:
+            step = np.linalg.solve(H, -gradient)
+        except np.linalg.LinAlgError:
+            raise ValueError(_SINGULAR) from None
         decrease = float(gradient @ step)  # minus the squared Newton decrement
+        if not math.isfinite(decrease):
+            raise ValueError(_SINGULAR)
         t = 1.0
         if -decrease > _FULL_STEP_DECREMENT * (1.0 + abs(L)):
             while objective(theta + t * step) > L + 1e-4 * t * decrease and t > 2.0**-40:
@@ -148,6 +162,20 @@ def classifier_two_sample_test(
     C2STResult
         ``(accuracy, p_value, n_test, weights (d,), bias)``.
 
+    Raises
+    ------
+    ValueError
+        Naming ``x`` or ``y`` where a feature's sum of squares over that set overflows float64 (|x|
+        about 1e154 and above: the Hessian of the fit cannot be formed), and naming ``x, y`` where the
+        Newton system is singular or not finite (every training logit saturated, as with one feature
+        many orders of magnitude above the others and 1 / sqrt(weight_decay)).
+
+    Notes
+    -----
+    The Newton system is solved as it is, without a regularising term beyond ``weight_decay``: where
+    rounding makes it singular (the weight sigma (1 - sigma) of every training point exactly 0) or
+    not finite, the fit is refused rather than returned as NaN or zero weights with a chance accuracy.
+
     References
     ----------
     Advanced Course on DGM, Lecture 8, slides 'Two-Sample Tests' and the log-odds slide after them;
@@ -167,6 +195,7 @@ def classifier_two_sample_test(
     n_x, n_y = len(x), len(y)
     m_x, m_y, weight_decay, max_iter, tol = G.two_sample_settings(n_x, n_y, test_fraction, weight_decay, max_iter, tol)
     u = _check_split(noise, rng, x, y)
+    _check_feature_scale(x, y)
 
     x = x[np.argsort(u[:n_x], kind="stable")]
     y = y[np.argsort(u[n_x:], kind="stable")]

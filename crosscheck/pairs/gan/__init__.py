@@ -291,5 +291,15 @@ register_pair(
         bad(*C2ST, noise=np.full(8, 1.5), match=r"noise: expected values in \[0.0, 1.0\]"),
         bad(*C2ST, match="noise / rng: pass exactly one of noise="),
         bad(np.zeros((4, 1)), np.full((4, 1), NAN), noise=HALF8, match="y: expected finite"),
+        # a feature whose squares overflow (the Hessian cannot be formed), held out or not
+        bad(np.array([[1e300], [0.0], [0.0], [0.0]]), C2ST[1], noise=HALF8, match="x: expected features whose sum"),
+        bad(C2ST[0], np.array([[0.0], [0.0], [-1e160], [0.0]]), noise=HALF8, match="y: expected features whose sum"),
+        # an outlier that saturates every training logit: the Newton system is singular
+        bad(
+            np.array([[0.0], [1.0], [1e20], [-2.0]]),
+            np.array([[0.0], [-1.0], [1.0], [-2.0]]),
+            noise=HALF8,
+            match="x, y: expected features whose scale the logistic regression can fit, got a singular",
+        ),
     ],
 )
