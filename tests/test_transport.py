@@ -363,3 +363,58 @@ def test_mismatched_dtypes_and_devices_are_refused():
         acc.gaussian_w2(t([0.0]), t([[1.0]]), t([0.0]).to("meta"), t([[1.0]]))
     with pytest.raises(ValueError, match="expected tensors on one device"):
         acc.sliced_wasserstein(x, x, projections=t(np.ones((2, 3))).to("meta"))
+
+
+# ---------------------------------------------------------------- extreme input (issue 12)
+
+_OVERFLOW_SCRIPT = r"""
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))  # these inputs used to grow past 20 GB
+import numpy as np, torch
+from reference import transport as ref
+from accelerated import transport as acc
+cases = [(np.array([[1e300, 0.0]]), {}, "x and y"), (np.array([[1e160, 0.0]]), {"p": 2}, "x and y"),
+         (np.array([[2.0, 0.0]]), {"p": 1e300}, "p")]
+y = np.zeros((1, 2))
+for x, kw, name in cases:
+    for side, conv in ((ref, np.asarray), (acc, torch.tensor)):
+        for fn in (side.sinkhorn, side.sinkhorn_divergence):
+            try:
+                fn(conv(x), conv(y), epsilon=0.1, **kw)
+            except ValueError as error:
+                assert str(error).startswith(name + ":"), (fn, kw, str(error))
+            else:
+                sys.exit(f"{fn.__module__}.{fn.__name__} {kw}: no ValueError")
+print("ok")
+"""
+
+
+def test_overflowing_cost_is_refused_without_hanging():
+    # Run in a subprocess with a timeout and a memory cap: before the fix these inputs looped forever.
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _OVERFLOW_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr
+
+
+def test_epsilon_schedule_is_bounded():
+    from reference._args import transport as S
+
+    with pytest.raises(ValueError, match=r"epsilon_scaling: the annealing .* takes more than 100000 stages"):
+        S.epsilon_schedule(1.0, 1e-10, 1.0 - 1e-15)
+    with pytest.raises(ValueError, match="x and y: the cost scale"):
+        S.epsilon_schedule(math.inf, 0.1, 0.5)
+
+
+def test_epsilon_below_the_float32_resolution_is_refused():
+    # Data in [-1e6, 1e6]: float32 at epsilon 1e-4 returned an inf cost. The bound is the cost scale
+    # times the resolution of the dtype, so float32 refuses where float64 (and the reference) still run.
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(-1.0, 1.0, (5, 2)), rng.uniform(-1.0, 1.0, (5, 2))
+    with pytest.raises(ValueError, match=r"epsilon: expected at least .* precision 1\.19e-07"):
+        acc.sinkhorn(t(1e6 * x, torch.float32), t(1e6 * y, torch.float32), epsilon=1e-4)
+    with pytest.raises(ValueError, match="epsilon: expected at least"):
+        acc.sinkhorn_divergence(t(x, torch.float32), t(y, torch.float32), epsilon=1e-8)
+    out64 = acc.sinkhorn(t(x), t(y), epsilon=1e-8, max_iter=50, tol=0.0)
+    assert math.isfinite(float(out64.cost))

@@ -82,12 +82,20 @@ class SinkhornResult(NamedTuple):
     """(m,) potential (detached) with return_potentials=True, else None."""
 
 
-def _diameter(x: torch.Tensor, y: torch.Tensor, p: float) -> float:
-    """Diagonal of the common bounding box to the power p (host float64; one small host read)."""
+def _diameter(x: torch.Tensor, y: torch.Tensor, p: float, epsilon: float) -> float:
+    """Diagonal of the common bounding box to the power p (host float64; one small host read).
+
+    Checked by :func:`reference._args.transport.cost_scale` against the largest float and the
+    resolution of the input dtype (see the Notes of :func:`sinkhorn`).
+    """
     lo = torch.minimum(x.detach().min(0).values, y.detach().min(0).values)
     hi = torch.maximum(x.detach().max(0).values, y.detach().max(0).values)
     box = np.asarray(torch.stack([lo, hi]).to("cpu", F64).numpy())
-    return float(np.sqrt(np.sum((box[1] - box[0]) ** 2)) ** p)
+    with np.errstate(over="ignore"):
+        squared = float(np.sum((box[1] - box[0]) ** 2))
+        diameter = float(np.sqrt(squared) ** p)
+    info = torch.finfo(x.dtype)
+    return S.cost_scale(squared, diameter, p, epsilon, float(info.max), float(info.eps))
 
 
 def _default_tol(dtype: torch.dtype) -> float:
@@ -98,9 +106,9 @@ def _default_tol(dtype: torch.dtype) -> float:
 def _sinkhorn(x, y, a, b, p, options: S.SinkhornOptions, return_plan, return_potentials) -> SinkhornResult:
     """:func:`sinkhorn` on checked inputs (uniform weights filled in)."""
     epsilon, tol, max_iter, epsilon_scaling, omega, check_every = options
+    schedule = S.epsilon_schedule(_diameter(x, y, p, epsilon), epsilon, epsilon_scaling)  # checks the scale first
     cost = _ground_cost(x, y, p)
     cost_fixed = cost.detach()
-    schedule = S.epsilon_schedule(_diameter(x, y, p), epsilon, epsilon_scaling)
     with torch.no_grad():
         sol = _sinkhorn_solve(cost_fixed, a.detach(), b.detach(), schedule, tol, max_iter, omega, check_every)
     converged = bool(tol > 0 and float(sol.error) <= tol)
@@ -197,6 +205,12 @@ def sinkhorn(
     implicit-function formula of ``_solver._linear_cost_gradient`` (``cost``, with respect to x and y;
     the weights are held constant there), exact at convergence.
 
+    As in the reference, a ValueError before any iteration for squared distances or a cost bound D
+    (bounding-box diagonal^p) above the largest float of the input dtype, and for an ``epsilon`` below
+    D times its resolution (``torch.finfo(dtype).eps``: 1.2e-7 in float32, where such runs returned an
+    inf cost); so float32 data refuses a small epsilon that float64 still runs. At most 100000
+    annealing stages.
+
     Examples
     --------
     One point against one point: the only plan moves all the mass by 3, so <P, C> = 3^2 = 9 (by hand):
@@ -215,10 +229,10 @@ def sinkhorn(
 def _symmetric_entropic_cost(x, a, p, options: S.SinkhornOptions) -> torch.Tensor:
     """OT_eps(alpha, alpha) = 2 <f, a> - eps (sum P - 1) at the symmetric fixed point, in float64 (with grad)."""
     epsilon, tol, max_iter, epsilon_scaling, _, check_every = options
+    schedule = S.epsilon_schedule(_diameter(x, x, p, epsilon), epsilon, epsilon_scaling)
     cost = _ground_cost(x, x, p)
     cost_fixed = cost.detach()
     log_a = _log_weights(a.detach())
-    schedule = S.epsilon_schedule(_diameter(x, x, p), epsilon, epsilon_scaling)
 
     with torch.no_grad():
         f = torch.zeros_like(a)
@@ -284,7 +298,8 @@ def sinkhorn_divergence(
     Notes
     -----
     The symmetric terms are solved by the averaged symmetric update, as in the reference, and the
-    result is exactly 0 when (x, a) and (y, b) are equal (one host comparison).
+    result is exactly 0 when (x, a) and (y, b) are equal (one host comparison). The cost scale and
+    epsilon are checked as in :func:`sinkhorn`.
 
     Examples
     --------

@@ -204,6 +204,8 @@ _X, _Y = np.zeros((2, 2)), np.ones((3, 2))  # two valid clouds in d = 2
 _MU, _EYE = np.zeros(2), np.eye(2)
 _NOT_PSD = np.array([[1.0, 2.0], [2.0, 1.0]])  # eigenvalues 3 and -1
 _NOT_SYMMETRIC = np.array([[1.0, 0.5], [0.0, 1.0]])
+_HUGE, _ORIGIN = np.array([[1e300, 0.0]]), np.zeros((1, 2))  # squared distance 1e600: overflows
+_WIDE_X, _WIDE_Y = np.array([[-1e6, 1e6], [3e5, -2e5]]), np.array([[1e6, -1e6], [0.0, 5e5]])  # max C ~ 8e12
 
 
 def _bad_sinkhorn_options() -> list:
@@ -224,6 +226,13 @@ def _bad_sinkhorn_options() -> list:
         bad(np.array([1.0, 2.0]), _Y, epsilon=0.1, match=r"x: expected a point cloud of shape \(n, d\)"),
         bad(np.array([[np.nan, 0.0]]), _Y, epsilon=0.1, match="x: expected finite values"),
         bad(_X, _Y, epsilon=0.1, b=np.array([1.5, -0.25, -0.25]), match="b: expected non-negative probabilities"),
+        # A cost that overflows (without annealing: it used to return NaN; with annealing, the inputs that
+        # hung are run in a subprocess with a timeout in tests/test_transport.py).
+        bad(_HUGE, _ORIGIN, epsilon=0.1, epsilon_scaling=None, match="x and y: the squared distances .* overflow"),
+        bad(_X, _Y, epsilon=0.1, p=1e300, epsilon_scaling=None, match=r"p: the cost \|\|x - y\|\|\^p overflows"),
+        # An epsilon below the float64 resolution of the cost scale (used to stall or disagree between sides).
+        bad(_WIDE_X, _WIDE_Y, epsilon=1e-300, match="epsilon: expected at least .* the cost scale"),
+        bad(_WIDE_X, _WIDE_Y, epsilon=1e-4, match="epsilon: expected at least .* the cost scale"),
     ]
 
 

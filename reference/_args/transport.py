@@ -6,6 +6,7 @@ The defaults live here too, so that both sides have one copy of them.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 from . import count, positive, real
@@ -16,7 +17,9 @@ __all__ = [
     "DEFAULT_N_PROJECTIONS",
     "DEFAULT_OVERRELAXATION",
     "DEFAULT_SCALING",
+    "MAX_ANNEALING_STAGES",
     "SinkhornOptions",
+    "cost_scale",
     "epsilon_schedule",
     "n_projections",
     "order",
@@ -28,6 +31,7 @@ DEFAULT_SCALING = 0.5
 DEFAULT_OVERRELAXATION = 1.5
 DEFAULT_CHECK_EVERY = 10
 DEFAULT_N_PROJECTIONS = 50
+MAX_ANNEALING_STAGES = 100_000  # an epsilon schedule longer than this is refused (epsilon_scaling too close to 1)
 
 
 def order(p: object) -> float:
@@ -93,18 +97,69 @@ def sinkhorn_options(
     return SinkhornOptions(epsilon, tol_value, max_iter, epsilon_scaling, omega, check_every)
 
 
+def cost_scale(
+    squared_diagonal: float, diameter: float, p: float, epsilon: float, largest: float, resolution: float
+) -> float:
+    r"""Check the cost scale D of a Sinkhorn problem against the working precision; returns D.
+
+    ``squared_diagonal`` is the squared diagonal of the common bounding box of both clouds (the
+    largest squared distance the cost computes, up to sqrt(d)), ``diameter`` = D = its root to the
+    power p (an upper bound on max C), ``largest`` and ``resolution`` the largest float and the
+    machine epsilon of the working dtype. Refused, with a ValueError: squared distances that overflow
+    (``x and y``), a cost ``||x - y||^p`` that overflows (``p``), and an ``epsilon`` below
+    ``D * resolution``, where the exponents (f + g - C)/epsilon of the plan round by more than 1 (the
+    plan would be rounding noise: inf or NaN in float32, a stalled iteration in float64).
+
+    >>> cost_scale(4.0, 4.0, 2.0, 0.1, 1e308, 2.2e-16)
+    4.0
+    >>> cost_scale(float("inf"), float("inf"), 2.0, 0.1, 1e308, 2.2e-16)
+    Traceback (most recent call last):
+        ...
+    ValueError: x and y: the squared distances between the points overflow (squared diagonal of their
+    bounding box inf > 1e+308, the largest float); rescale the data
+    """
+    if not squared_diagonal <= largest:  # also NaN
+        raise ValueError(
+            f"x and y: the squared distances between the points overflow (squared diagonal of their bounding box "
+            f"{squared_diagonal:.3g} > {largest:.3g}, the largest float); rescale the data"
+        )
+    if not diameter <= largest:
+        raise ValueError(
+            f"p: the cost ||x - y||^p overflows: the diagonal of the bounding box of the points, "
+            f"{math.sqrt(squared_diagonal):.3g}, to the power p = {p!r} exceeds {largest:.3g}, the largest float"
+        )
+    if epsilon < diameter * resolution:
+        raise ValueError(
+            f"epsilon: expected at least {diameter * resolution:.3g} = the cost scale {diameter:.3g} times the "
+            f"precision {resolution:.3g} of the data's dtype (below it the exponents (f + g - C)/epsilon round by "
+            f"more than 1), got {epsilon!r}"
+        )
+    return diameter
+
+
 def epsilon_schedule(diameter: float, epsilon: float, scaling: float | None) -> list[float]:
     r"""Annealing :math:`\varepsilon_k = D s^k` while above the target, then the target itself.
+
+    At most :data:`MAX_ANNEALING_STAGES` stages: a finite ``diameter`` is required, and a longer
+    schedule (``scaling`` too close to 1 for the ratio D / epsilon) is a ValueError.
 
     >>> epsilon_schedule(1.0, 0.2, 0.5)
     [1.0, 0.5, 0.25, 0.2]
     >>> epsilon_schedule(1.0, 0.2, None)
     [0.2]
     """
+    if not math.isfinite(diameter):
+        raise ValueError(f"x and y: the cost scale of the points (diameter^p) is not finite: {diameter!r}")
     schedule = []
     if scaling is not None:
         eps_k = diameter
         while eps_k > epsilon:
+            if len(schedule) >= MAX_ANNEALING_STAGES:
+                raise ValueError(
+                    f"epsilon_scaling: the annealing from the cost scale {diameter:.3g} down to epsilon = "
+                    f"{epsilon:.3g} by the ratio {scaling!r} takes more than {MAX_ANNEALING_STAGES} stages; "
+                    "expected a smaller ratio (or epsilon_scaling=None)"
+                )
             schedule.append(eps_k)
             eps_k *= scaling
     return [*schedule, epsilon]

@@ -93,10 +93,18 @@ def _marginal_error(P: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sum(np.abs(P.sum(axis=1) - a)) + np.sum(np.abs(P.sum(axis=0) - b)))
 
 
-def _diameter(x: np.ndarray, y: np.ndarray, p: float) -> float:
-    """Upper bound on max C_ij: the diagonal of the common bounding box, to the power p."""
+def _diameter(x: np.ndarray, y: np.ndarray, p: float, epsilon: float) -> float:
+    """Upper bound on max C_ij: the diagonal of the common bounding box, to the power p.
+
+    Checked by :func:`reference._args.transport.cost_scale`: an overflowing cost, or an epsilon below
+    the float64 resolution of the cost, is a ValueError (see the Notes of :func:`sinkhorn`).
+    """
     both = np.concatenate([x, y], axis=0)
-    return float(np.sqrt(np.sum((both.max(axis=0) - both.min(axis=0)) ** 2)) ** p)
+    with np.errstate(over="ignore"):
+        squared = float(np.sum((both.max(axis=0) - both.min(axis=0)) ** 2))
+        diameter = float(np.sqrt(squared) ** p)
+    info = np.finfo(np.float64)
+    return S.cost_scale(squared, diameter, p, epsilon, float(info.max), float(info.eps))
 
 
 def _sinkhorn_solve(
@@ -227,6 +235,14 @@ def sinkhorn(
     epsilon > 0 is safe from under- and overflow. A point of weight 0 has log-weight -inf and never
     receives mass; its terms are left out of the dual value.
 
+    Refused with a ValueError before any iteration, on both sides alike (the checks of
+    :func:`reference._args.transport.cost_scale`, against the float64 of this side): squared distances
+    that overflow, i.e. a squared diagonal of the common bounding box above the largest float
+    (``x and y``), a cost bound :math:`D` = diagonal^p that overflows (``p``), and an ``epsilon`` below
+    :math:`D \cdot 2^{-52}`, where the exponents :math:`(f_i + g_j - C_{ij})/\varepsilon` round by more
+    than 1 and the plan is rounding noise (such runs used to stall far from the marginals). The
+    annealing has at most 100000 stages (``epsilon_scaling`` closer to 1 is refused).
+
     References
     ----------
     Isachenko, DGM Lecture 7, recap slide 'Wasserstein distance' (the plans gamma in Gamma(pi, p));
@@ -250,8 +266,8 @@ def sinkhorn(
 def _sinkhorn(x, y, a, b, p, options: S.SinkhornOptions, return_plan, return_potentials) -> SinkhornResult:
     """:func:`sinkhorn` on checked inputs (uniform weights filled in)."""
     epsilon, tol, max_iter, epsilon_scaling, omega, check_every = options
+    schedule = S.epsilon_schedule(_diameter(x, y, p, epsilon), epsilon, epsilon_scaling)  # checks the scale first
     Cost = _ground_cost(x, y, p)
-    schedule = S.epsilon_schedule(_diameter(x, y, p), epsilon, epsilon_scaling)
     f, g, error, n_iter = _sinkhorn_solve(Cost, a, b, schedule, tol, max_iter, omega, check_every)
     converged = bool(tol > 0 and error <= tol)
     if tol > 0 and not converged:
@@ -291,9 +307,9 @@ def _symmetric_entropic_cost(x, a, p, options: S.SinkhornOptions) -> float:
     :func:`sinkhorn` (no over-relaxation: the average is already a relaxation with omega = 1/2).
     """
     epsilon, tol, max_iter, epsilon_scaling, _, check_every = options
+    schedule = S.epsilon_schedule(_diameter(x, x, p, epsilon), epsilon, epsilon_scaling)
     Cost = _ground_cost(x, x, p)
     log_a = _log_weights(a)
-    schedule = S.epsilon_schedule(_diameter(x, x, p), epsilon, epsilon_scaling)
     f = np.zeros(a.shape[0])
     for eps_k in schedule[:-1]:
         f = _update_symmetric(f, log_a, Cost, eps_k)
@@ -361,7 +377,9 @@ def sinkhorn_divergence(
     2019), which converges in a few iterations where the alternating one crawls (the plan of a measure
     with itself is nearly the identity). When (x, a) and (y, b) are identical the three problems are
     one and 0 is returned exactly. A SinkhornConvergenceWarning is issued if a problem does not
-    converge; near-identical but different inputs at small epsilon are the slow case.
+    converge; near-identical but different inputs at small epsilon are the slow case. The cost scale
+    and epsilon are checked as in :func:`sinkhorn` (a ValueError for an overflowing cost or an epsilon
+    below the resolution of the cost).
 
     References
     ----------
