@@ -391,3 +391,21 @@ def test_sampler_loops_switch_the_library_value_checks_off():
     )
     assert seen == [False, False, False]
     assert _checks.value_checks_active()
+
+
+# ---------------------------------------------------------------- issue 12: diverging chains
+
+
+@pytest.mark.parametrize("side", ["reference", "accelerated"])
+def test_a_diverging_chain_says_so_not_x_expected_finite(side):
+    """An overflowing chain on a library score (which refuses non-finite x) raises the divergence error."""
+    from accelerated import distributions as AD
+    from reference import distributions as RD
+
+    conv = np.asarray if side == "reference" else t
+    lib, D = (ref, RD) if side == "reference" else (acc, AD)
+    target = D.Gaussian(conv(np.zeros(2)), conv(np.eye(2)))
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(ValueError, match="the chain diverged"):
+        lib.langevin_sample(
+            target.score, conv(np.ones((3, 2))), step_size=1e3, n_steps=300, noise=conv(np.zeros((300, 3, 2)))
+        )

@@ -85,6 +85,29 @@ def _log_prob(log_prob_fn: Callable, x: torch.Tensor) -> torch.Tensor:
     return _like_x("log_prob_fn", log_prob_fn(x), x, tuple(x.shape[:1]))
 
 
+def diverged_message(*functions: str) -> str:
+    """The error of a chain whose state became non-finite (the same text on both sides)."""
+    return (
+        f"step_size / {' / '.join(functions)}: the chain diverged (non-finite states): the step size is too "
+        f"large for the target, or {' / '.join(functions)} returned non-finite values"
+    )
+
+
+def _finite_states(x: torch.Tensor) -> torch.Tensor | None:
+    """0-d flag that the states x are finite (None where value checks are off)."""
+    return C.finite_flag(x) if C.value_checks_active() else None
+
+
+def _check_state(x: torch.Tensor, *functions: str, ok: torch.Tensor | None = None) -> None:
+    """After the loop: the final states x (and the flag ``ok`` accumulated in the loop) finite, else a
+    ValueError that the chain diverged. One device assertion, no host read (a CUDA failure surfaces at
+    the next synchronisation); skipped where value checks are off."""
+    if not C.value_checks_active():
+        return
+    flag = C.finite_flag(x)
+    C.require(flag if ok is None else flag.logical_and(ok), diverged_message(*functions))
+
+
 def _standard_normals(rng: torch.Generator, x: torch.Tensor) -> torch.Tensor:
     return torch.randn(x.shape, generator=rng, device=x.device, dtype=x.dtype)
 

@@ -7,6 +7,7 @@ step-size rule eta_t = eta (sigma_t / sigma_T)^2).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 
@@ -16,7 +17,7 @@ import reference._args as A
 from reference._args import langevin as AL
 
 from .. import _checks as C
-from ._common import _check_chain, _check_draws, _Recorder, _score, _standard_normals, _steps
+from ._common import _check_chain, _check_draws, _check_state, _Recorder, _score, _standard_normals, _steps
 from ._update import _advance
 from .sampler import LangevinResult
 
@@ -25,7 +26,7 @@ __all__ = ["annealed_langevin_sample"]
 F64 = torch.float64
 
 
-def _check_sigmas(sigmas: object, x: torch.Tensor) -> torch.Tensor:
+def _check_sigmas(sigmas: object, x: torch.Tensor, eta: float) -> torch.Tensor:
     """Noise levels sigma_1 > ... > sigma_L > 0 as a float64 (L,) tensor on x's device, without a host read.
 
     A list or tuple of numbers is checked on the host (it is there already) and copied to the device
@@ -41,16 +42,21 @@ def _check_sigmas(sigmas: object, x: torch.Tensor) -> torch.Tensor:
             ok = (table.amin() > 0) & (table.amax() < math.inf)
             if table.shape[0] > 1:
                 ok = ok & (table[1:] < table[:-1]).all()
+            ok = ok & (eta * (table[0] / table[-1]) ** 2 < math.inf)  # the largest step size alpha_1
 
             def detail() -> str:
                 values = table.tolist()
                 if not all(math.isfinite(v) and v > 0 for v in values):
                     return f"sigmas: expected finite noise levels > 0, got {values}"
-                return f"sigmas: expected strictly decreasing noise levels sigma_1 > ... > sigma_L, got {values}"
+                if any(b >= a for a, b in itertools.pairwise(values)):
+                    return f"sigmas: expected strictly decreasing noise levels sigma_1 > ... > sigma_L, got {values}"
+                return AL.step_size_overflow("sigmas", eta, values[0], values[-1])
 
-            C.require(ok, "sigmas: expected finite, positive, strictly decreasing noise levels", detail)
+            C.require(ok, "sigmas: expected finite, positive, strictly decreasing noise levels (steps finite)", detail)
         return table
-    return C.from_host("sigmas", list(AL.noise_levels("sigmas", sigmas)), F64, x.device)
+    levels = AL.noise_levels("sigmas", sigmas)
+    AL.annealed_step_sizes("sigmas", eta, levels[0], levels[-1])
+    return C.from_host("sigmas", list(levels), F64, x.device)
 
 
 def annealed_langevin_sample(
@@ -107,6 +113,16 @@ def annealed_langevin_sample(
     LangevinResult
         ``samples`` (n, ...) and ``trajectory`` (len(record_steps), n, ...).
 
+    Notes
+    -----
+    A chain that diverges (a state overflows or turns NaN: the step size is too large for the target,
+    or score_fn returned non-finite values) raises a ``ValueError`` saying so, with the reference's
+    message: one device assertion after the loop, no host read (on CUDA it surfaces at the next
+    synchronisation; skipped with value checks off, where the non-finite states are returned).
+
+    Noise levels whose largest step size eta (sigma_1 / sigma_L)^2 overflows float64 (e.g. sigmas =
+    [1, 1e-300]) are refused at entry with a ``ValueError`` naming ``sigmas``.
+
     References
     ----------
     Isachenko, DGM Lecture 13, slide 'Noise Conditioned Score Network (NCSN)', sampling by annealed
@@ -128,7 +144,7 @@ def annealed_langevin_sample(
     """
     x, eta = _check_chain(score_fn, x0, step_size, noise, rng)
     T, denoise = A.count("n_steps_each", n_steps_each, minimum=0), A.flag("denoise", denoise)
-    sigma = _check_sigmas(sigmas, x)
+    sigma = _check_sigmas(sigmas, x, eta)
     noise, record = _check_draws(noise, x, (sigma.shape[0], T), record_steps)
     L, n = sigma.shape[0], x.shape[0]
     record = _Recorder(record, x)
@@ -146,4 +162,5 @@ def annealed_langevin_sample(
             record(k + 1, x)
     if denoise:
         x = torch.addcmul(x, _score(score_fn, x, levels[-1]), levels[-1][0] ** 2)
+    _check_state(x, "score_fn")
     return LangevinResult(x, record.trajectory)

@@ -20,6 +20,7 @@ from ._common import (
     _check_chain,
     _check_drawn,
     _check_draws,
+    _check_state,
     _log_prob,
     _per_chain,
     _Recorder,
@@ -96,6 +97,8 @@ def _check_proposal(
     for name in ("x_proposal", "score_x", "score_proposal"):
         if t[name].shape != x.shape:
             raise ValueError(f"{name}: expected the shape of x, {tuple(x.shape)}, got shape {tuple(t[name].shape)}")
+    for name in ("x", "x_proposal", "score_x", "score_proposal"):
+        C.check_finite(name, t[name])
     for name in ("log_prob_x", "log_prob_proposal"):
         if t[name].shape != x.shape[:1]:
             raise ValueError(
@@ -139,11 +142,11 @@ def mala_log_acceptance_ratio(
     Parameters
     ----------
     x, x_proposal : (n, ...) Tensor
-        Current states and proposals.
+        Current states and proposals, finite.
     log_prob_x, log_prob_proposal : (n,) Tensor
         log p (up to a constant) at x and x'; -inf allowed.
     score_x, score_proposal : (n, ...) Tensor
-        The scores there. All six of one dtype and device.
+        The scores there, finite. All six of one dtype and device.
     step_size : float
         eta > 0.
 
@@ -231,6 +234,12 @@ def mala_sample(
     The accept test is a ``torch.where`` on the device; the per-chain count of acceptances is
     accumulated there and divided by n_steps at the end. The log ratio r is computed in float64.
 
+    A chain that diverges (a proposal overflows or turns NaN: the step size is too large for the
+    target, or score_fn / log_prob_fn returned non-finite values) raises a ``ValueError`` saying so,
+    with the reference's message: a flag that every proposal is finite is kept on the device and
+    asserted once after the loop, no host read (on CUDA a failure surfaces at the next
+    synchronisation; skipped with value checks off, where the non-finite states are returned).
+
     References
     ----------
     Isachenko, DGM Lecture 7, slide 'Langevin dynamic' (the proposal); Roberts and Tweedie, Exponential
@@ -257,6 +266,7 @@ def mala_sample(
     a, b = eta / 2.0, math.sqrt(eta)
     log_p, s = _log_prob(log_prob_fn, x), _score(score_fn, x)
     accepted = torch.zeros(x.shape[:1], dtype=x.dtype, device=x.device)
+    ok = torch.ones((), dtype=torch.bool, device=x.device) if C.value_checks_active() else None
     with C.off_in_loop():  # validated at entry: this library's checks are off inside the loop
         for k in _steps(K, progress, "MALA"):
             if noise is not None:
@@ -265,6 +275,8 @@ def mala_sample(
                 eps = _standard_normals(rng, x)
                 u = torch.rand(x.shape[:1], generator=rng, device=x.device, dtype=x.dtype)
             x_prop = _update(x, s, eps, a, b)
+            if ok is not None:  # proposals finite: a device flag, asserted once after the loop
+                ok.logical_and_(C.finite_flag(x_prop))
             log_p_prop, s_prop = _log_prob(log_prob_fn, x_prop), _score(score_fn, x_prop)
             accept = torch.log(u.to(F64)) < _log_ratio(x, x_prop, log_p, log_p_prop, s, s_prop, eta)
             move = _per_chain(accept, x)
@@ -273,4 +285,5 @@ def mala_sample(
             s = torch.where(move, s_prop, s)
             accepted += accept
             record(k + 1, x)
+    _check_state(x, "score_fn", "log_prob_fn", ok=ok)
     return MALAResult(x, record.trajectory, accepted / K if K > 0 else torch.full_like(accepted, math.nan))

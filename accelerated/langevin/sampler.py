@@ -19,7 +19,7 @@ import torch
 import reference._args as A
 
 from .. import _checks as C
-from ._common import _check_chain, _check_draws, _Recorder, _score, _standard_normals, _steps
+from ._common import _check_chain, _check_draws, _check_state, _Recorder, _score, _standard_normals, _steps
 from ._update import _advance, _update, _update_
 
 __all__ = ["LangevinResult", "langevin_sample", "langevin_step", "langevin_step_"]
@@ -200,6 +200,13 @@ def langevin_sample(
     LangevinResult
         ``samples`` (n, ...) and ``trajectory`` (len(record_steps), n, ...).
 
+    Notes
+    -----
+    A chain that diverges (a state overflows or turns NaN: the step size is too large for the target,
+    or score_fn returned non-finite values) raises a ``ValueError`` saying so, with the reference's
+    message: one device assertion after the loop, no host read (on CUDA it surfaces at the next
+    synchronisation; skipped with value checks off, where the non-finite states are returned).
+
     References
     ----------
     Isachenko, DGM Lecture 7, slide 'Langevin dynamic'; Lecture 13, recap slide 'Langevin dynamics';
@@ -227,4 +234,5 @@ def langevin_sample(
             eps = noise[k] if noise is not None else _standard_normals(rng, x)
             x = _advance(x, _score(score_fn, x), eps, a, b)
             record(k + 1, x)
+    _check_state(x, "score_fn")
     return LangevinResult(x, record.trajectory)

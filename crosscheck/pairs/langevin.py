@@ -284,7 +284,22 @@ def _log_prob(x: Any) -> Any:
     return -(x**2).sum(-1) / 4.0
 
 
+def _steep_score(x: Any) -> Any:
+    """A score whose chains overflow at step size 0.1 (each step multiplies x by about -1.5e199)."""
+    return -3e200 * x
+
+
+def _noisy_steep_score(x: Any, sigma: Any) -> Any:
+    return -3e200 * x
+
+
+def _nan_score(x: Any) -> Any:
+    return x * math.nan
+
+
 X = np.zeros((3, 2))
+ONES = np.ones((3, 2))
+DIVERGED = r"step_size / score_fn.*: the chain diverged \(non-finite states\)"
 NOISE = np.zeros((2, 3, 2))
 U = np.zeros((2, 3))
 SIGMAS = np.array([2.0, 1.0])
@@ -313,6 +328,8 @@ SAMPLE_ERRORS = [
     bad(_score, np.full((3, 2), np.nan), step_size=0.1, n_steps=2, noise=NOISE, match="x0: expected finite"),
     bad(_score, X, step_size=0.1, n_steps=2, noise=np.full((2, 3, 2), np.inf), match="noise: expected finite"),
     bad(_score, X, step_size=0.1, n_steps=2, noise=NOISE, progress=1, error=TypeError, match="progress: expected"),
+    bad(_steep_score, ONES, step_size=0.1, n_steps=2, noise=NOISE, match=DIVERGED),
+    bad(_nan_score, ONES, step_size=0.1, n_steps=2, noise=NOISE, match=DIVERGED),
 ]
 ANNEALED = {"step_size": 0.1, "n_steps_each": 1, "noise": ANNEALED_NOISE}
 ANNEALED_ERRORS = [
@@ -323,6 +340,9 @@ ANNEALED_ERRORS = [
     bad(_noisy_score, X, [1.0, 2.0], **ANNEALED, match="sigmas: expected strictly decreasing"),
     bad(_noisy_score, X, [2.0, "1"], **ANNEALED, error=TypeError, match=r"sigmas\[1\]: expected a real number"),
     bad(_noisy_score, X, SIGMAS, **ANNEALED, denoise=1, error=TypeError, match="denoise: expected True or False"),
+    bad(_noisy_steep_score, ONES, SIGMAS, **ANNEALED, match=DIVERGED),
+    *(bad(_noisy_score, X, s, **ANNEALED, match=r"sigmas: the step sizes .* overflow") for s in ([1.0, 1e-300],)),
+    bad(_noisy_score, X, np.array([1.0, 1e-300]), **ANNEALED, match=r"sigmas: the step sizes .* overflow"),
     bad(
         _noisy_score,
         X,
@@ -348,6 +368,8 @@ RATIO_ERRORS = [
         X, np.zeros((3, 1)), np.zeros(3), np.zeros(3), X, X, step_size=0.1, match="x_proposal: expected the shape of x"
     ),
     bad(X, X, np.array([0.0, np.nan, 0.0]), np.zeros(3), X, X, step_size=0.1, match="log_prob_x: expected no NaN"),
+    bad(np.full((3, 2), np.nan), X, np.zeros(3), np.zeros(3), X, X, step_size=0.1, match="x: expected finite"),
+    bad(X, X, np.zeros(3), np.zeros(3), X, np.full((3, 2), np.inf), step_size=0.1, match="score_proposal: expected"),
     bad(X, X, np.zeros(3), np.zeros(2), X, X, step_size=0.1, match=r"log_prob_proposal: expected shape \(3,\)"),
     bad(X, X, np.zeros(3), np.zeros(3), X, X, step_size=0.0, match="step_size: expected a finite positive number"),
     bad(
@@ -371,6 +393,7 @@ MALA_ERRORS = [
     bad(lambda x: x, _score, X, **MALA, uniforms=U, match=r"log_prob_fn: expected .*shape"),
     bad(None, _score, X, **MALA, uniforms=U, error=TypeError, match="log_prob_fn: expected a callable"),
     bad(_log_prob, _score, X, step_size=0.1, n_steps=1.5, noise=NOISE, uniforms=U, error=TypeError, match="n_steps"),
+    bad(_log_prob, _nan_score, ONES, **MALA, uniforms=U, match=DIVERGED),
 ]
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from . import describe, number_sequence
 
-__all__ = ["function", "noise_levels", "record_steps"]
+__all__ = ["annealed_step_sizes", "function", "noise_levels", "record_steps"]
 
 
 def function(name: str, fn: object, what: str = "") -> object:
@@ -74,3 +74,28 @@ def noise_levels(name: str, values: object) -> tuple[float, ...]:
             f"{name}: expected strictly decreasing noise levels sigma_1 > ... > sigma_L, got {list(levels)}"
         )
     return levels
+
+
+def step_size_overflow(name: str, eta: float, first: float, last: float) -> str:
+    """The error of annealed step sizes that overflow (shared by both sides' messages)."""
+    return (
+        f"{name}: the step sizes step_size (sigma_1 / sigma_L)^2 overflow float64 (sigma_1 = {first!r}, "
+        f"sigma_L = {last!r}, step_size = {eta!r}); use noise levels of a narrower range"
+    )
+
+
+def annealed_step_sizes(name: str, eta: float, first: float, last: float) -> float:
+    """The largest annealed step eta (sigma_1 / sigma_L)^2, refused where it overflows float64.
+
+    >>> annealed_step_sizes("sigmas", 0.1, 2.0, 1.0)
+    0.4
+    >>> annealed_step_sizes("sigmas", 0.1, 1.0, 1e-300)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ValueError: sigmas: the step sizes step_size (sigma_1 / sigma_L)^2 overflow float64 (sigma_1 = 1.0, ...
+    """
+    ratio = first / last
+    largest = eta * ratio * ratio  # Python float products overflow to inf (only ** raises OverflowError)
+    if not math.isfinite(largest):
+        raise ValueError(step_size_overflow(name, eta, first, last))
+    return largest

@@ -76,6 +76,21 @@ def _trajectory(states: list[np.ndarray], x0: np.ndarray) -> np.ndarray:
     return np.stack(states) if states else np.empty((0, *x0.shape))
 
 
+def diverged_message(*functions: str) -> str:
+    """The error of a chain whose state became non-finite (the same text on both sides)."""
+    return (
+        f"step_size / {' / '.join(functions)}: the chain diverged (non-finite states): the step size is too "
+        f"large for the target, or {' / '.join(functions)} returned non-finite values"
+    )
+
+
+def _check_state(x: np.ndarray, *functions: str) -> None:
+    """A finite chain state, else a ValueError that the chain diverged (checked after every step here, so
+    that a non-finite state never reaches the model; the accelerated side checks once after the loop)."""
+    if not np.all(np.isfinite(x)):
+        raise ValueError(diverged_message(*functions))
+
+
 def _update(x: np.ndarray, s: np.ndarray, z: np.ndarray, eta: float) -> np.ndarray:
     """x + (eta/2) s + sqrt(eta) z, without checks (the loops' inner step)."""
     return x + (eta / 2.0) * s + np.sqrt(eta) * z

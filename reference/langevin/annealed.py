@@ -16,7 +16,7 @@ import reference._args as A
 from reference._args import langevin as AL
 
 from .. import _checks as C
-from ._common import _check_chain, _check_draws, _score, _trajectory, _update
+from ._common import _check_chain, _check_draws, _check_state, _score, _trajectory, _update
 from .sampler import LangevinResult
 
 __all__ = ["annealed_langevin_sample"]
@@ -98,6 +98,16 @@ def annealed_langevin_sample(
     LangevinResult
         ``samples`` (n, ...) and ``trajectory`` (len(record_steps), n, ...).
 
+    Notes
+    -----
+    A chain that diverges (a state overflows or turns NaN: the step size is too large for the target,
+    or score_fn returned non-finite values) raises a ``ValueError`` saying so; the state is checked after
+    every step, so a non-finite state never reaches score_fn (the accelerated side checks once, after the
+    loop, with the same message).
+
+    Noise levels whose largest step size eta (sigma_1 / sigma_L)^2 overflows float64 (e.g. sigmas =
+    [1, 1e-300]) are refused at entry with a ``ValueError`` naming ``sigmas``.
+
     References
     ----------
     Isachenko, DGM Lecture 13, slide 'Noise Conditioned Score Network (NCSN)', sampling by annealed
@@ -123,6 +133,7 @@ def annealed_langevin_sample(
     x, eta = _check_chain(score_fn, x0, step_size, noise, rng)
     T, denoise = A.count("n_steps_each", n_steps_each, minimum=0), A.flag("denoise", denoise)
     sigma = _check_sigmas(sigmas, x)
+    AL.annealed_step_sizes("sigmas", eta, float(sigma[0]), float(sigma[-1]))
     noise, record = _check_draws(noise, x, (len(sigma), T), record_steps)
     L = len(sigma)
     states = [x.copy()] if 0 in record else []
@@ -133,10 +144,12 @@ def annealed_langevin_sample(
             for t in range(T):
                 eps = noise[i, t] if noise is not None else rng.standard_normal(x.shape)
                 x = _update(x, _score(score_fn, x, level), eps, alpha_i)
+                _check_state(x, "score_fn")
                 if i * T + t + 1 in record:
                     states.append(x.copy())
                 bar.update(1)
     trajectory = _trajectory(states, x)
     if denoise:
         x = x + sigma[-1] ** 2 * _score(score_fn, x, np.full(x.shape[:1], sigma[-1]))
+        _check_state(x, "score_fn")
     return LangevinResult(x, trajectory)

@@ -17,7 +17,7 @@ import reference._args as A
 from reference._args import langevin as AL
 
 from .. import _checks as C
-from ._common import _check_chain, _check_drawn, _check_draws, _log_prob, _score, _trajectory, _update
+from ._common import _check_chain, _check_drawn, _check_draws, _check_state, _log_prob, _score, _trajectory, _update
 
 __all__ = ["MALAResult", "mala_log_acceptance_ratio", "mala_sample"]
 
@@ -84,6 +84,8 @@ def _check_proposal(
     for name in ("x_proposal", "score_x", "score_proposal"):
         if a[name].shape != x.shape:
             raise ValueError(f"{name}: expected the shape of x, {x.shape}, got shape {a[name].shape}")
+    for name in ("x", "x_proposal", "score_x", "score_proposal"):
+        C.check_finite(name, a[name])
     for name in ("log_prob_x", "log_prob_proposal"):
         if a[name].shape != x.shape[:1]:
             raise ValueError(
@@ -129,11 +131,11 @@ def mala_log_acceptance_ratio(
     Parameters
     ----------
     x, x_proposal : (n, ...) array_like
-        Current states and proposals.
+        Current states and proposals, finite.
     log_prob_x, log_prob_proposal : (n,) array_like
         log p (up to a constant) at x and x'; -inf allowed.
     score_x, score_proposal : (n, ...) array_like
-        The score at x and x'.
+        The score at x and x', finite.
     step_size : float
         eta > 0, the step of the proposal x' = x + (eta/2) s(x) + sqrt(eta) eps.
 
@@ -222,6 +224,13 @@ def mala_sample(
         ``samples`` (n, ...), ``trajectory`` (len(record_steps), n, ...) and ``acceptance_rate`` (n,),
         the fraction of accepted proposals per chain (NaN when n_steps = 0).
 
+    Notes
+    -----
+    A chain that diverges (a proposal overflows or turns NaN: the step size is too large for the
+    target, or score_fn / log_prob_fn returned non-finite values) raises a ``ValueError`` saying so;
+    each proposal is checked after every step, so a non-finite proposal never reaches score_fn /
+    log_prob_fn (the accelerated side checks once, after the loop, with the same message).
+
     References
     ----------
     Isachenko, DGM Lecture 7, slide 'Langevin dynamic' (the proposal is the Langevin step); Roberts
@@ -253,6 +262,7 @@ def mala_sample(
             eps = rng.standard_normal(x.shape)
             u = rng.uniform(size=x.shape[:1])
         x_prop = _update(x, s, eps, eta)
+        _check_state(x_prop, "score_fn", "log_prob_fn")
         log_p_prop, s_prop = _log_prob(log_prob_fn, x_prop), _score(score_fn, x_prop)
         r = _log_ratio(x, x_prop, log_p, log_p_prop, s, s_prop, eta)
         with np.errstate(divide="ignore"):

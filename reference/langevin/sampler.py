@@ -16,7 +16,7 @@ from tqdm import tqdm
 import reference._args as A
 
 from .. import _checks as C
-from ._common import _check_chain, _check_draws, _score, _trajectory, _update
+from ._common import _check_chain, _check_draws, _check_state, _score, _trajectory, _update
 
 __all__ = ["LangevinResult", "langevin_sample", "langevin_step"]
 
@@ -146,6 +146,13 @@ def langevin_sample(
     LangevinResult
         ``samples`` (n, ...) = x_K and ``trajectory`` (len(record_steps), n, ...).
 
+    Notes
+    -----
+    A chain that diverges (a state overflows or turns NaN: the step size is too large for the target,
+    or score_fn returned non-finite values) raises a ``ValueError`` saying so; the state is checked after
+    every step, so a non-finite state never reaches score_fn (the accelerated side checks once, after the
+    loop, with the same message).
+
     References
     ----------
     Isachenko, DGM Lecture 7, slide 'Langevin dynamic'; Lecture 13, recap slide 'Langevin dynamics';
@@ -168,6 +175,7 @@ def langevin_sample(
     for k in tqdm(range(K), disable=not A.flag("progress", progress), desc="Langevin", unit="step"):
         eps = noise[k] if noise is not None else rng.standard_normal(x.shape)
         x = _update(x, _score(score_fn, x), eps, eta)
+        _check_state(x, "score_fn")
         if k + 1 in record:
             states.append(x.copy())
     return LangevinResult(x, _trajectory(states, x))
