@@ -327,3 +327,21 @@ def test_methods_work_under_torch_func_transforms():
     hessians = torch.func.vmap(torch.func.jacrev(m.score))(x)
     assert hessians.shape == (4, 2, 2)
     np.testing.assert_allclose(n(hessians), n(hessians.mT), atol=1e-12)  # a Hessian is symmetric
+
+
+@pytest.mark.parametrize("side", ["reference", "accelerated"])
+def test_convolve_refuses_a_sigma_whose_square_overflows(side):
+    """Issue 12: sigma = 1e300 raised Python's OverflowError from sigma**2; now a ValueError naming sigma."""
+    if side == "reference":
+        gaussian = ref.Gaussian(np.zeros(1), np.eye(1))
+        mixture = ref.GaussianMixture(np.ones(1), np.zeros((1, 1)), np.ones((1, 1, 1)))
+    else:
+        f64 = torch.float64
+        gaussian = acc.Gaussian(torch.zeros(1, dtype=f64), torch.eye(1, dtype=f64))
+        mixture = acc.GaussianMixture(
+            torch.ones(1, dtype=f64), torch.zeros(1, 1, dtype=f64), torch.ones(1, 1, 1, dtype=f64)
+        )
+    for law in (gaussian, mixture):
+        with pytest.raises(ValueError, match="sigma: expected a scale whose square is finite"):
+            law.convolve(1e300)
+    assert float(gaussian.convolve(1e-200).cov[0, 0]) == 1.0  # a tiny sigma is fine (nothing divides by it)

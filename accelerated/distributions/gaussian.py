@@ -124,9 +124,13 @@ class Gaussian:
         return (self._mean64 + eps.to(F64) @ self.L.mT).to(self.dtype)
 
     def convolve(self, sigma: float) -> Gaussian:
-        """N(mean, cov + sigma^2 I): the law of x + sigma eps (the noisy marginal p_sigma)."""
+        """N(mean, cov + sigma^2 I): the law of x + sigma eps (the noisy marginal p_sigma).
+
+        A sigma whose square overflows float64 (above about 1.3e154) is refused with a ``ValueError``
+        naming ``sigma``.
+        """
         sigma = A.nonnegative("sigma", sigma)
-        cov64 = self.cov.to(F64) + sigma**2 * torch.eye(self.dim, dtype=F64, device=self.device)
+        cov64 = self.cov.to(F64) + AD.squared("sigma", sigma) * torch.eye(self.dim, dtype=F64, device=self.device)
         noisy = Gaussian(self.mean, cov64.to(self.dtype))
         # Keep the float64 sum for the computations: rounding cov + sigma^2 I to float32 first would lose
         # a small sigma^2 against a large variance (the posterior mean then errs by 10% in float32).

@@ -170,7 +170,7 @@ class GaussianMixture:
     def convolve(self, sigma: float) -> GaussianMixture:
         """The mixture with covariances cov_k + sigma^2 I: the law of x + sigma eps."""
         sigma = A.nonnegative("sigma", sigma)
-        covs64 = self.covs.to(F64) + sigma**2 * torch.eye(self.dim, dtype=F64, device=self.device)
+        covs64 = self.covs.to(F64) + AD.squared("sigma", sigma) * torch.eye(self.dim, dtype=F64, device=self.device)
         noisy = GaussianMixture(self.weights, self.means, covs64.to(self.dtype))
         # As in Gaussian.convolve: the computations use the float64 sum, not its rounding.
         noisy.L = C.cholesky_spd("covs", covs64)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 import reference._args as A
+import reference._args.distributions as AD
 import reference._args.score_matching as SA
 
 from .. import _checks as C
@@ -274,6 +275,11 @@ def tweedie_denoise(y: torch.Tensor, score: torch.Tensor, sigma: float) -> torch
     (..., d) Tensor
         The posterior means.
 
+    Notes
+    -----
+    A sigma whose square overflows float64 (above about 1.3e154) is refused with a ``ValueError``
+    naming ``sigma``.
+
     References
     ----------
     Advanced Course on DGM, Lecture 8, slides "Tweedie's Formula" and its proof; Efron, JASA 106 (2011).
@@ -286,4 +292,4 @@ def tweedie_denoise(y: torch.Tensor, score: torch.Tensor, sigma: float) -> torch
     [1.0]
     """
     y, score, sigma = _check_tweedie(y, score, sigma)
-    return y + sigma**2 * score
+    return y + AD.squared("sigma", sigma) * score

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 import reference._args as A
+import reference._args.distributions as AD
 import reference._args.score_matching as SA
 
 from .. import _checks as C
@@ -30,6 +31,13 @@ def _check_score_pair(score_p: object, score_q: object) -> tuple[torch.Tensor, t
     return s_p, s_q
 
 
+def _bandwidth(bandwidth: object) -> float:
+    """A kernel width h > 0 whose square is a normal float64 (the score divides by h^2)."""
+    h = A.positive("bandwidth", bandwidth)
+    AD.squared("bandwidth", h, divisor=True)
+    return h
+
+
 def _check_kde(x: object, data: object, bandwidth: object) -> tuple[torch.Tensor, torch.Tensor, float]:
     """(x, data, h): evaluation points and kernel centres of one feature shape, dtype and device, finite; h > 0."""
     x, data = _samples("x", x), _samples("data", data)
@@ -38,7 +46,7 @@ def _check_kde(x: object, data: object, bandwidth: object) -> tuple[torch.Tensor
         raise ValueError(
             f"x and data: expected the same feature shape, got x {tuple(x.shape)} and data {tuple(data.shape)}"
         )
-    h = A.positive("bandwidth", bandwidth)
+    h = _bandwidth(bandwidth)
     C.check_finite("x", x)
     C.check_finite("data", data)
     return x, data, h
@@ -50,7 +58,7 @@ def _check_esm(
     """(data, h, eps) of explicit score matching: a callable model, kernel centres, h > 0, one normal per centre."""
     SA.check_model(model, MODEL_EXAMPLE)
     data = _samples("data", data)
-    return data, A.positive("bandwidth", bandwidth), _standard_normals("noise", noise, rng, data)
+    return data, _bandwidth(bandwidth), _standard_normals("noise", noise, rng, data)
 
 
 def fisher_divergence(score_p: torch.Tensor, score_q: torch.Tensor) -> torch.Tensor:

@@ -124,6 +124,7 @@ SIGMA_ERRORS = [
     bad(X, NAN, MEAN, COV, match="sigma: expected a finite non-negative number"),
     bad(X, True, MEAN, COV, error=TypeError, match="sigma: expected a non-negative real number"),
     bad(X, "1.0", MEAN, COV, error=TypeError, match="sigma: expected a non-negative real number"),
+    bad(X, 1e300, MEAN, COV, match="sigma: expected a scale whose square is finite"),  # sigma^2 overflows
 ]
 
 register_pair("distributions", "gaussian_log_prob", cases=_gaussian_point_cases, errors=GAUSSIAN_ERRORS)
@@ -177,6 +178,7 @@ register_pair(
     errors=[
         bad(X2, -1.0, W, MEANS[:2], COVS[:2], match="sigma: expected a finite non-negative number"),
         bad(X2, np.inf, W, MEANS[:2], COVS[:2], match="sigma: expected a finite non-negative number"),
+        bad(X2, 1e300, W, MEANS[:2], COVS[:2], match="sigma: expected a scale whose square is finite"),
         bad(X2, None, W, MEANS[:2], COVS[:2], error=TypeError, match="sigma: expected a non-negative real number"),
         bad(X, 0.5, W, MEANS[:2], COVS[:2], match=r"y: expected points of shape \(\.\.\., 2\)"),
     ],

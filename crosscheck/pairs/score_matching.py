@@ -228,6 +228,8 @@ register_pair(
     errors=[
         bad(X, np.zeros((4, 2)), 1.0, match="x and data: expected the same feature shape"),
         bad(X, np.zeros((4, 3)), 0.0, match="bandwidth: expected a finite positive"),
+        bad(X, np.zeros((4, 3)), 1e300, match="bandwidth: expected a scale whose square is finite"),
+        bad(X, np.zeros((4, 3)), 1e-300, match="bandwidth: expected a scale whose square is a normal float64"),
         bad(X, np.zeros((4, 3)), "1", error=TypeError, match="bandwidth: expected a positive real number"),
         bad(X, np.zeros((0, 3)), 1.0, match="data: expected samples of shape"),
         bad(np.full((2, 3), NAN), np.zeros((4, 3)), 1.0, match="x: expected finite"),
@@ -244,6 +246,7 @@ register_pair(
             "model", np.zeros((4, 3)), 1.0, noise=np.zeros((4, 3)), error=TypeError, match="model: expected a callable"
         ),
         bad(MLP, np.zeros((4, 3)), -1.0, noise=np.zeros((4, 3)), match="bandwidth: expected a finite positive"),
+        bad(MLP, np.zeros((4, 3)), 1e300, noise=np.zeros((4, 3)), match="bandwidth: expected a scale whose square"),
     ],
 )
 register_pair(
@@ -362,6 +365,7 @@ register_pair(
     errors=[
         bad(X, np.zeros((2, 2)), 1.0, match=r"score: expected shape \(2, 3\)"),
         bad(X, X, 0.0, match="sigma: expected a finite positive"),
+        bad(X, X, 1e300, match="sigma: expected a scale whose square is finite"),
         bad(X, np.full((2, 3), NAN), 1.0, match="score: expected finite"),
         bad(np.zeros(()), np.zeros(()), 1.0, match="y: expected at least 1 dimension"),
         bad(X, X, None, error=TypeError, match="sigma: expected a positive real number"),

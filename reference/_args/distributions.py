@@ -7,9 +7,11 @@ stay on each side.
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Sequence
 
-__all__ = ["gaussian_dim", "mixture_sizes", "one_d_sizes", "points", "uniforms"]
+__all__ = ["gaussian_dim", "mixture_sizes", "one_d_sizes", "points", "squared", "uniforms"]
 
 
 def gaussian_dim(mean: Sequence[int], cov: Sequence[int]) -> int:
@@ -67,3 +69,30 @@ def uniforms(shape: Sequence[int], noise: Sequence[int]) -> None:
         raise ValueError(
             f"uniforms: expected shape {noise[:-1]} (one per sample: noise has shape {noise}), got {shape}"
         )
+
+
+def squared(name: str, value: float, *, divisor: bool = False) -> float:
+    """``value**2`` of a checked scale (a Python float), refused where the square overflows float64.
+
+    A scale above about 1.3e154 squares past float64's largest value (Python raises ``OverflowError``):
+    refused with a ``ValueError`` naming the argument. With ``divisor=True`` (a square the formula
+    divides by, e.g. a kernel bandwidth) a square below the smallest normal float64 (a scale below
+    about 1.5e-154, whose reciprocal overflows) is refused too.
+
+    >>> squared("sigma", 3.0)
+    9.0
+    """
+    try:
+        s = value**2
+    except OverflowError:
+        s = math.inf
+    if s == math.inf:
+        raise ValueError(
+            f"{name}: expected a scale whose square is finite in float64 (below about 1.3e154), got {value!r}"
+        )
+    if divisor and s < sys.float_info.min:
+        raise ValueError(
+            f"{name}: expected a scale whose square is a normal float64 (above about 1.5e-154: the formula divides "
+            f"by it), got {value!r}"
+        )
+    return s

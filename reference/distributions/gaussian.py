@@ -115,9 +115,12 @@ class Gaussian:
         r"""The law of y = x + sigma eps, eps ~ N(0, I) independent of x: N(mean, cov + sigma^2 I).
 
         This is the noisy marginal p_sigma of denoising score matching and Tweedie's formula.
+
+        A sigma whose square overflows float64 (above about 1.3e154) is refused with a ``ValueError``
+        naming ``sigma``.
         """
         sigma = A.nonnegative("sigma", sigma)
-        return Gaussian(self.mean, self.cov + sigma**2 * np.eye(self.dim))
+        return Gaussian(self.mean, self.cov + AD.squared("sigma", sigma) * np.eye(self.dim))
 
     def posterior_mean(self, y: np.ndarray, sigma: float) -> np.ndarray:
         r"""E[x | y] for y = x + sigma eps, x ~ N(mean, cov): the Bayes-rule closed form.

@@ -169,7 +169,7 @@ class GaussianMixture:
     def convolve(self, sigma: float) -> GaussianMixture:
         r"""The law of y = x + sigma eps: the mixture with covariances :math:`\Sigma_k + \sigma^2 I`."""
         sigma = A.nonnegative("sigma", sigma)
-        return GaussianMixture(self.weights, self.means, self.covs + sigma**2 * np.eye(self.dim))
+        return GaussianMixture(self.weights, self.means, self.covs + AD.squared("sigma", sigma) * np.eye(self.dim))
 
     def posterior_mean(self, y: np.ndarray, sigma: float) -> np.ndarray:
         r"""The exact E[x | y] for y = x + sigma eps, x from the mixture.

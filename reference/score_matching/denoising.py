@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 import reference._args as A
+import reference._args.distributions as AD
 import reference._args.score_matching as SA
 
 from .. import _checks as C
@@ -280,6 +281,11 @@ def tweedie_denoise(y: np.ndarray, score: np.ndarray, sigma: float) -> np.ndarra
     (..., d) ndarray
         The posterior means.
 
+    Notes
+    -----
+    A sigma whose square overflows float64 (above about 1.3e154) is refused with a ``ValueError``
+    naming ``sigma``.
+
     References
     ----------
     Advanced Course on DGM, Lecture 8, slides "Tweedie's Formula" and its proof; Efron, Tweedie's
@@ -293,4 +299,4 @@ def tweedie_denoise(y: np.ndarray, score: np.ndarray, sigma: float) -> np.ndarra
     [1.0]
     """
     y, score, sigma = _check_tweedie(y, score, sigma)
-    return y + sigma**2 * score
+    return y + AD.squared("sigma", sigma) * score

@@ -11,6 +11,7 @@ import numpy as np
 from scipy import special
 
 import reference._args as A
+import reference._args.distributions as AD
 import reference._args.score_matching as SA
 
 from .. import _checks as C
@@ -26,12 +27,19 @@ def _check_score_pair(score_p: object, score_q: object) -> tuple[np.ndarray, np.
     return s_p, s_q
 
 
+def _bandwidth(bandwidth: object) -> float:
+    """A kernel width h > 0 whose square is a normal float64 (the score divides by h^2)."""
+    h = A.positive("bandwidth", bandwidth)
+    AD.squared("bandwidth", h, divisor=True)
+    return h
+
+
 def _check_kde(x: object, data: object, bandwidth: object) -> tuple[np.ndarray, np.ndarray, float]:
     """(x, data, h): evaluation points and kernel centres of one feature shape, finite, and h > 0."""
     x, data = _samples("x", x), _samples("data", data)
     if x.shape[1:] != data.shape[1:]:
         raise ValueError(f"x and data: expected the same feature shape, got x {x.shape} and data {data.shape}")
-    return x, data, A.positive("bandwidth", bandwidth)
+    return x, data, _bandwidth(bandwidth)
 
 
 def _check_esm(
@@ -40,7 +48,7 @@ def _check_esm(
     """(data, h, eps) of explicit score matching: a callable model, kernel centres, h > 0, one normal per centre."""
     SA.check_model(model)
     data = _samples("data", data)
-    return data, A.positive("bandwidth", bandwidth), _standard_normals("noise", noise, rng, data)
+    return data, _bandwidth(bandwidth), _standard_normals("noise", noise, rng, data)
 
 
 def fisher_divergence(score_p: np.ndarray, score_q: np.ndarray) -> np.ndarray:
@@ -113,6 +121,8 @@ def kde_score(x: np.ndarray, data: np.ndarray, bandwidth: float) -> np.ndarray:
     data (every kernel underflows) still get the score of their nearest data points. The differences
     :math:`x_k - x` are formed directly (not through :math:`\lVert x\rVert^2 - 2x^\top x_k +
     \lVert x_k\rVert^2`), which keeps the result accurate to a few ulp relative to the exponents.
+    A bandwidth whose square is not a normal float64 (h above about 1.3e154 or below about 1.5e-154)
+    is refused with a ``ValueError`` naming ``bandwidth``: the score divides by h^2.
 
     References
     ----------
