@@ -948,3 +948,16 @@ def test_bad_input_accelerated_types_and_dtypes():
     # Value checks can be switched off for a training loop: then NaN passes through silently.
     with value_checks(False):
         assert torch.isnan(acc.gan_value(torch.tensor([NAN], dtype=torch.float64), half))
+
+
+def test_clip_weights_refuses_nan_before_changing_anything():
+    # issue 12: clip passed NaN through; now refused, and the accelerated side clips nothing first.
+    tensors = [t([-2.0, 3.0]), t([0.5, float("nan")])]
+    with pytest.raises(ValueError, match=r"parameters\[1\]: expected no NaN"):
+        acc.clip_weights(tensors, 1.0)
+    np.testing.assert_array_equal(tensors[0].numpy(), [-2.0, 3.0])
+    with pytest.raises(ValueError, match=r"parameters\[0\]: expected no NaN"):
+        ref.clip_weights([np.array([np.nan])], 1.0)
+    # +-inf is clipped to the bound on both sides
+    np.testing.assert_array_equal(ref.clip_weights([np.array([np.inf, -np.inf])], 1.0)[0], [1.0, -1.0])
+    assert acc.clip_weights([t([float("inf"), -float("inf")])], 1.0)[0].tolist() == [1.0, -1.0]

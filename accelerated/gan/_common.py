@@ -151,7 +151,8 @@ def _require_finite(result: torch.Tensor, names: tuple[str, ...], tensors: tuple
 
 
 def _check_weights(parameters: object, c: object) -> tuple[list[torch.Tensor], float]:
-    """The tensors to clip (an nn.Module's parameters, one tensor, or an iterable of them), and c > 0."""
+    """The tensors to clip (an nn.Module's parameters, one tensor, or an iterable of them) without NaN
+    (one device assertion each), and c > 0."""
     c = A.positive("c", c)
     if isinstance(parameters, nn.Module):
         parameters = parameters.parameters()
@@ -159,7 +160,10 @@ def _check_weights(parameters: object, c: object) -> tuple[list[torch.Tensor], f
         parameters = [parameters]
     if isinstance(parameters, (str, bytes)) or not isinstance(parameters, Iterable):
         raise TypeError(f"parameters: expected an nn.Module or tensors, got {C.describe(parameters)}")
-    return [C.as_float_tensor(f"parameters[{i}]", w) for i, w in enumerate(parameters)], c
+    weights = [C.as_float_tensor(f"parameters[{i}]", w) for i, w in enumerate(parameters)]
+    for i, w in enumerate(weights):
+        C.check_not_nan(f"parameters[{i}]", w)  # clamp would pass NaN through; checked before any change
+    return weights, c
 
 
 def _check_interpolation(

@@ -94,7 +94,8 @@ def clip_weights(parameters: Iterable[torch.Tensor] | nn.Module | torch.Tensor, 
     Parameters
     ----------
     parameters : nn.Module, iterable of Tensor, or one Tensor
-        The critic (its ``parameters()`` are clipped) or the tensors / ``nn.Parameter`` s to clip.
+        The critic (its ``parameters()`` are clipped) or the tensors / ``nn.Parameter`` s to clip,
+        without NaN (+-inf entries go to +-c).
     c : float
         Clipping bound, finite and > 0.
 
@@ -106,7 +107,8 @@ def clip_weights(parameters: Iterable[torch.Tensor] | nn.Module | torch.Tensor, 
     Notes
     -----
     Under ``torch.no_grad``, with the fused ``torch._foreach_clamp_min_`` / ``_foreach_clamp_max_`` per
-    (device, dtype) group.
+    (device, dtype) group. A NaN entry is refused (``ValueError`` naming ``parameters[i]``, one device
+    assertion per tensor, before any tensor is changed) rather than passed through as clamp would.
 
     References
     ----------

@@ -94,13 +94,16 @@ def _check_critic_values(f_real: object, f_fake: object) -> tuple[np.ndarray, np
 
 
 def _check_weights(parameters: object, c: object) -> tuple[list[np.ndarray], float]:
-    """The parameter arrays (one array or an iterable of them) as float64, and the bound c > 0."""
+    """The parameter arrays (one array or an iterable of them) without NaN as float64, and the bound c > 0."""
     c = A.positive("c", c)
     if isinstance(parameters, np.ndarray):
         parameters = [parameters]
     if isinstance(parameters, (str, bytes)) or not isinstance(parameters, Iterable):
         raise TypeError(f"parameters: expected an iterable of arrays, got {C.describe(parameters)}")
-    return [C.as_float64(f"parameters[{i}]", w) for i, w in enumerate(parameters)], c
+    weights = [C.as_float64(f"parameters[{i}]", w) for i, w in enumerate(parameters)]
+    for i, w in enumerate(weights):
+        C.check_not_nan(f"parameters[{i}]", w)  # clip would pass NaN through
+    return weights, c
 
 
 def _check_interpolation(x_real: object, x_fake: object, noise: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -84,12 +84,12 @@ def clip_weights(parameters: Iterable[np.ndarray], c: float) -> list[np.ndarray]
         w \leftarrow \operatorname{clip}(w, -c, c), \qquad \phi \in \Phi = [-c, c]^d.
 
     The reference returns new arrays and leaves its inputs unchanged; ``accelerated.gan.clip_weights``
-    clips the tensors *in place* (as a training loop wants) and returns them. NaN entries stay NaN.
+    clips the tensors *in place* (as a training loop wants) and returns them.
 
     Parameters
     ----------
     parameters : iterable of array_like, or one array
-        The critic's parameter arrays (any shapes).
+        The critic's parameter arrays (any shapes), without NaN (+-inf entries go to +-c).
     c : float
         Clipping bound, finite and > 0.
 
@@ -97,6 +97,11 @@ def clip_weights(parameters: Iterable[np.ndarray], c: float) -> list[np.ndarray]
     -------
     list of ndarray
         Clipped float64 copies, in the input order.
+
+    Notes
+    -----
+    A NaN entry is refused (``ValueError`` naming ``parameters[i]``) rather than passed through as
+    clip would: a diverged critic is reported, not kept inside the compact set in name only.
 
     References
     ----------

@@ -153,6 +153,7 @@ register_pair(
         bad([vec(1.0)], NAN, match="c: expected a finite positive number"),
         bad([vec(1.0)], "1", error=TypeError, match="c: expected a positive real number"),
         bad(5, 1.0, error=TypeError, match="parameters: expected"),
+        bad([vec(1.0), vec(0.5, NAN)], 1.0, match=r"parameters\[1\]: expected no NaN"),
     ],
 )
 register_pair(
