@@ -418,3 +418,12 @@ def test_epsilon_below_the_float32_resolution_is_refused():
         acc.sinkhorn_divergence(t(x, torch.float32), t(y, torch.float32), epsilon=1e-8)
     out64 = acc.sinkhorn(t(x), t(y), epsilon=1e-8, max_iter=50, tol=0.0)
     assert math.isfinite(float(out64.cost))
+
+
+def test_wasserstein_1d_empty_batch_with_weights_is_empty_on_both_sides():
+    # The reference raised NumPy's "zero-size array to reduction" (its simplex check of an empty batch).
+    u, v, w = np.zeros((0, 2)), np.zeros(1), np.zeros((0, 2))
+    assert ref.wasserstein_1d(u, v, u_weights=w).shape == (0,)
+    assert acc.wasserstein_1d(t(u), t(v), u_weights=t(w)).shape == (0,)
+    with pytest.raises(ValueError, match="u_weights: expected at least one category"):
+        ref.wasserstein_1d(np.zeros(2), v, u_weights=np.zeros(0))

@@ -83,6 +83,17 @@ def _quantile_cost(
     return (ds * gap**p).sum(-1)
 
 
+def _check_cost(names: str, cost: torch.Tensor, p: float) -> None:
+    """W_p^p must be finite (device-side assertion, no host read): an overflow is a ValueError naming ``names``."""
+    if cost.numel() == 0 or not C.value_checks_active():
+        return
+    C.require(
+        C.result_flag(cost),
+        f"{names}: the cost |F^-1 - G^-1|^p overflows float64 (W_p^p is not finite at p = {p!r}); "
+        "expected samples whose differences to the power p stay below the largest float (rescale them)",
+    )
+
+
 def wasserstein_1d(
     u: torch.Tensor,
     v: torch.Tensor,
@@ -114,7 +125,9 @@ def wasserstein_1d(
     Notes
     -----
     The sorts run in the input dtype; the CDFs, interval lengths and the sum in float64, cast back at
-    the end. The root has gradient 0 (not NaN) where W_p = 0.
+    the end. The root has gradient 0 (not NaN) where W_p = 0. A W_p^p that is not finite in float64
+    (differences to the power p that overflow) is a ValueError naming u and v (a device-side
+    assertion), as in the reference.
 
     Examples
     --------
@@ -125,7 +138,9 @@ def wasserstein_1d(
     0.75
     """
     u, v, u_w, v_w, p = _check_samples(u, v, u_weights, v_weights, p)
-    return _safe_root(_quantile_cost(u, u_w, v, v_w, p), p).to(u.dtype)
+    cost = _quantile_cost(u, u_w, v, v_w, p)
+    _check_cost("u and v", cost, p)
+    return _safe_root(cost, p).to(u.dtype)
 
 
 def _check_projections(projections: object, rng: object, n_projections: object, x: torch.Tensor) -> torch.Tensor:
@@ -196,7 +211,8 @@ def sliced_wasserstein(
     Notes
     -----
     The projections and the L one-dimensional problems (batched) are computed in float64; each
-    direction is divided by its largest entry before its norm is taken, as in the reference.
+    direction is divided by its largest entry before its norm is taken, as in the reference. A W_p^p
+    that overflows float64 is a ValueError naming x and y (a device-side assertion).
 
     Examples
     --------
@@ -213,5 +229,6 @@ def sliced_wasserstein(
     L = theta.shape[1]
     a_w = None if a is None else a.expand(L, x.shape[0])
     b_w = None if b is None else b.expand(L, y.shape[0])
-    w_pp = _quantile_cost(x_proj, a_w, y_proj, b_w, p)
-    return _safe_root(w_pp.mean(), p).to(x.dtype)
+    mean = _quantile_cost(x_proj, a_w, y_proj, b_w, p).mean()
+    _check_cost("x and y", mean, p)  # a non-finite term makes the mean non-finite
+    return _safe_root(mean, p).to(x.dtype)

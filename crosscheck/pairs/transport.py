@@ -251,6 +251,9 @@ register_pair(
             np.array([0.0, 1.0]), np.array([0.0]), v_weights=np.array([0.5]), match="v_weights: expected probabilities"
         ),
         bad(np.zeros((2, 3)), np.zeros((3, 3)), match="batch shapes do not broadcast"),
+        # |u - v|^p overflows float64 (used to give NaN on the reference side, 0 on the accelerated one)
+        bad(np.array([1e300]), np.array([-1e300]), p=2, match=r"u and v: the cost \|F\^-1 - G\^-1\|\^p overflows"),
+        bad(np.array([1e308, 0.0]), np.array([-1e308]), match=r"u and v: the cost .* overflows float64"),
     ],
 )
 register_pair(
@@ -279,6 +282,8 @@ register_pair(
         bad(_X, _Y, projections=np.array([[1.0, np.nan], [1.0, 1.0]]), match="projections: expected finite"),
         bad(_X, _Y, projections=np.ones((2, 4)), n_projections=5, match="n_projections: expected None or 4"),
         bad(_X, _Y, projections=np.ones((2, 4)), n_projections=4.0, error=TypeError, match="n_projections: expected"),
+        bad(_HUGE, -_HUGE, projections=_EYE, match=r"x and y: the cost .* overflows float64"),
+        bad(np.full((1, 2), 1.5e308), _ORIGIN, projections=np.ones((2, 1)), match=r"x and y: the cost .* overflows"),
     ],
 )
 register_pair(

@@ -36,7 +36,8 @@ def _check_samples(
     for name, w, s in (("u_weights", u_weights, u), ("v_weights", v_weights, v)):
         if w is not None:
             w = C.as_float64(name, w)
-            C.check_simplex(name, w)
+            if w.ndim == 0 or w.shape[-1] == 0 or w.size > 0:  # an empty batch has no vector to check
+                C.check_simplex(name, w)
             if w.shape[-1] != s.shape[-1]:
                 raise ValueError(
                     f"{name}: expected {s.shape[-1]} weights along the last axis (one per sample), got shape {w.shape}"
@@ -70,7 +71,26 @@ def _quantile_cost(u: np.ndarray, u_w: np.ndarray | None, v: np.ndarray, v_w: np
     mid = 0.5 * (s + s_left)
     F_inv = u_sorted[np.minimum(np.searchsorted(F, mid, side="left"), n - 1)]
     G_inv = v_sorted[np.minimum(np.searchsorted(G, mid, side="left"), m - 1)]
-    return float(np.sum(ds * np.abs(F_inv - G_inv) ** p))
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.sum(ds * np.abs(F_inv - G_inv) ** p))  # inf or NaN on overflow: see _check_cost
+
+
+def _check_cost(names: str, cost: np.ndarray, p: float) -> None:
+    """W_p^p must be finite: an overflow of |F^{-1} - G^{-1}|^p (or of the projections) is a ValueError."""
+    if not np.all(np.isfinite(cost)):
+        raise ValueError(
+            f"{names}: the cost |F^-1 - G^-1|^p overflows float64 (W_p^p is not finite at p = {p!r}); "
+            "expected samples whose differences to the power p stay below the largest float (rescale them)"
+        )
+
+
+def _costs(u, u_w, v, v_w, p: float, names: str) -> np.ndarray:
+    """W_p^p over the batch of checked, broadcast samples; ValueError naming ``names`` on overflow."""
+    cost = np.empty(u.shape[:-1])
+    for k in np.ndindex(*cost.shape):
+        cost[k] = _quantile_cost(u[k], None if u_w is None else u_w[k], v[k], None if v_w is None else v_w[k], p)
+    _check_cost(names, cost, p)
+    return cost
 
 
 def wasserstein_1d(
@@ -113,7 +133,9 @@ def wasserstein_1d(
     -----
     Both quantiles are step functions: the integral is a finite sum over the merged jumps of the two
     CDFs, O((n + m) log(n + m)) for the sorts, exact up to rounding. W_p^p is clamped at 0 before the
-    root (it is a sum of non-negative terms, so the clamp never changes a value).
+    root (it is a sum of non-negative terms, so the clamp never changes a value). A W_p^p that is not
+    finite in float64 (samples whose differences to the power p overflow, e.g. at +-1e300 with p = 2)
+    is a ValueError naming u and v, on both sides alike.
 
     References
     ----------
@@ -128,10 +150,7 @@ def wasserstein_1d(
     0.75
     """
     u, v, u_w, v_w, p = _check_samples(u, v, u_weights, v_weights, p)
-    cost = np.empty(u.shape[:-1])
-    for k in np.ndindex(*cost.shape):
-        cost[k] = _quantile_cost(u[k], None if u_w is None else u_w[k], v[k], None if v_w is None else v_w[k], p)
-    return _root(cost, p)
+    return _root(_costs(u, u_w, v, v_w, p, "u and v"), p)
 
 
 def _check_projections(projections: object, rng: object, n_projections: object, x: np.ndarray) -> np.ndarray:
@@ -206,7 +225,8 @@ def sliced_wasserstein(
     Notes
     -----
     Each direction is divided by its largest entry before its norm is taken, so that the squares of
-    tiny directions do not underflow to subnormals (the division changes nothing else).
+    tiny directions do not underflow to subnormals (the division changes nothing else). A projection
+    or a W_p^p that overflows float64 is a ValueError naming x and y, on both sides alike.
 
     References
     ----------
@@ -226,6 +246,11 @@ def sliced_wasserstein(
     x, y, a, b, p = _check_clouds(x, y, a, b, p)
     z = _check_projections(projections, rng, n_projections, x)  # (d, L): given, or drawn from rng
     theta = _unit_directions(z)
-    x_proj, y_proj = (x @ theta).T, (y @ theta).T  # (L, n), (L, m): one 1-D problem per direction
-    w_pp = wasserstein_1d(x_proj, y_proj, p=p, u_weights=a, v_weights=b) ** p
+    with np.errstate(over="ignore", invalid="ignore"):
+        x_proj, y_proj = (x @ theta).T, (y @ theta).T  # (L, n), (L, m): one 1-D problem per direction
+    L = theta.shape[1]
+    a_w = None if a is None else np.broadcast_to(a, (L, x.shape[0]))
+    b_w = None if b is None else np.broadcast_to(b, (L, y.shape[0]))
+    w_pp = _costs(x_proj, a_w, y_proj, b_w, p, "x and y")
+    _check_cost("x and y", np.mean(w_pp), p)
     return float(_root(np.mean(w_pp), p))
