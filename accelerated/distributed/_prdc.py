@@ -10,7 +10,7 @@ import torch
 from reference._args import metrics as M
 
 from ..metrics import knn
-from ._collectives import F64, _active, _all_reduce_sum, _broadcast, _local_features, _Shards
+from ._collectives import F64, _active, _all_reduce_sum, _broadcast, _dist, _local_features, _Shards
 
 __all__ = ["prdc"]
 
@@ -57,6 +57,13 @@ def prdc(
     -------
     accelerated.metrics.PRDC
         0-d tensors in the inputs' dtype, the same on every rank.
+
+    Notes
+    -----
+    Both sets are centred first, as in :mod:`accelerated.metrics.knn` (the per-coordinate midrange of
+    the real set, and of the fake set for the fake radii), so data far from the origin lose no
+    distances to cancellation; the centres come from one all-reduce of the per-rank maxima and minima,
+    exact in any order, so they equal the single-process centres bit for bit.
     """
     if not _active(group):
         return knn.prdc(real, fake, k=k, block_size=block_size)
@@ -68,9 +75,13 @@ def prdc(
     # default: the group's blocks together hold what one process's block would (2**26 entries)
     chunk = block_size if block_size is not None else max(1, _DISTANCE_BLOCK_ENTRIES // (local_rows * shards.world))
     with torch.no_grad():
+        centre_real, centre_fake = _centres(X, Y, shards)
+        Yf = Y - centre_fake  # the fake radii about the fake set's own centre, as metrics.prdc
+        r_fake = _knn_squared_radii(Yf, (Yf * Yf).sum(dim=1), "fake", k, chunk, shards)
+        del Yf
+        X, Y = X - centre_real, Y - centre_real
         X_sq, Y_sq = (X * X).sum(dim=1), (Y * Y).sum(dim=1)
         r_real = _knn_squared_radii(X, X_sq, "real", k, chunk, shards)
-        r_fake = _knn_squared_radii(Y, Y_sq, "fake", k, chunk, shards)
         counts = _memberships(X, X_sq, r_real, Y, Y_sq, r_fake, chunk, shards)
     counts = _all_reduce_sum(counts, shards)
     precise, in_balls = counts[0], counts[1]
@@ -82,6 +93,19 @@ def prdc(
         (in_balls.to(F64) / (k * m)).to(dtype),
         (torch.count_nonzero(covered).to(F64) / n).to(dtype),
     )
+
+
+def _centres(X: torch.Tensor, Y: torch.Tensor, shards: _Shards) -> tuple[torch.Tensor, torch.Tensor]:
+    """The global per-coordinate midranges of the real and the fake set (one all-reduce of maxima).
+
+    Maxima (and maxima of the negated rows) are exact in any reduction order, so the centres equal
+    those :func:`accelerated.metrics.prdc` finds on all rows in one process, bit for bit.
+    """
+    extremes = torch.cat([X.amax(dim=0), -X.amin(dim=0), Y.amax(dim=0), -Y.amin(dim=0)])
+    buf = extremes.to(shards.device)
+    _dist().all_reduce(buf, op=_dist().ReduceOp.MAX, group=shards.group)
+    hi_x, neg_lo_x, hi_y, neg_lo_y = buf.to(X.device).chunk(4)
+    return knn._midrange(-neg_lo_x, hi_x), knn._midrange(-neg_lo_y, hi_y)
 
 
 def _visiting_chunks(parts: Sequence[torch.Tensor], name: str, chunk: int, shards: _Shards):

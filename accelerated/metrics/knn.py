@@ -12,6 +12,14 @@ Boundary ties: the expansion is exact only to about ``eps * (|x|^2 + |y|^2)``, w
 uses exact float64 distances, so a sample within that of a ball's boundary (for instance an exact
 duplicate of a point, whose computed self-distance may be a few ulp above 0) can be counted
 differently; for continuous data at float64 this does not happen in practice.
+
+Centring: before the expansion each set is translated by a centre, the per-coordinate midrange
+:math:`(\min + \max) / 2` of the real set (for the real radii and the fake-real memberships) and of
+the fake set (for the fake radii). Distances, hence radii and counts, are translation invariant, so
+the formulas are unchanged; the rounding of the expansion becomes ``eps * diameter**2`` instead of
+``eps * |x|**2``, which for data far from the origin (an offset of 1e8 in float64, 1e4 in float32)
+would otherwise swamp the distances. The midrange, unlike the mean, is exact under any reduction
+order, so :func:`accelerated.distributed.prdc` finds the same centres (by one all-reduce of maxima).
 """
 
 from __future__ import annotations
@@ -85,6 +93,11 @@ def _block_rows(block_size: int | None, n_cols: int) -> int:
     return max(1, _DISTANCE_BLOCK_ENTRIES // max(n_cols, 1))
 
 
+def _midrange(lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """(lo + hi) / 2 per coordinate, halved first in float64 (no overflow), in the inputs' dtype: the centre."""
+    return (lo.to(F64) / 2 + hi.to(F64) / 2).to(lo.dtype)
+
+
 def _squared_distances(a: torch.Tensor, b: torch.Tensor, a_sq: torch.Tensor, b_sq: torch.Tensor) -> torch.Tensor:
     """(rows of a) x (rows of b) squared distances |a|^2 + |b|^2 - 2 a.b by one GEMM, *not* clamped.
 
@@ -123,9 +136,16 @@ def _prdc_parts(
     n, m = X.shape[0], Y.shape[0]
     with torch.no_grad():
         X, Y = X.detach(), Y.detach()
+        if need_fake_radii:  # the fake radii from the fake set about its own centre
+            Yf = Y - _midrange(Y.amin(dim=0), Y.amax(dim=0))
+            r_fake = _knn_squared_radii(Yf, (Yf * Yf).sum(dim=1), k, _block_rows(block_size, m))
+            del Yf
+        else:
+            r_fake = None
+        centre = _midrange(X.amin(dim=0), X.amax(dim=0))  # see the module docstring (centring)
+        X, Y = X - centre, Y - centre
         X_sq, Y_sq = (X * X).sum(dim=1), (Y * Y).sum(dim=1)
         r_real = _knn_squared_radii(X, X_sq, k, _block_rows(block_size, n))
-        r_fake = _knn_squared_radii(Y, Y_sq, k, _block_rows(block_size, m)) if need_fake_radii else None
 
         precise = torch.zeros((), dtype=torch.int64, device=X.device)  # fakes inside some real ball
         in_balls = torch.zeros((), dtype=torch.int64, device=X.device)  # sum_j #{i: Y_j in B_i}
@@ -178,6 +198,11 @@ def precision_recall(
     PrecisionRecall
         0-d tensors in the inputs' dtype.
 
+    Notes
+    -----
+    Each set is centred (its per-coordinate midrange subtracted) before the distance expansion, so
+    data far from the origin lose no distances to cancellation; see the module docstring ('Centring').
+
     Examples
     --------
     On the line, real {0, 1, 2, 3} (radii 1 at k = 1) and fake {0.5, 10, 11} (radii 9.5, 1, 1): only
@@ -216,6 +241,11 @@ def density_coverage(
     -------
     DensityCoverage
         0-d tensors in the inputs' dtype.
+
+    Notes
+    -----
+    Each set is centred (its per-coordinate midrange subtracted) before the distance expansion, so
+    data far from the origin lose no distances to cancellation; see the module docstring ('Centring').
 
     Examples
     --------
@@ -259,6 +289,11 @@ def prdc(real: torch.Tensor, fake: torch.Tensor, *, k: int = 5, block_size: int 
     -------
     PRDC
         0-d tensors in the inputs' dtype.
+
+    Notes
+    -----
+    Each set is centred (its per-coordinate midrange subtracted) before the distance expansion, so
+    data far from the origin lose no distances to cancellation; see the module docstring ('Centring').
 
     Examples
     --------
