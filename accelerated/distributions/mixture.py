@@ -42,6 +42,14 @@ def _check_1d(means: object, stds: object) -> tuple[torch.Tensor, torch.Tensor]:
     return means, stds
 
 
+def _finite_result(name: str, quantity: str, value: torch.Tensor) -> torch.Tensor:
+    """``value``, refused on the device (no host read) with a ``ValueError`` naming ``name`` where it is not
+    finite (the inputs are checked finite; see the reference's ``_finite_result``)."""
+    if value.numel() and C.value_checks_active():
+        C.require(C.result_flag(value), AD.far_points_message(name, quantity))
+    return value
+
+
 def _check_uniforms(uniforms: object, eps: torch.Tensor) -> torch.Tensor:
     """Uniforms in [0, 1], one per sample of the checked standard normals ``eps`` (..., d), of its dtype
     and device."""
@@ -73,6 +81,8 @@ class GaussianMixture:
     -----
     The components are batched in float64 (Cholesky factors, solves, log-sum-exp); results are cast
     back to the parameters' dtype.
+    Points at which the score, the responsibilities or the posterior mean are not finite (every squared
+    Mahalanobis distance overflows) are refused as on the reference side, by a device-side check.
 
     References
     ----------
@@ -139,7 +149,7 @@ class GaussianMixture:
         """p(k | x) by a stable softmax of the component terms; x (..., d) -> (..., K)."""
         x = _points("x", x, self.means, "means")
         log_probs, _ = self._log_probs_and_scores(x)
-        r = torch.softmax(log_probs, dim=-1)
+        r = _finite_result("x", "p(k | x)", torch.softmax(log_probs, dim=-1))
         return r.reshape(*x.shape[:-1], self.n_components).to(self.dtype)
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
@@ -147,7 +157,8 @@ class GaussianMixture:
         x = _points("x", x, self.means, "means")
         log_probs, scores = self._log_probs_and_scores(x)
         r = torch.softmax(log_probs, dim=-1)
-        return (r[..., None] * scores).sum(dim=-2).reshape(x.shape).to(self.dtype)
+        out = (r[..., None] * scores).sum(dim=-2).reshape(x.shape).to(self.dtype)
+        return _finite_result("x", "score", out)
 
     def sample(self, noise: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         r"""mean_k + L_k eps with k = #{j : c_j <= u} (inverse CDF of the cumulative weights c).
@@ -191,7 +202,8 @@ class GaussianMixture:
         r = torch.softmax(log_probs, dim=-1)  # (m, K)
         # mu_k + Sigma_k (Sigma_k + sigma^2 I)^{-1} (y - mu_k), rows: (m, K, d)
         means = self._means64 - torch.einsum("mkj,kij->mki", noisy_scores, self.covs.to(F64))
-        return (r[..., None] * means).sum(dim=-2).reshape(y.shape).to(self.dtype)
+        out = (r[..., None] * means).sum(dim=-2).reshape(y.shape).to(self.dtype)
+        return _finite_result("y", "posterior mean", out)
 
 
 def mixture_log_prob(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor, covs: torch.Tensor) -> torch.Tensor:

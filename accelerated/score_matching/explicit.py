@@ -122,6 +122,8 @@ def kde_score(x: torch.Tensor, data: torch.Tensor, bandwidth: float) -> torch.Te
     -----
     The differences :math:`x_k - x` are formed directly (rows of x in chunks of at most ``2**22``
     difference entries); the softmax is the stable one.
+    A bandwidth whose square is not a normal float64, and points at which the score is not finite
+    (every kernel's exponent overflows, or the score itself), are refused as on the reference side.
 
     Precision: evaluated in float64 whatever the input dtype, and cast back. The weights are a
     softmax of exponents :math:`\lVert x - x_k\rVert^2 / 2h^2` that reach 1e4..1e6 away from the data
@@ -143,7 +145,10 @@ def kde_score(x: torch.Tensor, data: torch.Tensor, bandwidth: float) -> torch.Te
     [[-4.0]]
     """
     x, data, h = _check_kde(x, data, bandwidth)
-    return _kde_score(x, data, h)
+    score = _kde_score(x, data, h)
+    if score.numel() and C.value_checks_active():  # a device-side check, no host read
+        C.require(C.result_flag(score), SA.kde_far_message("x"))
+    return score
 
 
 def _kde_score(x: torch.Tensor, data: torch.Tensor, h: float) -> torch.Tensor:

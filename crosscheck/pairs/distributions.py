@@ -158,6 +158,8 @@ register_pair(
     errors=[
         bad(X, W, MEANS[:2], COVS[:2], match=r"x: expected points of shape \(\.\.\., 2\) \(d = 2 from means\)"),
         bad(np.full((1, 2), np.inf), W, MEANS[:2], COVS[:2], match="x: expected finite"),
+        # every squared Mahalanobis distance overflows: the softmax would be 0/0 (issue 12)
+        bad(np.full((1, 2), 1e300), W, MEANS[:2], COVS[:2], match="x: expected points at which the mixture's score"),
     ],
 )
 register_pair(
@@ -181,5 +183,6 @@ register_pair(
         bad(X2, 1e300, W, MEANS[:2], COVS[:2], match="sigma: expected a scale whose square is finite"),
         bad(X2, None, W, MEANS[:2], COVS[:2], error=TypeError, match="sigma: expected a non-negative real number"),
         bad(X, 0.5, W, MEANS[:2], COVS[:2], match=r"y: expected points of shape \(\.\.\., 2\)"),
+        bad(np.full((1, 2), 1e300), 0.5, W, MEANS[:2], COVS[:2], match="y: expected points at which the mixture's"),
     ],
 )

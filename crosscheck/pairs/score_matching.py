@@ -233,6 +233,7 @@ register_pair(
         bad(X, np.zeros((4, 3)), "1", error=TypeError, match="bandwidth: expected a positive real number"),
         bad(X, np.zeros((0, 3)), 1.0, match="data: expected samples of shape"),
         bad(np.full((2, 3), NAN), np.zeros((4, 3)), 1.0, match="x: expected finite"),
+        bad(np.full((2, 3), 1e300), np.zeros((4, 3)), 1.0, match="x: expected points at which the kernel density"),
     ],
 )
 register_pair(

@@ -11,7 +11,7 @@ import math
 import sys
 from collections.abc import Sequence
 
-__all__ = ["gaussian_dim", "mixture_sizes", "one_d_sizes", "points", "squared", "uniforms"]
+__all__ = ["far_points_message", "gaussian_dim", "mixture_sizes", "one_d_sizes", "points", "squared", "uniforms"]
 
 
 def gaussian_dim(mean: Sequence[int], cov: Sequence[int]) -> int:
@@ -96,3 +96,14 @@ def squared(name: str, value: float, *, divisor: bool = False) -> float:
             f"by it), got {value!r}"
         )
     return s
+
+
+def far_points_message(name: str, quantity: str) -> str:
+    """The error for finite points at which a mixture's ``quantity`` (score, responsibilities, posterior
+    mean) is not finite in float64: both sides raise it (the reference at once, the accelerated side
+    through a device-side check)."""
+    return (
+        f"{name}: expected points at which the mixture's {quantity} is finite in float64, got points whose "
+        f"squared Mahalanobis distance to every component overflows (|{name} - mean_k| too large for the "
+        f"covariances), or whose component scores overflow"
+    )

@@ -15,6 +15,7 @@ __all__ = [
     "check_distinct_levels",
     "check_model",
     "geometric_arguments",
+    "kde_far_message",
     "levels_message",
     "levels_with_noise",
     "noise_level",
@@ -87,3 +88,12 @@ def check_distinct_levels(decreasing: bool, sigma_1: float, sigma_L: float, L: i
             f"sigma_1, sigma_L, L: the ratio sigma_1 / sigma_L = {sigma_1 / sigma_L!r} is too close to 1 for "
             f"{L} distinct float64 levels"
         )
+
+
+def kde_far_message(name: str = "x") -> str:
+    """The error for finite points at which the KDE score is not finite in float64 (both sides)."""
+    return (
+        f"{name}: expected points at which the kernel density estimate's score is finite in float64, got points "
+        f"whose squared distance to every data point, in units of the bandwidth, overflows (|x - x_k| / bandwidth "
+        f"above about 1e154), or whose score (x_k - x) / bandwidth^2 overflows"
+    )

@@ -44,6 +44,13 @@ def _check_1d(means: object, stds: object) -> tuple[np.ndarray, np.ndarray]:
     return means, stds
 
 
+def _finite_result(name: str, quantity: str, value: np.ndarray) -> np.ndarray:
+    """``value``, refused with a ``ValueError`` naming ``name`` where it is not finite (inputs are finite)."""
+    if not np.all(np.isfinite(value)):
+        raise ValueError(AD.far_points_message(name, quantity))
+    return value
+
+
 def _check_uniforms(uniforms: object, eps: np.ndarray) -> np.ndarray:
     """Uniforms in [0, 1], one per sample of the checked standard normals ``eps`` (..., d)."""
     u = C.as_float64("uniforms", uniforms)
@@ -73,6 +80,14 @@ class GaussianMixture:
         Component means, finite.
     covs : (K, d, d) array_like
         Component covariances, symmetric positive definite.
+
+    Notes
+    -----
+    Finite points so far from every component that each squared Mahalanobis distance overflows
+    float64 (every term is then -inf and the softmax 0/0), or whose component scores overflow, are
+    refused with a ``ValueError`` naming the points (``x`` or ``y``) by :meth:`score`,
+    :meth:`responsibilities` and :meth:`posterior_mean`, instead of a silent NaN. :meth:`log_prob`
+    returns -inf there, the right limit.
 
     References
     ----------
@@ -126,14 +141,18 @@ class GaussianMixture:
     def responsibilities(self, x: np.ndarray) -> np.ndarray:
         """Posterior component probabilities r_k(x) = p(k | x), a stable softmax; x (..., d) -> (..., K)."""
         x = _points("x", x, self.means, "means")
-        return special.softmax(self._component_log_probs(x), axis=-1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            r = special.softmax(self._component_log_probs(x), axis=-1)
+        return _finite_result("x", "p(k | x)", r)
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """The score sum_k r_k(x) s_k(x); x (..., d) -> (..., d)."""
         x = _points("x", x, self.means, "means")
-        r = self.responsibilities(x)
+        with np.errstate(invalid="ignore", over="ignore"):
+            r = special.softmax(self._component_log_probs(x), axis=-1)
         scores = np.stack([g.score(x) for g in self.components], axis=-2)  # (..., K, d)
-        return np.sum(r[..., None] * scores, axis=-2)
+        with np.errstate(invalid="ignore", over="ignore"):
+            return _finite_result("x", "score", np.sum(r[..., None] * scores, axis=-2))
 
     def _component_indices(self, uniforms: np.ndarray) -> np.ndarray:
         """Inverse CDF of the component law at u: k = #{j : c_j <= u}, c the cumulative weights.
@@ -193,9 +212,10 @@ class GaussianMixture:
         """
         noisy = self.convolve(sigma)
         y = _points("y", y, self.means, "means")
-        r = noisy.responsibilities(y)  # (..., K)
-        means = np.stack([g.posterior_mean(y, sigma) for g in self.components], axis=-2)  # (..., K, d)
-        return np.sum(r[..., None] * means, axis=-2)
+        with np.errstate(invalid="ignore", over="ignore"):
+            r = special.softmax(noisy._component_log_probs(y), axis=-1)  # (..., K)
+            means = np.stack([g.posterior_mean(y, sigma) for g in self.components], axis=-2)  # (..., K, d)
+            return _finite_result("y", "posterior mean", np.sum(r[..., None] * means, axis=-2))
 
 
 def mixture_log_prob(x: np.ndarray, weights: np.ndarray, means: np.ndarray, covs: np.ndarray) -> np.ndarray:

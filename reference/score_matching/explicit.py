@@ -123,6 +123,9 @@ def kde_score(x: np.ndarray, data: np.ndarray, bandwidth: float) -> np.ndarray:
     \lVert x_k\rVert^2`), which keeps the result accurate to a few ulp relative to the exponents.
     A bandwidth whose square is not a normal float64 (h above about 1.3e154 or below about 1.5e-154)
     is refused with a ``ValueError`` naming ``bandwidth``: the score divides by h^2.
+    Points so far from every data point that the squared distance in units of h overflows (every
+    weight is then 0/0), or where the score itself overflows, are refused with a ``ValueError`` naming
+    ``x`` (not a silent NaN).
 
     References
     ----------
@@ -138,7 +141,11 @@ def kde_score(x: np.ndarray, data: np.ndarray, bandwidth: float) -> np.ndarray:
     [[-4.0]]
     """
     x, data, h = _check_kde(x, data, bandwidth)
-    return _kde_score(x, data, h)
+    with np.errstate(over="ignore", invalid="ignore"):
+        score = _kde_score(x, data, h)
+    if not np.all(np.isfinite(score)):
+        raise ValueError(SA.kde_far_message("x"))
+    return score
 
 
 def _kde_score(x: np.ndarray, data: np.ndarray, h: float) -> np.ndarray:
