@@ -30,12 +30,22 @@ __all__ = ["js_divergence", "js_divergence_mc", "kl_divergence", "kl_gaussian"]
 F64 = torch.float64
 
 
+def _check_batch_not_empty(name: str, v: torch.Tensor) -> None:
+    """Rows (..., n) with n >= 1 and at least one row: an empty batch axis is refused, as on the reference side."""
+    if v.ndim >= 2 and v.shape[-1] > 0 and v.numel() == 0:
+        raise ValueError(
+            f"{name}: expected at least one probability row (no batch axis of size 0), got shape {tuple(v.shape)}"
+        )
+
+
 def _check_pq(p: object, q: object) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two tensors of probability rows along the last axis, same size, broadcasting batch axes."""
+    """Two tensors of probability rows along the last axis, same size, broadcasting non-empty batch axes."""
     p = C.as_float_tensor("p", p)
     q = C.as_float_tensor("q", q)
     C.check_same_device_dtype(("p", "q"), (p, q))
+    _check_batch_not_empty("p", p)
     C.check_simplex("p", p)
+    _check_batch_not_empty("q", q)
     C.check_simplex("q", q)
     C.check_same_last_dim(("p", "q"), (p, q))
     C.broadcast_batch(("p", "q"), (p.shape[:-1], q.shape[:-1]))
@@ -105,7 +115,7 @@ def kl_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     Parameters
     ----------
     p, q : (..., n) Tensor
-        Probability vectors, same dtype and device; batch axes broadcast.
+        Probability vectors, same dtype and device; batch axes broadcast (none of size 0: at least one row).
 
     Returns
     -------
@@ -115,6 +125,7 @@ def kl_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     Notes
     -----
     ``log(p_i / q_i)`` is formed as a difference of logs where the ratio would over- or underflow.
+    A batch axis of size 0 is refused (``ValueError`` naming p or q): there is no row to check.
 
     Examples
     --------
@@ -155,7 +166,7 @@ def js_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     Parameters
     ----------
     p, q : (..., n) Tensor
-        Probability vectors, same dtype and device; batch axes broadcast.
+        Probability vectors, same dtype and device; batch axes broadcast (none of size 0: at least one row).
 
     Returns
     -------
@@ -166,6 +177,7 @@ def js_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     -----
     Each term is non-negative, so the result lies in [0, log 2] and is never NaN; each branch of g sees
     only its own range (clamped), so neither yields NaN values or gradients.
+    A batch axis of size 0 is refused (``ValueError`` naming p or q): there is no row to check.
 
     Examples
     --------

@@ -26,11 +26,21 @@ from . import _checks as C
 __all__ = ["js_divergence", "js_divergence_mc", "kl_divergence", "kl_gaussian"]
 
 
+def _check_batch_not_empty(name: str, v: np.ndarray) -> None:
+    """Rows (..., n) with n >= 1 and at least one row: an empty batch axis is refused (there is no row to check)."""
+    if v.ndim >= 2 and v.shape[-1] > 0 and v.size == 0:
+        raise ValueError(
+            f"{name}: expected at least one probability row (no batch axis of size 0), got shape {v.shape}"
+        )
+
+
 def _check_pq(p: object, q: object) -> tuple[np.ndarray, np.ndarray]:
-    """Two arrays of probability rows along the last axis, same size, broadcasting batch axes."""
+    """Two arrays of probability rows along the last axis, same size, broadcasting non-empty batch axes."""
     p = C.as_float64("p", p)
     q = C.as_float64("q", q)
+    _check_batch_not_empty("p", p)
     C.check_simplex("p", p)
+    _check_batch_not_empty("q", q)
     C.check_simplex("q", q)
     C.check_same_last_dim(("p", "q"), (p, q))
     C.broadcast_batch(("p", "q"), (p.shape[:-1], q.shape[:-1]))
@@ -98,7 +108,8 @@ def kl_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     p, q : (..., n) array_like
-        Probability vectors (non-negative, each row summing to 1 within 1e-5); batch axes broadcast.
+        Probability vectors (non-negative, each row summing to 1 within 1e-5); batch axes broadcast
+        (none of size 0: at least one row).
 
     Returns
     -------
@@ -109,6 +120,7 @@ def kl_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     -----
     Each term is SciPy's ``rel_entr(p_i, q_i)``; ``log(p_i / q_i)`` is formed as a difference of logs
     where the ratio would over- or underflow (e.g. ``q_i`` subnormal), so such terms stay finite.
+    A batch axis of size 0 is refused (``ValueError`` naming p or q): there is no row to check.
 
     References
     ----------
@@ -161,7 +173,7 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     p, q : (..., n) array_like
-        Probability vectors; batch axes broadcast.
+        Probability vectors; batch axes broadcast (none of size 0: at least one row).
 
     Returns
     -------
@@ -175,6 +187,7 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     nearly equal p and q lose no digits to cancellation. g is evaluated as
     :math:`d \operatorname{artanh}(d) + \tfrac12 \log(1 - d^2)` for :math:`|d| < 1/2`. The result is at
     most :math:`\log 2 \sum_i m_i`, i.e. log 2 up to the 1e-5 normalisation tolerance.
+    A batch axis of size 0 is refused (``ValueError`` naming p or q): there is no row to check.
 
     References
     ----------

@@ -52,6 +52,8 @@ PQ_ERRORS = [
     bad(np.full((2, 2), 0.5), np.full((3, 2), 0.5), match="p, q: batch shapes do not broadcast"),
     bad(np.array(1.0), np.array(1.0), match=r"p: expected at least 1 dimension"),
     bad("ab", HALF, error=TypeError, match="p: expected a"),
+    bad(np.zeros((0, 2)), HALF, match=r"p: expected at least one probability row .*got shape \(0, 2\)"),
+    bad(HALF, np.zeros((2, 0, 2)), match=r"q: expected at least one probability row"),
 ]
 NOT_SPD = np.array([[1.0, 2.0], [2.0, 1.0]])
 NOT_SYMMETRIC = np.array([[1.0, 0.5], [0.0, 1.0]])
@@ -79,6 +81,8 @@ register_pair(
             match="do not broadcast",
         ),
         bad(np.array(0.0), I2, Z2, I2, match="mu_p: expected at least 1 dimension"),
+        bad(np.zeros(1), np.array(1.0), np.zeros(1), np.eye(1), match=r"cov_p: expected square matrices"),
+        bad(np.zeros(1), np.eye(1), np.zeros(1), np.array(1.0), match=r"cov_q: expected square matrices"),
     ],
 )
 register_pair(
