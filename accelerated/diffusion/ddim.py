@@ -16,7 +16,8 @@ sqrt(alpha_bar_t) for x0_hat (an overflow there clamps to the bound, as it shoul
 
 Host synchronisation. :func:`ddim_step` checks its values (finite data, t in 0..T-1, -1 <= t_prev < t) as
 one device assertion, no host read. :func:`ddim_sample` makes no host read at all: everything is
-validated by metadata before the loop (``noise`` is not scanned), the per-step coefficients are formed
+validated before the loop (``noise`` finite by one device assertion, the rest by metadata) and the final
+state once after it, the per-step coefficients are formed
 in float64, cast and moved to the device once and split into Python lists of 0-d tensors that the loop
 indexes with its step counter, and this library's value checks are off inside the loop.
 """
@@ -318,7 +319,7 @@ def ddim_sample(
     Noise layout: ``noise[0]`` is x_T, ``noise[k]`` the z of the k-th step (k = 1..S-1), shape
     ``(S, *shape)``; with eta = 0 only x_T is used and ``(1, *shape)`` is accepted too. The sampling dtype
     and device are those of ``noise`` (with ``rng``: the generator's device and
-    ``torch.get_default_dtype()``, x_T and the z drawn per step). ``noise`` is not scanned for NaN.
+    ``torch.get_default_dtype()``, x_T and the z drawn per step). ``noise`` is checked finite on the device.
 
     Per step: ``eps_fn``, then one fused ``addcmul`` and a division (as :func:`ddpm_sample`), and another
     ``addcmul`` for the noise when eta > 0; with ``clip_x0`` an ``addcmul``, a division and a clamp for
@@ -351,6 +352,14 @@ def ddim_sample(
     (n, ...) Tensor
         x_0, in the sampling dtype.
 
+    Notes
+    -----
+    ``noise`` is checked finite by one device assertion at entry, and a chain whose state turns
+    non-finite (eps_fn returned NaN or inf, or the states overflowed) raises a ``ValueError`` saying
+    that the chain diverged, with the reference's message: one device assertion after the loop, no
+    host read (on CUDA a failure surfaces at the next synchronisation; skipped with value checks off,
+    where the non-finite states are returned).
+
     References
     ----------
     Song, Meng, Ermon, ICLR 2021, Section 4 and eq. (12); Nichol, Dhariwal, ICML 2021, Section 4 (beyond
@@ -372,6 +381,7 @@ def ddim_sample(
     if noise is not None:
         noise = C.as_float_tensor("noise", noise)
         AD.ddim_noise_shape(noise.shape, S, shape, eta)
+        C.check_finite("noise", noise)
         device, dtype = noise.device, noise.dtype
         x = noise[0]
     else:
@@ -383,4 +393,7 @@ def ddim_sample(
     positions = tau.unsqueeze(1).expand(S, shape[0]).contiguous().unbind(0)
     args = (eps_fn, x, steps, positions, coef, noise, rng, eta, clip, shape, dtype, device)
     with C.off_in_loop():  # validated at entry: this library's checks are off inside the loop
-        return _loop(*args)
+        x = _loop(*args)
+    if C.value_checks_active():
+        C.require(C.finite_flag(x), AD.DIVERGED)
+    return x

@@ -124,6 +124,7 @@ def _check_sample_noise(noise: object, rng: object, shape: tuple[int, ...]) -> t
     if noise is not None:
         noise = C.as_float_tensor("noise", noise)
         C.check_shape("noise", noise, shape)
+        C.check_finite("noise", noise)
     return noise
 
 
@@ -168,12 +169,11 @@ def ddpm_sample(
     (k = 1..T-1); shape ``(T, *shape)``. With ``rng`` the draws are made per step on the generator's device
     in ``torch.get_default_dtype()``.
 
-    Everything is validated before the loop, by metadata only: ``noise`` is not scanned for NaN (that
-    pass over all T draws costs as much as the sampling arithmetic; a NaN would reach the output). The
-    per-step coefficients are formed in float64, cast to the
-    sampling dtype and moved to the device once; the loop indexes Python lists of 0-d device tensors
-    with its step counter, so it makes no host read, and the last step's "no noise" is a branch on that
-    counter, not on device values. Per step: ``eps_fn``, then two fused kernels for the mean
+    Everything is validated before the loop (``noise`` finite by one device assertion, the rest by
+    metadata) and the final state once after it (see Notes). The per-step coefficients are formed in
+    float64, cast to the sampling dtype and moved to the device once; the loop indexes Python lists of
+    0-d device tensors with its step counter, so it makes no host read, and the last step's "no noise"
+    is a branch on that counter, not on device values. Per step: ``eps_fn``, then two fused kernels for the mean
     (``addcmul`` and a division) and one for the noise (``addcmul``); two more with ``clip_x0``.
 
     Parameters
@@ -194,6 +194,14 @@ def ddpm_sample(
     -------
     (n, ...) Tensor
         x_0.
+
+    Notes
+    -----
+    ``noise`` is checked finite by one device assertion at entry, and a chain whose state turns
+    non-finite (eps_fn returned NaN or inf, or the states overflowed) raises a ``ValueError`` saying
+    that the chain diverged, with the reference's message: one device assertion after the loop, no
+    host read (on CUDA a failure surfaces at the next synchronisation; skipped with value checks off,
+    where the non-finite states are returned).
 
     References
     ----------
@@ -255,6 +263,8 @@ def ddpm_sample(
                 x = torch.addcmul(mean, z, sigma[t])
             if work != dtype:
                 x = x.to(dtype)
+    if C.value_checks_active():
+        C.require(C.finite_flag(x), AD.DIVERGED)
     return x
 
 

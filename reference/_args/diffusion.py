@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import reference._args as A
 
 __all__ = [
+    "DIVERGED",
     "REDUCTIONS",
     "clip_range",
     "ddim_noise_shape",
@@ -27,6 +28,13 @@ __all__ = [
 ]
 
 REDUCTIONS = ("sum", "mean")
+
+
+# The error of a sampler whose state became non-finite (the same text on both sides).
+DIVERGED = (
+    "eps_fn: the chain diverged (non-finite states): eps_fn returned non-finite values, or the states "
+    "overflowed the sampling dtype"
+)
 
 
 def open_unit(name: str, value: object) -> float:

@@ -279,6 +279,13 @@ def ddim_sample(
     (n, ...) ndarray
         x_0.
 
+    Notes
+    -----
+    A chain whose state turns non-finite (eps_fn returned NaN or inf, or the states overflowed) raises
+    a ``ValueError`` saying that the chain diverged; the state is checked after every step, so a
+    non-finite state never reaches eps_fn (the accelerated side checks once, after the loop, with the
+    same message).
+
     References
     ----------
     Song, Meng, Ermon, Denoising Diffusion Implicit Models, ICLR 2021, Section 4 and eq. (12); Nichol,
@@ -309,4 +316,6 @@ def ddim_sample(
         if eta > 0.0 and k < S - 1:
             z = noise[k + 1] if noise is not None else rng.standard_normal(shape)
         x = _step(x, eps, t, t_prev, schedule, z, eta, clip)
+        if not np.all(np.isfinite(x)):
+            raise ValueError(AD.DIVERGED)
     return x

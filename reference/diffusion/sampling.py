@@ -157,6 +157,13 @@ def ddpm_sample(
     (n, ...) ndarray
         x_0.
 
+    Notes
+    -----
+    A chain whose state turns non-finite (eps_fn returned NaN or inf, or the states overflowed) raises
+    a ``ValueError`` saying that the chain diverged; the state is checked after every step, so a
+    non-finite state never reaches eps_fn (the accelerated side checks once, after the loop, with the
+    same message).
+
     References
     ----------
     Isachenko, DGM Lecture 13, recap 'Sampling'; Ho, Jain, Abbeel, NeurIPS 2020, Algorithm 2.
@@ -185,6 +192,8 @@ def ddpm_sample(
         else:
             z = noise[k + 1] if noise is not None else rng.standard_normal(shape)
         x = _step(x, eps, tt, schedule, z, clip)
+        if not np.all(np.isfinite(x)):
+            raise ValueError(AD.DIVERGED)
     return x
 
 

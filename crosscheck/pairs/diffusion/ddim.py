@@ -143,6 +143,8 @@ SAMPLE_ERRORS = [
     bad(_f, (2, 0), S3, noise=N3, match=r"shape: expected \(n, \.\.\.\)"),
     bad(_f, (2, 3), S3, noise=N3, progress=1, error=TypeError, match=r"progress: expected True or False"),
     bad(lambda x, t: x[:1], (2, 3), S3, noise=N3, match=r"eps_fn\(x_t, t\): expected"),
+    bad(_f, (2, 3), S3, noise=np.full((3, 2, 3), np.inf), match=r"noise: expected finite"),
+    bad(lambda x, t: x * np.nan, (2, 3), S3, noise=N3, match=r"eps_fn: the chain diverged"),
 ]
 
 register_pair("diffusion", "respaced_timesteps", cases=_any_dtype(_respaced_cases), errors=RESPACED_ERRORS)

@@ -294,6 +294,8 @@ ERRORS = {
         bad(lambda x, t: x, (0, 3), S3, noise=np.zeros((3, 0, 3)), match=r"shape: expected"),
         bad(lambda x, t: x, "2,3", S3, noise=np.zeros((3, 2, 3)), error=TypeError, match=r"shape: expected a tuple"),
         bad(lambda x, t: x, (2, 3), S3, noise=np.zeros((3, 2, 3)), progress=1, error=TypeError, match=r"progress"),
+        bad(lambda x, t: x, (2, 3), S3, noise=np.full((3, 2, 3), np.nan), match=r"noise: expected finite"),
+        bad(lambda x, t: x * np.nan, (2, 3), S3, noise=np.zeros((3, 2, 3)), match=r"eps_fn: the chain diverged"),
     ],
     "classifier_guided_mean": [
         bad(X, -np.ones((2, 1)), X, 1.0, match=r"variance: expected variances >= 0"),
