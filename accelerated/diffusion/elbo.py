@@ -282,6 +282,10 @@ def prior_kl(x0: torch.Tensor, schedule: Schedule) -> torch.Tensor:
     (n,) Tensor
         KL in nats, in x0's dtype (float32 for float16 / bfloat16; the sum accumulated in float64).
 
+    Notes
+    -----
+    An empty batch (n = 0) is refused with a ``ValueError`` naming ``x0``, as on the reference.
+
     References
     ----------
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model'; Ho, Jain, Abbeel, NeurIPS 2020, eq. (5).
@@ -297,6 +301,7 @@ def prior_kl(x0: torch.Tensor, schedule: Schedule) -> torch.Tensor:
     """
     schedule = _check_schedule(schedule)
     x0 = _check_data("x0", x0, 1)
+    AD.nonempty_batch("x0", tuple(x0.shape))
     _check_device("x0", x0, schedule)
     alpha_bar_T = schedule.alpha_bars[-1]
     D = x0[0].numel()

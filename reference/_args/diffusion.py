@@ -19,6 +19,7 @@ __all__ = [
     "ddim_noise_shape",
     "eta",
     "model",
+    "nonempty_batch",
     "open_unit",
     "positions_message",
     "progress",
@@ -134,3 +135,15 @@ def t_prev_message(n_bad: int, first_prev: int, first_t: int, T: int) -> str:
         f"t_prev: expected positions with -1 <= t_prev < t (-1: before the first step, alpha_bar = 1; T = {T}), "
         f"got {n_bad} element(s) outside, the first t_prev {first_prev} at t {first_t}"
     )
+
+
+def nonempty_batch(name: str, shape: tuple[int, ...]) -> None:
+    """A batch of n >= 1 samples along the first axis of ``shape`` (the shape of an array ``name``).
+
+    >>> nonempty_batch("x0", (0, 2))
+    Traceback (most recent call last):
+        ...
+    ValueError: x0: expected a batch of n >= 1 samples of shape (n, ...), got shape (0, 2)
+    """
+    if len(shape) == 0 or shape[0] == 0:
+        raise ValueError(f"{name}: expected a batch of n >= 1 samples of shape (n, ...), got shape {tuple(shape)}")

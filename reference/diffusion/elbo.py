@@ -251,7 +251,8 @@ def prior_kl(x0: np.ndarray, schedule: Schedule) -> np.ndarray:
     Notes
     -----
     D is the number of features. The first bracket is evaluated as -alpha_bar_T - log1p(-alpha_bar_T)
-    (about alpha_bar_T^2 / 2, no cancellation).
+    (about alpha_bar_T^2 / 2, no cancellation). An empty batch (n = 0) is refused with a ``ValueError``
+    naming ``x0``.
 
     References
     ----------
@@ -269,6 +270,7 @@ def prior_kl(x0: np.ndarray, schedule: Schedule) -> np.ndarray:
     """
     schedule = _check_schedule(schedule)
     x0 = _check_data("x0", x0, 1)
+    AD.nonempty_batch("x0", x0.shape)
     alpha_bar_T = schedule.alpha_bars[-1]
     D = x0[0].size
     return 0.5 * (D * (-alpha_bar_T - np.log1p(-alpha_bar_T)) + alpha_bar_T * _sum_features(x0**2))

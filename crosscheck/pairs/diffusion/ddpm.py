@@ -281,7 +281,11 @@ ERRORS = {
         bad(X, X, reduction="max", match=r"reduction: expected one of \('sum', 'mean'\)"),
         bad(X, X, reduction=1, error=TypeError, match=r"reduction: expected one of"),
     ],
-    "prior_kl": [bad(np.zeros(()), S3, match=r"x0: expected"), bad(NAN_X, S3, match=r"x0: expected finite")],
+    "prior_kl": [
+        bad(np.zeros(()), S3, match=r"x0: expected"),
+        bad(NAN_X, S3, match=r"x0: expected finite"),
+        bad(np.zeros((0, 3)), S3, match=r"x0: expected a batch of n >= 1"),
+    ],
     "weighted_dsm_loss": [bad(X, X, X, np.array([0, 3]), S3, match=POSITIONS)],
     "ddpm_step": [
         bad(X, X, T2, S3, noise=X, clip_x0=(1.0, -1.0), match=r"clip_x0: expected low < high"),
