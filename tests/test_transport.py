@@ -427,3 +427,23 @@ def test_wasserstein_1d_empty_batch_with_weights_is_empty_on_both_sides():
     assert acc.wasserstein_1d(t(u), t(v), u_weights=t(w)).shape == (0,)
     with pytest.raises(ValueError, match="u_weights: expected at least one category"):
         ref.wasserstein_1d(np.zeros(2), v, u_weights=np.zeros(0))
+
+
+def test_wasserstein_lp_at_large_cost_scales_and_float16_weights():
+    # HiGHS takes costs above 1e20 for infinite: the LP failed from a cost scale of about 1e20 on (and
+    # found a worse plan at p = 200, where the costs span 1e-30 .. 1e30); it now runs on C / 2^k.
+    rng = np.random.default_rng(0)
+    x, y = rng.random((3, 2)), rng.random((4, 2))
+    base = ref.wasserstein(x, y)
+    for scale in (1e10, 1e100):
+        assert ref.wasserstein(scale * x, scale * y) == pytest.approx(scale * base, rel=1e-12)
+        assert float(acc.wasserstein(t(scale * x), t(scale * y))) == pytest.approx(scale * base, rel=1e-12)
+    # p = 200 through the LP (3 against 4 points) agrees with brute force over the vertices of 3 x 3
+    # uniform plans (permutations), checked on the square case through the assignment solver.
+    sq = ref.wasserstein(x, y[:3], p=200)
+    assert ref.wasserstein(x, y[:3], p=200, a=np.full(3, 1 / 3)) == pytest.approx(sq, rel=1e-12)
+    # float16 weights pass the simplex check with their own rounding; their totals made the LP infeasible.
+    a = torch.tensor([0.333, 0.333, 0.333], dtype=torch.float16)
+    b = torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=torch.float16)
+    value = acc.wasserstein(t(x, torch.float16), t(y, torch.float16), a=a, b=b)
+    assert value.dtype == torch.float16 and torch.isfinite(value)

@@ -11,9 +11,13 @@ optimal plan is unique, and a subgradient otherwise).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from scipy import optimize, sparse
+
+from reference._args import transport as S
 
 from ._common import F64, _check_clouds, _ground_cost, _safe_root
 
@@ -34,8 +38,10 @@ def _host_optimal_plan(cost: np.ndarray, a: np.ndarray | None, b: np.ndarray | N
     rows = sparse.kron(sparse.eye(n), np.ones((1, m)))
     cols = sparse.kron(np.ones((1, n)), sparse.eye(m)).tocsr()[: m - 1]
     A_eq = sparse.vstack([rows, cols]).tocsc()
+    top = float(cost.max())  # the LP on C / 2^k, as in the reference (HiGHS: costs above 1e20 are infinite)
+    scaled = cost if top == 0.0 else np.ldexp(cost, -math.frexp(top)[1])
     result = optimize.linprog(
-        cost.ravel(), A_eq=A_eq, b_eq=np.concatenate([a, b[: m - 1]]), bounds=(0, None), method="highs-ds"
+        scaled.ravel(), A_eq=A_eq, b_eq=np.concatenate([a, b[: m - 1]]), bounds=(0, None), method="highs-ds"
     )
     if result.status != 0:  # pragma: no cover - the transport LP is always feasible and bounded
         raise RuntimeError(f"linprog (HiGHS) failed on the transport LP: {result.message}")
@@ -77,7 +83,10 @@ def wasserstein(
     -----
     The cost matrix is formed in float64 on the device, copied to the host for the solver, and the
     optimal cost :math:`\langle \gamma^*, C\rangle` is evaluated on the device; gradients flow to x
-    and y with the plan held constant (envelope theorem). At W_p = 0 the root has gradient 0.
+    and y with the plan held constant (envelope theorem). At W_p = 0 the root has gradient 0. The
+    weights are renormalised in float64 on the host (float16 weights made the LP infeasible), the LP
+    is solved on the cost divided by a power of two, and an overflowing cost is a ValueError naming x
+    and y or p, as in the reference.
 
     Examples
     --------
@@ -88,7 +97,14 @@ def wasserstein(
     """
     x, y, a, b, p = _check_clouds(x, y, a, b, p)
     cost = _ground_cost(x.to(F64), y.to(F64), p)
+    # Weights renormalised in float64 on the host: float16 weights pass the simplex check with their
+    # own rounding, but totals that differ by 1e-3 make the transport LP infeasible.
     host = [None if w is None else w.detach().to("cpu", F64).numpy() for w in (a, b)]
-    plan = _host_optimal_plan(cost.detach().cpu().numpy(), host[0], host[1])
+    host = [None if w is None else w / w.sum() for w in host]
+    cost_host = cost.detach().cpu().numpy()
+    if not np.all(np.isfinite(cost_host)):  # the cost is on the host for the solver anyway
+        squared = _ground_cost(x.detach().to(F64), y.detach().to(F64), 2.0)
+        S.check_cost_finite(False, bool(torch.isfinite(squared).all()), p)
+    plan = _host_optimal_plan(cost_host, host[0], host[1])
     gamma = torch.from_numpy(plan).to(cost.device)
     return _safe_root((gamma * cost).sum(), p).to(x.dtype)

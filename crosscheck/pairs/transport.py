@@ -266,6 +266,10 @@ register_pair(
         bad(_X, _Y, a=np.array([0.5, 0.6]), match="a: expected probabilities summing to 1"),
         bad(_X, _Y, a=np.full(3, 1 / 3), match=r"a: expected shape \(2,\)"),
         bad(np.zeros((0, 2)), _Y, match=r"x: expected a point cloud of shape \(n, d\) with n, d >= 1"),
+        # A cost that overflows float64 (SciPy's "cost matrix is infeasible" / "c must not contain inf")
+        bad(_HUGE, _ORIGIN, p=1, match=r"x and y: the squared distances \|\|x_i - y_j\|\|\^2 overflow"),
+        bad(_X, 100.0 * _Y, p=200, match=r"p: the cost \|\|x_i - y_j\|\|\^p overflows float64 at p = 200"),
+        bad(_X, 100.0 * _Y, p=200, a=np.array([0.25, 0.75]), match=r"p: the cost .* overflows float64"),
     ],
 )
 register_pair("transport", "sinkhorn", cases=_sinkhorn_cases, errors=_bad_sinkhorn_options())

@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_SCALING",
     "MAX_ANNEALING_STAGES",
     "SinkhornOptions",
+    "check_cost_finite",
     "cost_scale",
     "epsilon_schedule",
     "n_projections",
@@ -135,6 +136,30 @@ def cost_scale(
             f"more than 1), got {epsilon!r}"
         )
     return diameter
+
+
+def check_cost_finite(cost_finite: bool, squared_finite: bool, p: float) -> None:
+    """The exact transport problem needs a finite cost matrix: ValueError naming x and y (squared
+    distances that overflow) or p (finite distances whose p-th power overflows).
+
+    >>> check_cost_finite(True, True, 2.0)
+    >>> check_cost_finite(False, True, 300.0)
+    Traceback (most recent call last):
+        ...
+    ValueError: p: the cost ||x_i - y_j||^p overflows float64 at p = 300.0; expected distances whose p-th
+    power stays below the largest float (rescale the data or lower p)
+    """
+    if cost_finite:
+        return
+    if not squared_finite:
+        raise ValueError(
+            "x and y: the squared distances ||x_i - y_j||^2 overflow float64; expected points closer than "
+            "1e154 (rescale the data)"
+        )
+    raise ValueError(
+        f"p: the cost ||x_i - y_j||^p overflows float64 at p = {p!r}; expected distances whose p-th power "
+        "stays below the largest float (rescale the data or lower p)"
+    )
 
 
 def epsilon_schedule(diameter: float, epsilon: float, scaling: float | None) -> list[float]:

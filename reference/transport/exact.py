@@ -6,8 +6,12 @@ Gamma(pi, p), W = inf E ||x - y||) and slide 'Wasserstein metric' (W_s with the 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import optimize, sparse
+
+from reference._args import transport as S
 
 from ._common import _check_clouds, _ground_cost, _root
 
@@ -32,7 +36,11 @@ def _optimal_plan(Cost: np.ndarray, a: np.ndarray | None, b: np.ndarray | None) 
     col_sums = sparse.kron(np.ones((1, n)), sparse.eye(m))
     A_eq = sparse.vstack([row_sums, col_sums.tocsr()[: m - 1]]).tocsc()
     b_eq = np.concatenate([a, b[: m - 1]])
-    result = optimize.linprog(Cost.ravel(), A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs-ds")
+    # HiGHS treats cost entries above 1e20 as infinite: the LP is solved on C / 2^k, with 2^k the power
+    # of two at or below max C (an exact scaling, the same optimal plans).
+    top = float(Cost.max())
+    scaled = Cost if top == 0.0 else np.ldexp(Cost, -math.frexp(top)[1])
+    result = optimize.linprog(scaled.ravel(), A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs-ds")
     if result.status != 0:  # pragma: no cover - the transport LP is always feasible and bounded
         raise RuntimeError(f"linprog (HiGHS) failed on the transport LP: {result.message}")
     return np.maximum(result.x.reshape(n, m), 0.0)
@@ -82,7 +90,10 @@ def wasserstein(
     -----
     The LP drops the last column-sum equation (implied by the others), so that weights whose totals
     differ by rounding still give a feasible problem; entries of the plan below 0 by rounding are
-    clamped to 0.
+    clamped to 0. The LP is solved on the cost divided by the power of two at or below its largest
+    entry (exact; HiGHS takes costs above 1e20 for infinite and failed from about 1e10 on). A cost
+    matrix that overflows float64 is a ValueError naming x and y (squared distances above the largest
+    float) or p (their p-th power), on both sides alike.
 
     References
     ----------
@@ -97,6 +108,9 @@ def wasserstein(
     1.0
     """
     x, y, a, b, p = _check_clouds(x, y, a, b, p)
-    Cost = _ground_cost(x, y, p)
+    with np.errstate(over="ignore"):
+        Cost = _ground_cost(x, y, p)
+        if not np.all(np.isfinite(Cost)):
+            S.check_cost_finite(False, bool(np.all(np.isfinite(_ground_cost(x, y, 2.0)))), p)
     gamma = _optimal_plan(Cost, a, b)
     return float(_root(np.sum(gamma * Cost), p))
