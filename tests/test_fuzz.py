@@ -36,3 +36,11 @@ def test_outcomes_are_classified():
     assert run(np.zeros(0)) == "refused"  # names x
     assert run(np.ones(3), scale=1) == "leak"  # a TypeError that names no parameter
     assert run(np.ones(3), scale=None) == "leak"
+
+
+def test_disagreements_exclude_the_tensor_only_design():
+    row = {"kind": "list", "reference": "finite", "accelerated": "refused"}
+    assert not fuzz.disagrees(row)
+    assert fuzz.disagrees({**row, "kind": "huge"})
+    assert fuzz.disagrees({**row, "accelerated": "nonfinite"})
+    assert not fuzz.disagrees({**row, "accelerated": "finite"})
