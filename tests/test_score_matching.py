@@ -470,3 +470,19 @@ def test_bad_input_accelerated_dtypes_and_devices():
     # Value checks can be switched off in a training loop: then NaN passes through silently.
     with value_checks(False):
         assert torch.isnan(acc.fisher_divergence(torch.full((1, 2), NAN, dtype=torch.float64), t(np.zeros((1, 2)))))
+
+
+def test_explicit_score_matching_float32_keeps_a_bandwidth_below_the_data_resolution():
+    """Issue 12: in float32, 1 + 1e-8 rounds to 1, so the KDE target lost the perturbation it is the score
+    of and the objective came out a fraction of the reference's; the target is now formed in float64."""
+    data, noise = np.array([[0.0], [1.0], [-2.0]]), np.array([[1.0], [1.0], [-0.5]])
+    expected = float(ref.explicit_score_matching(lambda x: -x, data, 1e-8, noise=noise))
+    data32, noise32 = torch.tensor(data, dtype=torch.float32), torch.tensor(noise, dtype=torch.float32)
+    got = acc.explicit_score_matching(lambda x: -x, data32, 1e-8, noise=noise32)
+    assert got.dtype == torch.float32
+    assert float(got) == pytest.approx(expected, rel=1e-6)
+    # ordinary bandwidths: float32 still agrees with the float64 reference to float32 rounding
+    expected = float(ref.explicit_score_matching(lambda x: -x, data, 0.5, noise=noise))
+    assert float(acc.explicit_score_matching(lambda x: -x, data32, 0.5, noise=noise32)) == pytest.approx(
+        expected, rel=1e-5
+    )

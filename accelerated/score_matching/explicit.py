@@ -203,6 +203,15 @@ def explicit_score_matching(
     () Tensor
         The estimate.
 
+    Notes
+    -----
+    Precision: the perturbed points :math:`\tilde x_k = x_k + h \varepsilon_k` and the KDE target at
+    them are computed in float64 whatever the data's dtype; the model sees the points rounded to that
+    dtype and the difference is accumulated in at least float32. In float32 a bandwidth below the data's
+    resolution (h = 1e-8 against data of size 1) would otherwise round the perturbation away and
+    the target to nearly 0 (a value off by orders of magnitude); the float64 target keeps the
+    reference's value. Float64 data is computed exactly as before.
+
     References
     ----------
     Beigy, Score-Based Generative Models, slide 'Score Matching (SM)'; Vincent, Neural Computation 23
@@ -216,8 +225,12 @@ def explicit_score_matching(
     0.0
     """
     data, h, eps = _check_esm(model, data, bandwidth, noise, rng)
-    x_tilde = torch.add(data, eps, alpha=h)
-    s = _scores(model, x_tilde)
+    # The perturbed points in float64: in float32 a small h eps rounds away against the data (1 + 1e-8
+    # is 1), and the KDE target there would lose the perturbation it is the score of (Notes).
+    x_tilde64 = torch.add(data.to(torch.float64), eps.to(torch.float64), alpha=h)
+    s = _scores(model, x_tilde64.to(data.dtype))
     with torch.no_grad():
-        target = _kde_score(x_tilde, data, h)
-    return _checked(_half_squared_norm_mean(s - target), (("data", data), ("noise", eps), ("model(x)", s)))
+        target = _kde_score(x_tilde64, data, h)  # float64
+    acc = C.accumulation_dtype(s.dtype)
+    r = s.to(acc) - target.to(acc)
+    return _checked(_half_squared_norm_mean(r), (("data", data), ("noise", eps), ("model(x)", s)))

@@ -199,6 +199,13 @@ def explicit_score_matching(
     () ndarray
         The estimate.
 
+    Notes
+    -----
+    Everything is float64 here. The accelerated side also forms the perturbed points and the KDE
+    target in float64 for float32 data, so that a bandwidth below the data's float32 resolution does
+    not round the perturbation (and the target) away. A bandwidth whose square leaves float64's normal
+    range is refused (see :func:`kde_score`).
+
     References
     ----------
     Beigy, Score-Based Generative Models, slide 'Score Matching (SM)' (J_esm with a kernel density
