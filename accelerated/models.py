@@ -11,9 +11,11 @@ They exist for checking: the functions of :mod:`accelerated.score_matching` take
 ``nn.Module`` and get Jacobians and traces by autograd / ``torch.func``, and the tests check that
 those agree with the analytic ones here.
 
-``forward`` does shape, dtype and device checks only (metadata, no host read), so the models work
-inside training loops, ``torch.compile`` and ``torch.func.vmap`` / ``jacrev`` (a single point
-``x`` of shape ``(d,)`` is a valid input).
+``forward`` does shape, dtype and device checks (metadata) and refuses non-finite inputs, as the
+reference does, with one device assertion (no host read; skipped where value checks are off, while
+``torch.compile`` traces and inside ``torch.func`` transforms), so the models work inside training
+loops, ``torch.compile`` and ``torch.func.vmap`` / ``jacrev`` (a single point ``x`` of shape ``(d,)``
+is a valid input).
 
 Parameters are made once in NumPy (``reference.models.init_mlp_params``) and loaded into both sides.
 
@@ -57,12 +59,13 @@ def _check_mlp(W1: object, b1: object, W2: object, b2: object) -> tuple[torch.Te
 def _inputs(name: str, x: object, like: torch.Tensor, size: int, what: str) -> torch.Tensor:
     """An input of shape (..., size) with the dtype and device of ``like``, a parameter of the model.
 
-    Metadata only (no value check, no host read): ``forward`` runs inside training loops,
-    ``torch.compile`` and ``torch.func`` transforms.
+    Finite, as on the reference, by one device assertion (no host read: ``forward`` runs inside
+    training loops; skipped under ``torch.compile`` and ``torch.func`` transforms).
     """
     x = C.as_float_tensor(name, x)
     C.check_same_device_dtype((name, "model parameters"), (x, like))
     AM.inputs(name, x.shape, size, what)
+    C.check_finite(name, x)
     return x
 
 

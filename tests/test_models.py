@@ -258,3 +258,30 @@ def test_bad_input_accelerated_types_dtypes_devices():
         model(t(np.zeros((1, 2))).to("meta"))
     with pytest.raises(ValueError, match="expected tensors on one device"):
         acc.MLPScore(*(t(P[k]) for k in ("W1", "b1", "W2")), t(P["b2"]).to("meta"))
+
+
+# ---------------------------------------------------------------- issue 12: NaN input, both sides alike
+
+
+@pytest.mark.parametrize("kind", ["linear", "mlp", "mlp-c"])
+def test_nan_x_or_c_is_refused_on_both_sides(kind):
+    """The accelerated models returned NaN where the reference raises: both refuse, naming the argument."""
+    rng = np.random.default_rng(0)
+    bad = np.array([[0.5, np.nan]])
+    if kind == "linear":
+        models = (ref.LinearScore(np.eye(2), np.zeros(2)), acc.LinearScore(t(np.eye(2)), t(np.zeros(2))))
+        calls = [lambda m, conv: m(conv(bad))]
+        name = "x"
+    else:
+        p = ref.init_mlp_params(2, 3, cond_dim=1 if kind == "mlp-c" else 0, rng=rng)
+        models = both_mlps(p)
+        if kind == "mlp":
+            calls = [lambda m, conv: m(conv(bad)), lambda m, conv: m.jacobian(conv(bad))]
+            name = "x"
+        else:
+            calls = [lambda m, conv: m(conv(np.zeros((1, 2))), conv(np.array([np.nan])))]
+            name = "c"
+    for model, conv in zip(models, (np.asarray, t)):
+        for call in calls:
+            with pytest.raises(ValueError, match=rf"{name}: expected finite values"):
+                call(model, conv)
