@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from reference._args import flag
 from reference._args import transport as S
 from reference._args.transport import DEFAULT_CHECK_EVERY, DEFAULT_MAX_ITER, DEFAULT_OVERRELAXATION, DEFAULT_SCALING
 
@@ -223,7 +224,8 @@ def sinkhorn(
     options = S.sinkhorn_options(
         epsilon, tol, max_iter, epsilon_scaling, overrelaxation, check_every, _default_tol(x.dtype)
     )
-    return _sinkhorn(x, y, a, b, p, options, return_plan, return_potentials)
+    flags = flag("return_plan", return_plan), flag("return_potentials", return_potentials)
+    return _sinkhorn(x, y, a, b, p, options, *flags)
 
 
 def _symmetric_entropic_cost(x, a, p, options: S.SinkhornOptions) -> torch.Tensor:

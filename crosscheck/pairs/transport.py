@@ -272,7 +272,20 @@ register_pair(
         bad(_X, 100.0 * _Y, p=200, a=np.array([0.25, 0.75]), match=r"p: the cost .* overflows float64"),
     ],
 )
-register_pair("transport", "sinkhorn", cases=_sinkhorn_cases, errors=_bad_sinkhorn_options())
+register_pair(
+    "transport",
+    "sinkhorn",
+    cases=_sinkhorn_cases,
+    errors=[
+        *_bad_sinkhorn_options(),
+        # flags are True or False (the accelerated side took "yes", 1 and None)
+        *(
+            bad(_X, _Y, epsilon=0.1, error=TypeError, match=f"{name}: expected True or False", **{name: value})
+            for name in ("return_plan", "return_potentials")
+            for value in ("yes", 1, None)
+        ),
+    ],
+)
 register_pair("transport", "sinkhorn_divergence", cases=_divergence_cases, errors=_bad_sinkhorn_options())
 register_pair(
     "transport",

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import logsumexp
 
+from reference._args import flag
 from reference._args import transport as S
 from reference._args.transport import DEFAULT_CHECK_EVERY, DEFAULT_MAX_ITER, DEFAULT_OVERRELAXATION, DEFAULT_SCALING
 
@@ -260,7 +261,8 @@ def sinkhorn(
     """
     x, y, a, b, p = _check_clouds(x, y, a, b, p, uniform=True)
     options = S.sinkhorn_options(epsilon, tol, max_iter, epsilon_scaling, overrelaxation, check_every, DEFAULT_TOL)
-    return _sinkhorn(x, y, a, b, p, options, return_plan, return_potentials)
+    flags = flag("return_plan", return_plan), flag("return_potentials", return_potentials)
+    return _sinkhorn(x, y, a, b, p, options, *flags)
 
 
 def _sinkhorn(x, y, a, b, p, options: S.SinkhornOptions, return_plan, return_potentials) -> SinkhornResult:
