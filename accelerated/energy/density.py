@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 import reference._args as A
+from reference._args import energy as AE
 from reference._args import langevin as AL
 
 from .. import _checks as C
@@ -84,7 +85,7 @@ def _check_box(
     C.check_finite("upper", upper)
     if C.value_checks_active() and bool((upper <= lower).any()):
         raise ValueError(f"lower, upper: expected lower < upper in every coordinate, got {lower} and {upper}")
-    return energy, lower, upper, A.count("n_points", n_points, minimum=2)
+    return energy, lower, upper, AE.grid_points("n_points", A.count("n_points", n_points, minimum=2), lower.shape[0])
 
 
 def _evaluate(energy: Callable, points: torch.Tensor) -> torch.Tensor:
@@ -344,7 +345,7 @@ def log_partition_function(
     lower, upper : () or (d,) Tensor
         The box, d in (1, 2), lower < upper; same dtype and device.
     n_points : int
-        Grid points per axis, >= 2.
+        Grid points per axis, >= 2; the grid has n_points^d points, at most 2^22 (see Notes).
 
     Returns
     -------
@@ -355,7 +356,8 @@ def log_partition_function(
     -----
     The grid (x_g = lower + g h) and the log-weights are built in float64 on ``lower``'s device, the
     grid is cast to ``lower``'s dtype to evaluate the energy once on all n_points^d points, and the
-    log-sum-exp runs in float64.
+    log-sum-exp runs in float64. The grid is capped at 2^22 points (n_points <= 2^22 in 1-D, 2048 in
+    2-D), as on the reference: a larger one is refused with a ``ValueError`` naming ``n_points``.
 
     References
     ----------

@@ -29,6 +29,7 @@ def _check_binary_image(name: str, y: object) -> torch.Tensor:
         raise TypeError(f"{name}: expected a real binary image tensor, got {C.describe(y)}")
     if y.ndim < 2:
         raise ValueError(f"{name}: expected images of shape (..., H, W), got shape {tuple(y.shape)}")
+    AE.image_size(name, tuple(y.shape))
     if C.value_checks_active() and y.numel():
 
         def detail() -> str:

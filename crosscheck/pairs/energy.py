@@ -148,6 +148,8 @@ PARTITION_ERRORS = [
     bad("E", np.array(0.0), np.array(1.0), error=TypeError, match="energy: expected a callable"),
     bad(lambda x: x, np.array(0.0), np.array(1.0), match=r"energy\(points\): expected shape \(201,\)"),
     bad(lambda x: x[:, 0] * NAN, np.array(0.0), np.array(1.0), match=r"energy\(points\): expected no NaN"),
+    bad(WELL, np.array(0.0), np.array(1.0), n_points=10**7, match=r"n_points: the grid of .* exceeds the cap"),
+    bad(WELL, np.zeros(2), np.ones(2), n_points=2049, match=r"n_points: the grid of n_points\^d = 2049\^2"),
 ]
 POTENTIAL_ERRORS = [
     bad(np.full((3, 3), 2), ZEROS, **W, match="y: expected pixel values in"),
@@ -156,6 +158,7 @@ POTENTIAL_ERRORS = [
     bad(ZEROS, ZEROS, alpha=NAN, beta=1.0, match="alpha: expected a finite"),
     bad(ZEROS, ZEROS, alpha=1.0, beta="1", error=TypeError, match="beta: expected a real number"),
     bad(np.zeros((2, 3, 3)), np.zeros((3, 3, 3)), **W, match="do not broadcast"),
+    bad(np.zeros((3, 0)), np.zeros((3, 0)), **W, match=r"y: expected images of shape \(\.\.\., H, W\) with H, W >= 1"),
 ]
 STATES_ERRORS = [
     bad(5, 4, match="height, width: exact enumeration is limited to 16 pixels"),
@@ -168,6 +171,10 @@ DENOISE_ERRORS = [
     bad(ZEROS, alpha=1.0, beta=True, error=TypeError, match="beta: expected a real number"),
     bad(np.full((3, 3), 0.5), **W, match="x: expected pixel values in"),
     bad(np.zeros(3), **W, match="x: expected images of shape"),
+    bad(
+        np.zeros((3, 0)), **W, match=r"x: expected images of shape \(\.\.\., H, W\) with H, W >= 1, got shape \(3, 0\)"
+    ),
+    bad(np.zeros((0, 2)), **W, match=r"x: expected images of shape .* with H, W >= 1"),
 ]
 
 register_pair("energy", "unnormalized_log_density", cases=_unnormalized_cases, errors=UNNORMALIZED_ERRORS)

@@ -14,6 +14,7 @@ import numpy as np
 from scipy import special
 
 import reference._args as A
+from reference._args import energy as AE
 from reference._args import langevin as AL
 
 from .. import _checks as C
@@ -91,7 +92,7 @@ def _check_box(
     C.check_finite("upper", upper)
     if np.any(upper <= lower):
         raise ValueError(f"lower, upper: expected lower < upper in every coordinate, got {lower} and {upper}")
-    return energy, lower, upper, A.count("n_points", n_points, minimum=2)
+    return energy, lower, upper, AE.grid_points("n_points", A.count("n_points", n_points, minimum=2), lower.shape[0])
 
 
 def _evaluate(energy: Callable, points: np.ndarray) -> np.ndarray:
@@ -336,7 +337,7 @@ def log_partition_function(
     lower, upper : float or (d,) array_like
         The box [lower, upper], d in (1, 2), lower < upper.
     n_points : int
-        Grid points per axis (>= 2); the grid has n_points^d points.
+        Grid points per axis (>= 2); the grid has n_points^d points, at most 2^22 (see Notes).
 
     Returns
     -------
@@ -350,7 +351,9 @@ def log_partition_function(
     exp(-E) and its derivatives have decayed to (numerically) zero at the box's faces, the
     Euler-Maclaurin correction terms vanish and the error falls faster than any power of h
     (exponentially for analytic integrands, e.g. 1e-15 relative for a Gaussian on +-10 sd with
-    n = 201).
+    n = 201). The energy is evaluated on the whole grid at once, so the grid is capped at
+    :data:`reference._args.energy.MAX_GRID_POINTS` = 2^22 points (n_points <= 2^22 in 1-D, 2048 in
+    2-D): a larger one is refused with a ``ValueError`` naming ``n_points``.
 
     References
     ----------

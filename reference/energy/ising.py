@@ -26,6 +26,7 @@ def _check_binary_image(name: str, y: object) -> np.ndarray:
         raise TypeError(f"{name}: expected a binary image array (bool, int or float 0/1), got {C.describe(arr)}")
     if arr.ndim < 2:
         raise ValueError(f"{name}: expected images of shape (..., H, W), got shape {arr.shape}")
+    AE.image_size(name, arr.shape)
     if not np.all((arr == 0) | (arr == 1)):
         bad = arr[(arr != 0) & (arr != 1)]
         raise ValueError(
