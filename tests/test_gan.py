@@ -918,10 +918,10 @@ def test_bad_input_r1_r2_same_errors_on_both_sides(fn):
 
 
 class _WideRefCritic:
-    """An analytic critic whose grad has the wrong shape (two outputs per sample, say)."""
+    """An analytic critic whose grad has the wrong shape (its values are one per sample, as checked first)."""
 
     def __call__(self, x):
-        return x
+        return x.sum(axis=1)
 
     def grad(self, x):
         return np.zeros((len(x), 7))
@@ -961,3 +961,71 @@ def test_clip_weights_refuses_nan_before_changing_anything():
     # +-inf is clipped to the bound on both sides
     np.testing.assert_array_equal(ref.clip_weights([np.array([np.inf, -np.inf])], 1.0)[0], [1.0, -1.0])
     assert acc.clip_weights([t([float("inf"), -float("inf")])], 1.0)[0].tolist() == [1.0, -1.0]
+
+
+def test_tanh_critic_on_another_dtype_computes_in_the_promoted_one():
+    # issue 12: float32 parameters on float64 x failed inside matmul ("expected m1 and m2 to have the same dtype").
+    W, b, a = np.array([[0.5, -1.0], [2.0, 0.25]]), np.array([0.1, -0.2]), np.array([1.0, -3.0])
+    x = np.array([[0.3, -0.7], [1.2, 0.4]])
+    critic = acc.TanhCritic(t(W, torch.float32), t(b, torch.float32), t(a, torch.float32))
+    f = critic(t(x))
+    assert f.dtype == torch.float64 and critic.grad(t(x)).dtype == torch.float64
+    expected = ref.TanhCritic(np.float32(W), np.float32(b), np.float32(a))
+    np.testing.assert_allclose(f.detach().numpy(), expected(x), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(critic.grad(t(x)).detach().numpy(), expected.grad(x), rtol=1e-13, atol=1e-13)
+    assert critic(t(x, torch.float16)).dtype == torch.float32  # half x on float32 parameters: float32
+    penalty = acc.gradient_penalty(critic, t(x), t(x), noise=t([0.5, 0.5]))
+    assert float(penalty.detach()) == pytest.approx(
+        float(ref.gradient_penalty(expected, x, x, noise=np.full(2, 0.5))), rel=1e-12
+    )
+
+
+class _ListCritic:
+    """A critic that returns a list (the reference side's analytic form, with grad)."""
+
+    def __call__(self, x):
+        return [0.0] * len(x)
+
+    def grad(self, x):
+        return np.zeros_like(x)
+
+
+class _WideCritic(_ListCritic):
+    """A critic with d + 1 outputs per sample instead of one."""
+
+    def __call__(self, x):
+        return np.zeros((len(x), x.shape[1] + 1))
+
+
+class _ListModule(torch.nn.Module):
+    def forward(self, x):
+        return list(x.sum(1))
+
+
+class _WideModule(torch.nn.Module):
+    def forward(self, x):
+        return torch.cat([x, x[:, :1]], dim=1)
+
+
+@pytest.mark.parametrize("penalty", ["gradient_penalty", "r1_penalty", "r2_penalty"])
+def test_a_critic_output_that_is_not_one_array_value_per_sample_is_refused_alike(penalty):
+    # issue 12: a list or an (n, d + 1) output: the accelerated side refused, the reference returned a penalty.
+    name = "critic" if penalty == "gradient_penalty" else "discriminator"
+    z, u = np.zeros((2, 2)), np.full(2, 0.5)
+    kwargs = {"noise": u} if penalty == "gradient_penalty" else {"gamma": 1.0}
+    samples = (z, z) if penalty == "gradient_penalty" else (z,)
+    tk = {k: (t(v) if isinstance(v, np.ndarray) else v) for k, v in kwargs.items()}
+    for side, critic, args, kw in (
+        (ref, _ListCritic(), samples, kwargs),
+        (acc, _ListModule(), tuple(map(t, samples)), tk),
+    ):
+        with pytest.raises(TypeError, match=rf"{name}: expected an? (array|tensor) from {name}\(x\), got list"):
+            getattr(side, penalty)(critic, *args, **kw)
+    shape = r"expected outputs of shape \(n,\) or \(n, 1\), one value per sample, for x of shape \(2, 2\), got shape "
+    shape += r"\(2, 3\)"
+    for side, critic, args, kw in (
+        (ref, _WideCritic(), samples, kwargs),
+        (acc, _WideModule(), tuple(map(t, samples)), tk),
+    ):
+        with pytest.raises(ValueError, match=rf"{name}: {shape}"):
+            getattr(side, penalty)(critic, *args, **kw)

@@ -251,6 +251,13 @@ class TanhCritic(nn.Module):
     a : (H,) Tensor
         Output weights.
 
+    Notes
+    -----
+    A batch x whose dtype differs from the parameters' is evaluated in the promoted dtype of the two
+    (``torch.promote_types``: float32 parameters on float64 x give float64 values and gradients, as the
+    reference computes everything in float64) instead of failing inside ``matmul``; with matching
+    dtypes the casts are no-ops.
+
     References
     ----------
     Gulrajani et al., Improved Training of Wasserstein GANs, NeurIPS 2017;
@@ -272,19 +279,23 @@ class TanhCritic(nn.Module):
         self.b = nn.Parameter(b.detach().clone())
         self.a = nn.Parameter(a.detach().clone())
 
-    def _hidden(self, x: torch.Tensor) -> torch.Tensor:
+    def _hidden(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """h = tanh(W^T vec(x) + b) and the W, a used, all in the promoted dtype of x and the parameters."""
         x = C.as_float_tensor("x", x)
         G.critic_input("x", tuple(x.shape), tuple(self.W.shape))
-        return torch.tanh(x.reshape(x.shape[0], math.prod(x.shape[1:])) @ self.W + self.b)
+        dtype = torch.promote_types(x.dtype, self.W.dtype)  # a no-op where they match
+        W, b, a = self.W.to(dtype), self.b.to(dtype), self.a.to(dtype)
+        return torch.tanh(x.reshape(x.shape[0], math.prod(x.shape[1:])).to(dtype) @ W + b), W, a
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Critic values f(x_i), shape (n,), for samples x of shape (n, ...)."""
-        return self._hidden(x) @ self.a
+        h, _, a = self._hidden(x)
+        return h @ a
 
     def grad(self, x: torch.Tensor) -> torch.Tensor:
         """Analytic gradient of sum_i f(x_i) with respect to x, shape like x."""
-        h = self._hidden(x)
-        return (((1.0 - h**2) * self.a) @ self.W.T).reshape(x.shape)
+        h, W, a = self._hidden(x)
+        return (((1.0 - h**2) * a) @ W.T).reshape(x.shape)
 
 
 def gradient_penalty(

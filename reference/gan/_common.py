@@ -158,8 +158,22 @@ def _check_critic_draw(critic: object, x_real: object, noise: object, rng: objec
     return x_real, rng.random(n) if noise is None else noise
 
 
+def _check_critic_output(name: str, f: object, x: np.ndarray) -> None:
+    """``critic(x)`` is an array of one value per sample, (n,) or (n, 1): the accelerated side's check."""
+    if not isinstance(f, np.ndarray):
+        raise TypeError(f"{name}: expected an array from {name}(x), got {C.describe(f)}")
+    n = x.shape[0]
+    if not (f.shape == (n,) or f.shape == (n, 1)):
+        raise ValueError(
+            f"{name}: expected outputs of shape (n,) or (n, 1), one value per sample, for x of shape "
+            f"{x.shape}, got shape {f.shape}"
+        )
+
+
 def _input_gradient(name: str, critic: object, x: np.ndarray) -> np.ndarray:
-    """``critic.grad(x)``, the gradient of sum_i f(x_i) in x, checked to have the shape of x."""
+    """``critic.grad(x)``, the gradient of sum_i f(x_i) in x, checked to have the shape of x, after
+    ``critic(x)`` is checked to be one value per sample (as the accelerated side, which differentiates it)."""
+    _check_critic_output(name, critic(x), x)
     g = C.as_float64(f"{name}.grad(x)", critic.grad(x))
     if g.shape != x.shape:
         raise ValueError(f"{name}: expected grad(x) of the shape of x, {x.shape}, got shape {g.shape}")

@@ -269,7 +269,8 @@ def gradient_penalty(
     Parameters
     ----------
     critic : object
-        An analytic critic: ``critic(x)`` gives f on a batch ``(n, ...)`` and ``critic.grad(x)`` the
+        An analytic critic: ``critic(x)`` gives f on a batch ``(n, ...)`` as an ndarray (n,) or (n, 1)
+        (checked, as the accelerated side, which differentiates it) and ``critic.grad(x)`` the
         gradient of ``sum(critic(x))`` with respect to ``x`` (e.g. :class:`TanhCritic`). The
         reference has no autograd, so a critic without ``grad`` is refused.
     x_real, x_fake : (n, ...) array_like

@@ -71,7 +71,8 @@ def r1_penalty(discriminator: object, x_real: np.ndarray, *, gamma: float) -> np
     Parameters
     ----------
     discriminator : object
-        An analytic discriminator: ``discriminator.grad(x)`` gives the gradient of
+        An analytic discriminator: ``discriminator(x)`` gives an ndarray of logits (n,) or (n, 1) (checked,
+        as the accelerated side, which differentiates it) and ``discriminator.grad(x)`` the gradient of
         ``sum(discriminator(x))`` in x (e.g. :class:`TanhCritic`); the reference has no autograd.
     x_real : (n, ...) array_like
         Real samples, finite.
