@@ -171,12 +171,13 @@ def gaussian_w2(
     Eigenvalues in [-1e-6 lambda_max, 0) are clamped to 0 and W_2^2 is clamped at 0, as in the
     reference, with the same bound on the rounding near W_2 = 0: with ``squared=False`` identical
     Gaussians give W_2 up to :math:`\sqrt{d\, \epsilon_{\text{mach}}\, \kappa\, \lambda_{\max}}`, not 0
-    (measured 4.8e-7 and 8.5e-7 at condition number 1e8). ``torch.linalg.cholesky_ex`` and
-    ``eigvalsh`` run batched on the inputs' device; without autograd, the lower triangle of
-    :math:`L^\top \Sigma_2 L` is formed blockwise, exploiting the triangular L (about 1.4 d^3 flops in place of 4 d^3 for two full products), and nothing is
-    symmetrised (``eigvalsh`` reads one triangle). With autograd the full product is symmetrised;
-    gradients are finite where the eigenvalues are distinct and positive. The host reads whether a
-    factorisation failed and, with value checks on, whether an eigenvalue is too negative.
+    (measured 4.8e-7 and 8.5e-7 at condition number 1e8). ``torch.linalg.cholesky_ex`` and ``eigvalsh``
+    run batched on the inputs' device; without autograd, the lower triangle of :math:`L^\top \Sigma_2 L`
+    is formed blockwise, exploiting the triangular L (about 1.4 d^3 flops in place of 4 d^3 for two full
+    products), and nothing is symmetrised (``eigvalsh`` reads one triangle). With autograd the full
+    product is symmetrised; gradients are finite where the eigenvalues are distinct and positive. The
+    host reads whether a factorisation failed and, with value checks on, whether an eigenvalue is too
+    negative.
 
     Examples
     --------
