@@ -486,3 +486,12 @@ def test_explicit_score_matching_float32_keeps_a_bandwidth_below_the_data_resolu
     assert float(acc.explicit_score_matching(lambda x: -x, data32, 0.5, noise=noise32)) == pytest.approx(
         expected, rel=1e-5
     )
+
+
+@pytest.mark.parametrize("side", [ref, acc])
+def test_geometric_sigmas_whose_ratio_underflows(side):
+    """Issue 12: (1e300, 1e-300, 3) was refused as "too close to 1" (sigma_L / sigma_1 underflowed to 0);
+    the levels are now computed in log space there: the geometric mean of the end points is 1."""
+    sigmas = np.asarray(side.geometric_sigmas(1e300, 1e-300, 5))
+    np.testing.assert_allclose(sigmas, [1e300, 1e150, 1.0, 1e-150, 1e-300], rtol=1e-13)
+    assert sigmas[0] == 1e300 and sigmas[-1] == 1e-300

@@ -8,6 +8,9 @@ Matching (DSM)'). Conventions in :mod:`accelerated.score_matching`.
 
 from __future__ import annotations
 
+import math
+import sys
+
 import torch
 
 import reference._args as A
@@ -150,7 +153,8 @@ def denoising_score_matching(
 def geometric_sigmas(sigma_1: float, sigma_L: float, L: int) -> torch.Tensor:
     r"""NCSN noise levels :math:`\sigma_l = \sigma_1 (\sigma_L / \sigma_1)^{(l-1)/(L-1)}`, a float64 CPU tensor.
 
-    End points exactly ``sigma_1`` and ``sigma_L``; move the table to the training device once
+    End points exactly ``sigma_1`` and ``sigma_L`` (in log space where sigma_L / sigma_1 underflows, see
+    the reference); move the table to the training device once
     (``sigmas.to(device)``) and pass it to :func:`ncsn_loss` (which casts it to the data's dtype).
 
     Parameters
@@ -182,7 +186,11 @@ def geometric_sigmas(sigma_1: float, sigma_L: float, L: int) -> torch.Tensor:
     """
     sigma_1, sigma_L, L = SA.geometric_arguments(sigma_1, sigma_L, L)
     t = torch.arange(L, dtype=torch.float64) / (L - 1)
-    sigmas = sigma_1 * torch.pow(torch.tensor(sigma_L / sigma_1, dtype=torch.float64), t)
+    ratio = sigma_L / sigma_1
+    if ratio >= sys.float_info.min:
+        sigmas = sigma_1 * torch.pow(torch.tensor(ratio, dtype=torch.float64), t)
+    else:  # the ratio underflows float64: the same levels in log space (as on the reference side)
+        sigmas = torch.exp(math.log(sigma_1) + t * (math.log(sigma_L) - math.log(sigma_1)))
     sigmas[0], sigmas[-1] = sigma_1, sigma_L
     SA.check_distinct_levels(not bool((sigmas[1:] >= sigmas[:-1]).any()), sigma_1, sigma_L, L)
     return sigmas

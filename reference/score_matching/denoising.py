@@ -9,6 +9,9 @@ as sigma -> 0, the NCSN levels and loss weight). Conventions in :mod:`reference.
 
 from __future__ import annotations
 
+import math
+import sys
+
 import numpy as np
 
 import reference._args as A
@@ -144,6 +147,10 @@ def geometric_sigmas(sigma_1: float, sigma_L: float, L: int) -> np.ndarray:
 
     The end points are exactly ``sigma_1`` and ``sigma_L``.
 
+    Where the ratio sigma_L / sigma_1 underflows float64 (e.g. sigma_1 = 1e300, sigma_L = 1e-300) the
+    levels are computed in log space, :math:`\exp(\log\sigma_1 + t(\log\sigma_L - \log\sigma_1))`,
+    on both sides alike.
+
     Parameters
     ----------
     sigma_1 : float
@@ -174,7 +181,11 @@ def geometric_sigmas(sigma_1: float, sigma_L: float, L: int) -> np.ndarray:
     """
     sigma_1, sigma_L, L = SA.geometric_arguments(sigma_1, sigma_L, L)
     t = np.arange(L) / (L - 1)
-    sigmas = sigma_1 * (sigma_L / sigma_1) ** t
+    ratio = sigma_L / sigma_1
+    if ratio >= sys.float_info.min:
+        sigmas = sigma_1 * ratio**t
+    else:  # the ratio underflows float64 (e.g. 1e-300 / 1e300): the same levels, in log space
+        sigmas = np.exp(math.log(sigma_1) + t * (math.log(sigma_L) - math.log(sigma_1)))
     sigmas[0], sigmas[-1] = sigma_1, sigma_L
     SA.check_distinct_levels(bool(np.all(np.diff(sigmas) < 0)), sigma_1, sigma_L, L)
     return sigmas
