@@ -461,3 +461,21 @@ def test_bad_input_accelerated_dtypes_and_devices():
     # value checks can be switched off for a training loop: then the range is not read on the host
     with value_checks(False):
         acc.eps_to_score(x64, t64(np.array([1, 2])), S)
+
+
+def test_gaussian_eps_accepts_half_parameters_as_the_reference_does():
+    """float16 mean / cov: the SPD check runs in float64 (torch has no half Cholesky on the CPU)."""
+    betas = np.linspace(1e-3, 0.2, 10)
+    mean, cov = np.array([0.5, -1.0]), np.array([[2.0, 0.5], [0.5, 1.0]])
+    x, t = np.array([[0.3, 0.1]]), np.array([4])
+    half = acc.GaussianEps(
+        torch.tensor(mean, dtype=torch.float16),
+        torch.tensor(cov, dtype=torch.float16),
+        acc.Schedule(torch.tensor(betas)),
+    )
+    expected = ref.GaussianEps(mean.astype(np.float16), cov.astype(np.float16), ref.Schedule(betas))(x, t)
+    np.testing.assert_allclose(half(torch.tensor(x), torch.tensor(t)).numpy(), expected, rtol=1e-13, atol=1e-13)
+    with pytest.raises(ValueError, match="cov: expected symmetric positive definite"):
+        acc.GaussianEps(
+            torch.zeros(2, dtype=torch.float16), -torch.eye(2, dtype=torch.float16), acc.Schedule(torch.tensor(betas))
+        )

@@ -409,3 +409,12 @@ def test_a_diverging_chain_says_so_not_x_expected_finite(side):
         lib.langevin_sample(
             target.score, conv(np.ones((3, 2))), step_size=1e3, n_steps=300, noise=conv(np.zeros((300, 3, 2)))
         )
+
+
+def test_in_place_step_refuses_an_expanded_view_naming_x():
+    x = torch.zeros(1, 2, dtype=torch.float64).expand(3, 2)
+    z = torch.zeros(3, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"x: expected a tensor whose elements occupy distinct memory"):
+        acc.langevin_step_(x, z, step_size=0.1, noise=z)
+    y = x.clone()
+    assert acc.langevin_step_(y, z, step_size=0.1, noise=z) is y  # a clone updates in place as before

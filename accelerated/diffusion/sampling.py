@@ -276,9 +276,10 @@ class GaussianEps:
         \epsilon^*(x_t, t) = \sqrt{1 - \bar\alpha_t}\, \bigl(\bar\alpha_t \Sigma + (1 - \bar\alpha_t) I\bigr)^{-1}
         (x_t - \sqrt{\bar\alpha_t} m).
 
-    Evaluated in float64 through the eigendecomposition of Sigma and cast to x_t's dtype. A test model for
-    small d: its call makes no value checks (it runs inside sampling loops) and multiplies by Q with
-    broadcast sums rather than BLAS (n x d x d temporaries).
+    Evaluated in float64 through the eigendecomposition of Sigma and cast to x_t's dtype (``cov`` is
+    also checked positive definite in float64, so float16 / bfloat16 parameters are accepted as on the
+    reference). A test model for small d: its call makes no value checks (it runs inside sampling
+    loops) and multiplies by Q with broadcast sums rather than BLAS (n x d x d temporaries).
 
     Parameters
     ----------
@@ -311,7 +312,7 @@ class GaussianEps:
             raise ValueError(f"mean: expected a vector of shape (d,), got shape {tuple(mean.shape)}")
         C.check_shape("cov", cov, (mean.shape[0], mean.shape[0]))
         C.check_finite("mean", mean)
-        C.cholesky_spd("cov", cov)
+        C.cholesky_spd("cov", cov.detach().to(_F64))  # the model runs in float64 (no half Cholesky)
         self.schedule = _check_schedule(schedule)
         _check_device("mean", mean, self.schedule)
         self.mean = mean.detach().to(_F64)

@@ -137,7 +137,8 @@ def langevin_step_(x: torch.Tensor, score: torch.Tensor, *, step_size: float, no
     the whole tensor (24 bytes per value; the blocks' extra parallel regions stall on a busy machine).
     ``benchmarks/bench_langevin.py`` compares it with a memory copy. On CUDA the two passes move 24
     bytes per value; the out-of-place :func:`langevin_step` is one fused kernel there. ``score`` may be
-    x itself (an elementwise alias); a partial overlap is refused by PyTorch. Autograd records it as two
+    x itself (an elementwise alias); a partial overlap is refused by PyTorch, and an x whose elements
+    share memory (an expanded view) with a ``ValueError`` naming x. Autograd records it as two
     in-place additions (x must not be a leaf that requires grad). Reads no values.
 
     References
@@ -154,6 +155,11 @@ def langevin_step_(x: torch.Tensor, score: torch.Tensor, *, step_size: float, no
     1.03
     """
     x, s, eta, z = _check_step(x, score, step_size, noise)
+    if torch._debug_has_internal_overlap(x) == 1:  # metadata only: an expanded (stride-0) or overlapping view
+        raise ValueError(
+            f"x: expected a tensor whose elements occupy distinct memory to update in place, got an expanded or "
+            f"overlapping view ({C.describe(x)}, strides {x.stride()}); pass x.clone() or use langevin_step"
+        )
     return _update_(x, s, z, eta / 2.0, math.sqrt(eta))
 
 
