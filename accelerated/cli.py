@@ -121,13 +121,13 @@ def _statistics(path: str, kind: str, value: object, args: argparse.Namespace) -
         mu, sigma, n = value
         return metrics.FeatureStatistics(torch.from_numpy(mu).to(device), torch.from_numpy(sigma).to(device), n)
     array = value
-    acc = metrics.StreamingStatistics(array.shape[1])
-    starts = range(0, array.shape[0], args.batch_size)
-    for start in _progress(starts, f"statistics of {Path(path).name}", args):
-        acc.update(_batch(array, start, start + args.batch_size, device))
     try:
+        acc = metrics.StreamingStatistics(array.shape[1])
+        starts = range(0, array.shape[0], args.batch_size)
+        for start in _progress(starts, f"statistics of {Path(path).name}", args):
+            acc.update(_batch(array, start, start + args.batch_size, device))
         return acc.finalize()
-    except ValueError as err:
+    except ValueError as err:  # the file's rows: non-finite, overflowing, too few, too wide
         raise InputError(f"{path}: {err}") from err
 
 

@@ -137,12 +137,14 @@ def test_hostile_statistics_files_exit_1_with_one_line(files, capsys, tmp_path):
     (tmp_path / "empty.npy").write_bytes(b"")
     np.savez(tmp_path / "indef.npz", mu=np.zeros(4), sigma=-np.eye(4))
     np.savez(tmp_path / "zero.npz", mu=np.zeros(0), sigma=np.zeros((0, 0)))
+    np.save(tmp_path / "huge.npy", np.full((3, 4), 1e300) * [[1], [-1], [1]])
     for name, message in [
         ("empty.npz", "cannot read as an .npz archive"),
         ("truncated.npz", "cannot read as an .npz archive"),
         ("empty.npy", "cannot read as a plain .npy array"),
         ("indef.npz", "not positive semi-definite"),
         ("zero.npz", "got d = 0"),
+        ("huge.npy", "batch: the mean or covariance overflows float64"),
     ]:
         assert main(["fid", str(tmp_path / name), str(paths["fake"]), "--no-progress"]) == 1, name
         err = capsys.readouterr().err

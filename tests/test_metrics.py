@@ -525,6 +525,39 @@ def test_streaming_statistics_refuses_bad_input(lib, conv):
 
 
 @pytest.mark.parametrize(("lib", "conv"), [(ref, np.asarray), (acc, t)], ids=["reference", "accelerated"])
+def test_streaming_statistics_refuse_overflow_and_huge_dims(lib, conv, monkeypatch):
+    """Rows of 1e300 (finite; their squares overflow) were accumulated into a NaN sigma that fid then blamed on
+    "sigma1"; StreamingStatistics(10**7) allocated (or tried to) a 10**14-entry matrix."""
+    overflow = "the mean or covariance overflows float64"
+    s = lib.StreamingStatistics(2).update(conv(np.array([[1.0, 2.0], [3.0, 5.0]])))
+    with pytest.raises(ValueError, match=f"batch: {overflow}"):
+        s.update(conv(np.array([[1e300, -1e300], [-1e300, 1e300]])))
+    assert s.n == 2 and np.array_equal(np.asarray(s.finalize().sigma), [[2.0, 3.0], [3.0, 4.5]])  # unchanged
+    with pytest.raises(ValueError, match=f"batch: {overflow}"):  # each batch fine, the merge of means overflows
+        lib.StreamingStatistics(1).update(conv(np.array([[1e200]]))).update(conv(np.array([[-1e200]])))
+    far = lib.StreamingStatistics(1).update(conv(np.array([[-1e200], [-1e200]])))
+    with pytest.raises(ValueError, match=f"other: {overflow}"):
+        lib.StreamingStatistics(1).update(conv(np.array([[1e200], [1e200]]))).merge(far)
+    with pytest.raises(ValueError, match=r"dim: expected 1 <= dim <= 65536, got 10000000"):
+        lib.StreamingStatistics(10**7)
+    from reference._args import metrics as M
+
+    assert M.check_dim(65536) == 65536  # the cap itself is allowed
+    # an allocation of the (dim, dim) matrix that fails anyway is a ValueError naming dim
+    module, error = (np, MemoryError) if lib is ref else (torch, torch.OutOfMemoryError)
+    zeros = module.zeros
+
+    def failing_zeros(*shape, **kwargs):
+        if len(shape) == 2 or (len(shape) == 1 and isinstance(shape[0], tuple) and len(shape[0]) == 2):
+            raise error("out of memory")
+        return zeros(*shape, **kwargs)
+
+    monkeypatch.setattr(module, "zeros", failing_zeros)
+    with pytest.raises(ValueError, match=r"dim: cannot allocate the \(4, 4\) float64"):
+        lib.StreamingStatistics(4).update(conv(np.zeros((2, 4))))
+
+
+@pytest.mark.parametrize(("lib", "conv"), [(ref, np.asarray), (acc, t)], ids=["reference", "accelerated"])
 def test_numpy_scalar_counts_are_accepted_and_float_counts_refused(lib, conv):
     """One rule on both sides (reference._args): NumPy integers are counts, floats and bools are not."""
     rng = np.random.default_rng(15)

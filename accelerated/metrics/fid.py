@@ -19,7 +19,7 @@ from reference._args import metrics as M
 from .. import _checks as C
 from .. import transport
 from ._common import F64, _check_sets
-from .statistics import _covariance, _moments, feature_statistics
+from .statistics import _check_no_overflow, _covariance, _moments, _statistics
 
 __all__ = ["FIDInfinity", "fid", "fid_infinity", "frechet_distance"]
 
@@ -49,6 +49,10 @@ def frechet_distance(mu1: torch.Tensor, sigma1: torch.Tensor, mu2: torch.Tensor,
     symmetric eigenvalue problem in float64, batched, on the inputs' device; no ``sqrtm``, no
     eigenvalues of the non-symmetric product.
 
+    An eigenvalue problem that does not converge (``torch.linalg.LinAlgError``: covariance entries
+    around 1e154 and beyond, whose products overflow float64) is a ``ValueError`` naming
+    ``sigma1, sigma2``, as on the reference side.
+
     Examples
     --------
     In 1-D, W_2^2(N(1, 4), N(2, 1)) = (1 - 2)^2 + (2 - 1)^2 = 2 (closed form):
@@ -59,8 +63,19 @@ def frechet_distance(mu1: torch.Tensor, sigma1: torch.Tensor, mu2: torch.Tensor,
     """
     try:
         return transport.gaussian_w2(mu1, sigma1, mu2, sigma2, squared=True)
+    except torch.linalg.LinAlgError as err:  # (NumPy's is a ValueError: caught first)
+        raise ValueError(f"sigma1, sigma2: {M.NOT_CONVERGED}") from err
     except (ValueError, TypeError) as err:  # name the arguments as the caller wrote them
         raise type(err)(re.sub(r"\bcov([12])\b", r"sigma\1", str(err))) from err
+
+
+def _frechet_of_features(names: str, mu1, sigma1, mu2, sigma2) -> torch.Tensor:
+    """:func:`frechet_distance` of two feature sets' statistics; its errors name the feature sets."""
+    try:
+        return frechet_distance(mu1, sigma1, mu2, sigma2)
+    except ValueError as err:
+        message = str(err).removeprefix("sigma1, sigma2: ")
+        raise ValueError(f"{names}: {message}") from err
 
 
 def fid(features1: torch.Tensor, features2: torch.Tensor) -> torch.Tensor:
@@ -89,8 +104,8 @@ def fid(features1: torch.Tensor, features2: torch.Tensor) -> torch.Tensor:
     1.0
     """
     x, y = _check_sets(("features1", "features2"), features1, features2, min_rows=(2, 2))
-    s1, s2 = feature_statistics(x), feature_statistics(y)
-    return frechet_distance(s1.mu, s1.sigma, s2.mu, s2.sigma).to(x.dtype)
+    s1, s2 = _statistics("features1", x), _statistics("features2", y)
+    return _frechet_of_features("features1, features2", s1.mu, s1.sigma, s2.mu, s2.sigma).to(x.dtype)
 
 
 class FIDInfinity(NamedTuple):
@@ -186,12 +201,13 @@ def fid_infinity(
     u = _check_noise(noise, rng, (len(sizes), y.shape[0]), y.device)
     order = torch.argsort(u, dim=1, stable=True)  # (p, m): row j is a permutation
 
-    n_real, mu_r, m2_r = _moments(x)
-    sigma_r = _covariance(m2_r, n_real)
+    real = _statistics("real_features", x)
     fid_n = []
+    names = "real_features, fake_features"
     for j, N in enumerate(sizes):  # one d x d problem at a time: memory stays O(d^2)
         _, mu, m2 = _moments(y, order[j, :N])
-        fid_n.append(frechet_distance(mu_r, sigma_r, mu, _covariance(m2, N)))
+        _check_no_overflow("fake_features", mu, m2)
+        fid_n.append(_frechet_of_features(names, real.mu, real.sigma, mu, _covariance(m2, N)))
     fid_n = torch.stack(fid_n)
 
     inv_n = torch.tensor([1.0 / N for N in sizes], dtype=F64, device=y.device)

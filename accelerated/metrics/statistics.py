@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import torch
 
-from reference import _args as A
+from reference._args import metrics as M
 
 from .. import _checks as C
 from ._common import F64, _features
@@ -80,6 +80,19 @@ def _covariance(m2: torch.Tensor, n: int) -> torch.Tensor:
     return 0.5 * (sigma + sigma.T)
 
 
+def _check_no_overflow(name: str, mean: torch.Tensor, m2: torch.Tensor) -> None:
+    """A ValueError naming ``name`` where the mean or co-moments overflowed (a device assertion, no host read)."""
+    if C.value_checks_active():
+        C.require(C.finite_flag(mean) & C.finite_flag(m2), f"{name}: {M.OVERFLOW}")
+
+
+def _statistics(name: str, x: torch.Tensor) -> FeatureStatistics:
+    """:func:`feature_statistics` of checked features ``x``; a ValueError naming ``name`` if they overflow."""
+    n, mu, m2 = _moments(x)
+    _check_no_overflow(name, mu, m2)
+    return FeatureStatistics(mu, _covariance(m2, n), n)
+
+
 def feature_statistics(features: torch.Tensor) -> FeatureStatistics:
     r"""Sample mean and unbiased covariance, accumulated in float64 (see the reference for the slides).
 
@@ -104,6 +117,9 @@ def feature_statistics(features: torch.Tensor) -> FeatureStatistics:
     Two passes over chunks of at most 2**23 values: the float64 mean, then the centred products
     accumulated in float64.
 
+    Features whose mean or centred products overflow float64 are refused with a ``ValueError``
+    naming ``features`` (a device assertion, no host read), as on the reference side.
+
     Examples
     --------
     Rows 1, 2, 3: mean 2, unbiased variance ((-1)^2 + 0^2 + 1^2) / (3 - 1) = 1 (the definition):
@@ -112,9 +128,7 @@ def feature_statistics(features: torch.Tensor) -> FeatureStatistics:
     >>> s.mu.tolist(), s.sigma.tolist(), s.n
     ([2.0], [[1.0]], 3)
     """
-    x = _features("features", features, min_rows=2)
-    n, mu, m2 = _moments(x)
-    return FeatureStatistics(mu, _covariance(m2, n), n)
+    return _statistics("features", _features("features", features, min_rows=2))
 
 
 class StreamingStatistics:
@@ -142,6 +156,13 @@ class StreamingStatistics:
     the accumulators of every process of a ``torch.distributed`` group so that each holds the
     statistics of all rows (the reference class has no such method: NumPy has no process groups).
 
+    Safeguards, as on the reference side: ``dim`` is at most ``MAX_STREAMING_DIM`` = 65536
+    (:data:`reference._args.metrics.MAX_STREAMING_DIM`), and an allocation that fails is a
+    ``ValueError`` naming ``dim``; a batch (or merged accumulator, or a reduction) whose rows make the
+    mean or co-moments overflow float64 is refused with a ``ValueError`` naming ``batch`` (``other``,
+    ``all_reduce``), checked by a device assertion (no host read). On the CPU the accumulator then
+    keeps its previous state; on CUDA the assertion fires asynchronously, after the state changed.
+
     ``all_reduce`` keeps this process's own accumulators aside, so a second call gives the same totals
     (it does not count the other processes' rows again). After it, ``update`` and ``merge`` are
     refused with a ``ValueError``: rows added to a group's totals would be counted again by the next
@@ -157,7 +178,7 @@ class StreamingStatistics:
     """
 
     def __init__(self, dim: int):
-        self.dim = A.count("dim", dim)
+        self.dim = M.check_dim(dim)
         self.reset()
 
     def __repr__(self) -> str:
@@ -182,19 +203,36 @@ class StreamingStatistics:
 
     def _allocate(self, device: torch.device) -> None:
         if self.mean is None:
-            self.mean = torch.zeros(self.dim, dtype=F64, device=device)
-            self.m2 = torch.zeros(self.dim, self.dim, dtype=F64, device=device)
+            try:
+                self.mean = torch.zeros(self.dim, dtype=F64, device=device)
+                self.m2 = torch.zeros(self.dim, self.dim, dtype=F64, device=device)
+            except (MemoryError, RuntimeError) as err:
+                self.mean = self.m2 = None
+                self._refuse_allocation(err, device)
+                raise
 
-    def _combine(self, n_b: int, mean_b: torch.Tensor, m2_b: torch.Tensor) -> None:
+    def _refuse_allocation(self, err: BaseException, device: torch.device) -> None:
+        """Raise a ValueError naming dim if ``err`` is a failed allocation (torch's or the CPU allocator's)."""
+        if isinstance(err, (MemoryError, torch.OutOfMemoryError)) or "alloc" in str(err).lower():
+            raise ValueError(
+                f"dim: cannot allocate the ({self.dim}, {self.dim}) float64 co-moment matrix of dim = "
+                f"{self.dim} on {device} ({err})"
+            ) from err
+
+    def _combine(self, name: str, n_b: int, mean_b: torch.Tensor, m2_b: torch.Tensor) -> None:
         if n_b == 0:
             return
         self._allocate(mean_b.device)
         n_a = self.n
         n = n_a + n_b
-        delta = mean_b - self.mean
-        self.mean = self.mean + delta * (n_b / n)
-        self.m2 = self.m2 + m2_b + torch.outer(delta, delta) * (n_a * n_b / n)
-        self.n = n
+        if n_a == 0:  # no delta term: delta * delta could overflow although it is multiplied by n_a = 0
+            mean, m2 = mean_b.clone(), m2_b.clone()
+        else:
+            delta = mean_b - self.mean
+            mean = self.mean + delta * (n_b / n)
+            m2 = self.m2 + m2_b + torch.outer(delta, delta) * (n_a * n_b / n)
+        _check_no_overflow(name, mean, m2)  # before any change (on the CPU; on CUDA the assertion is async)
+        self.n, self.mean, self.m2 = n, mean, m2
 
     def update(self, batch: torch.Tensor) -> StreamingStatistics:
         """Add the rows of ``batch`` ((b, dim), finite, any floating dtype; b = 0 changes nothing)."""
@@ -209,7 +247,12 @@ class StreamingStatistics:
         C.check_finite("batch", x)
         if x.shape[0] == 0:
             return self
-        self._combine(*_moments(x.detach()))
+        try:
+            moments = _moments(x.detach())  # allocates the batch's own (dim, dim) co-moments
+        except (MemoryError, RuntimeError) as err:
+            self._refuse_allocation(err, x.device)
+            raise
+        self._combine("batch", *moments)
         return self
 
     def merge(self, other: StreamingStatistics) -> StreamingStatistics:
@@ -222,7 +265,7 @@ class StreamingStatistics:
         if other.n == 0:
             return self
         device = other.mean.device if self.mean is None else self.mean.device
-        self._combine(other.n, other.mean.to(device), other.m2.to(device))
+        self._combine("other", other.n, other.mean.to(device), other.m2.to(device))
         return self
 
     def finalize(self) -> FeatureStatistics:
@@ -287,5 +330,6 @@ class StreamingStatistics:
         shift = mean_own - mu
         m2 = m2_own + torch.outer(shift, shift) * n_own
         dist.all_reduce(m2, op=dist.ReduceOp.SUM, group=group)
+        _check_no_overflow("all_reduce", mu, m2)
         self.n, self.mean, self.m2 = n_total, mu, m2
         return self

@@ -243,6 +243,8 @@ _NAN[1, 1] = np.nan
 _ASYMMETRIC = np.array([[1.0, 0.5], [0.0, 1.0]])
 _NOISE = np.zeros((2, 10))
 _A, _B = np.zeros((8, 3)), np.ones((10, 3))  # KID: n1 = 8, n2 = 10
+_HUGE = np.array([[1e300, -1e300], [-1e300, 1e300], [1e300, 1e300]])  # finite, squares overflow float64
+_BIG = np.random.default_rng(14).normal(size=(20, 3)) * 1e150  # covariances ~1e300: the W2 products overflow
 
 
 def _ints(*rows: list) -> np.ndarray:
@@ -277,6 +279,7 @@ register_pair(
         bad(np.zeros((1, 3)), match="features: expected at least 2 rows"),
         bad(np.zeros((3, 0)), match="features: expected at least 1 feature column"),
         bad(np.full((3, 2), np.inf), match="features: expected finite values"),
+        bad(_HUGE, match="features: the mean or covariance overflows float64"),
     ],
 )
 register_pair(
@@ -288,7 +291,16 @@ register_pair(
         bad(np.zeros(2), np.diag([1.0, -1.0]), np.zeros(2), np.eye(2), match="sigma1"),
     ],
 )
-register_pair("metrics", "fid", cases=_fid_cases, errors=_FEATURE_SET_ERRORS)
+register_pair(
+    "metrics",
+    "fid",
+    cases=_fid_cases,
+    errors=[
+        *_FEATURE_SET_ERRORS,
+        bad(np.ones((3, 2)), _HUGE[:, :2], match="features2: the mean or covariance overflows float64"),
+        bad(_BIG, _BIG * 1.1, match="features1, features2: the Frechet distance cannot be computed"),
+    ],
+)
 register_pair(
     "metrics",
     "fid_infinity",

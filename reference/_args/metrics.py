@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from . import count, describe, optional_count
 
 __all__ = [
+    "MAX_STREAMING_DIM",
     "check_block_size",
+    "check_dim",
     "check_index_pair",
     "check_index_shapes",
     "check_k",
@@ -41,6 +43,30 @@ def check_matrix_shape(
         raise ValueError(f"{name}: expected at least {min_rows} row{'s' if min_rows != 1 else ''}, got shape {shape}")
     if shape[1] < min_cols:
         raise ValueError(f"{name}: expected at least {min_cols} feature column(s), got shape {shape}")
+
+
+MAX_STREAMING_DIM = 1 << 16
+"""Largest ``dim`` of a ``StreamingStatistics``: its (dim, dim) float64 co-moment matrix then holds 32 GiB."""
+
+
+def check_dim(dim: object) -> int:
+    """The feature dimension of a ``StreamingStatistics``: an integer ``1 <= dim <= MAX_STREAMING_DIM``."""
+    d = count("dim", dim)
+    if d > MAX_STREAMING_DIM:
+        raise ValueError(
+            f"dim: expected 1 <= dim <= {MAX_STREAMING_DIM}, got {d} (its (dim, dim) float64 co-moment matrix "
+            f"would hold {8 * d * d / 2**30:.3g} GiB)"
+        )
+    return d
+
+
+OVERFLOW = "the mean or covariance overflows float64 (squared deviations beyond 1.8e308); rescale the features"
+"""The end of the message (after ``name: ``) of statistics that overflow, the same on both sides."""
+NOT_CONVERGED = (
+    "the Frechet distance cannot be computed: its eigenvalue problem did not converge (covariance entries "
+    "around 1e154 or beyond overflow its products); rescale the features"
+)
+"""The message (after ``sigma1, sigma2: ``) of a Frechet distance whose linear algebra fails, on both sides."""
 
 
 def check_k(k: object, sizes: Sequence[tuple[str, int]]) -> int:

@@ -18,7 +18,7 @@ from .. import _checks as C
 from .. import transport
 from .._args import metrics as M
 from ._common import _check_sets
-from .statistics import feature_statistics
+from .statistics import _statistics
 
 __all__ = ["FIDInfinity", "fid", "fid_infinity", "frechet_distance"]
 
@@ -52,6 +52,9 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     product :math:`\Sigma_1\Sigma_2` whose square root ``scipy.linalg.sqrtm`` returns with imaginary
     residue. Its errors are renamed to ``sigma1`` / ``sigma2``.
 
+    An eigenvalue problem that does not converge (``LinAlgError``: covariance entries around 1e154
+    and beyond, whose products overflow float64) is a ``ValueError`` naming ``sigma1, sigma2``.
+
     References
     ----------
     Isachenko, DGM Lecture 7, slide 'Frechet Inception Distance' (FID = W_2^2, and the closed form on
@@ -69,8 +72,19 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     """
     try:
         return transport.gaussian_w2(mu1, sigma1, mu2, sigma2, squared=True)
+    except np.linalg.LinAlgError as err:  # (NumPy's is a ValueError: caught first)
+        raise ValueError(f"sigma1, sigma2: {M.NOT_CONVERGED}") from err
     except (ValueError, TypeError) as err:  # name the arguments as the caller wrote them
         raise type(err)(re.sub(r"\bcov([12])\b", r"sigma\1", str(err))) from err
+
+
+def _frechet_of_features(names: str, s1: tuple, s2: tuple) -> np.ndarray:
+    """:func:`frechet_distance` of two feature sets' statistics; its errors name the feature sets."""
+    try:
+        return frechet_distance(s1.mu, s1.sigma, s2.mu, s2.sigma)
+    except ValueError as err:
+        message = str(err).removeprefix("sigma1, sigma2: ")
+        raise ValueError(f"{names}: {message}") from err
 
 
 def fid(features1: np.ndarray, features2: np.ndarray) -> np.ndarray:
@@ -105,8 +119,8 @@ def fid(features1: np.ndarray, features2: np.ndarray) -> np.ndarray:
     1.0
     """
     x, y = _check_sets(("features1", "features2"), features1, features2, min_rows=(2, 2))
-    s1, s2 = feature_statistics(x), feature_statistics(y)
-    return frechet_distance(s1.mu, s1.sigma, s2.mu, s2.sigma)
+    s1, s2 = _statistics("features1", x), _statistics("features2", y)
+    return _frechet_of_features("features1, features2", s1, s2)
 
 
 class FIDInfinity(NamedTuple):
@@ -212,10 +226,10 @@ def fid_infinity(
     sizes = np.array(M.fid_infinity_sizes(y.shape[0], batch_sizes, n_points), dtype=np.int64)
     u = _check_noise(noise, rng, (sizes.size, y.shape[0]))
 
-    real = feature_statistics(x)
+    real = _statistics("real_features", x)
     fid_n = np.empty(sizes.size)
     for j, N in enumerate(sizes):
-        fake = feature_statistics(y[np.argsort(u[j], kind="stable")[:N]])
-        fid_n[j] = frechet_distance(real.mu, real.sigma, fake.mu, fake.sigma)
+        fake = _statistics("fake_features", y[np.argsort(u[j], kind="stable")[:N]])
+        fid_n[j] = _frechet_of_features("real_features, fake_features", real, fake)
     slope, intercept = np.polyfit(1.0 / sizes, fid_n, 1)
     return FIDInfinity(float(intercept), float(slope), sizes, fid_n)

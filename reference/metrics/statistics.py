@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import _args as A
 from .. import _checks as C
+from .._args import metrics as M
 from ._common import _features
 
 __all__ = ["FeatureStatistics", "StreamingStatistics", "feature_statistics", "load_statistics", "save_statistics"]
@@ -68,6 +69,10 @@ def feature_statistics(features: np.ndarray) -> FeatureStatistics:
     Computed by the two-pass formula (centre first, then multiply), which loses no digits to the
     cancellation of :math:`\sum x x^\top - n \mu\mu^\top`; the product is symmetrised exactly.
 
+    Features whose mean or centred products overflow float64 (entries around 1e154 and beyond, whose
+    squares exceed 1.8e308) are refused with a ``ValueError`` naming ``features``, rather than
+    returning an infinite or NaN covariance.
+
     References
     ----------
     Advanced Course on DGM, Lecture 8, slide 'Computing FID' ("fit a multivariate Gaussian");
@@ -81,12 +86,23 @@ def feature_statistics(features: np.ndarray) -> FeatureStatistics:
     >>> s.mu.tolist(), s.sigma.tolist(), s.n
     ([2.0], [[1.0]], 3)
     """
-    x = _features("features", features, min_rows=2)
+    return _statistics("features", _features("features", features, min_rows=2))
+
+
+def _statistics(name: str, x: np.ndarray) -> FeatureStatistics:
+    """:func:`feature_statistics` of checked features ``x``; a ValueError naming ``name`` if they overflow."""
     n = x.shape[0]
-    mu = x.mean(axis=0)
-    centred = x - mu
-    sigma = centred.T @ centred / (n - 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mu = x.mean(axis=0)
+        centred = x - mu
+        sigma = centred.T @ centred / (n - 1)
+    _check_no_overflow(name, mu, sigma)
     return FeatureStatistics(mu, 0.5 * (sigma + sigma.T), n)
+
+
+def _check_no_overflow(name: str, mean: np.ndarray, m2: np.ndarray) -> None:
+    if not (np.isfinite(mean).all() and np.isfinite(m2).all()):
+        raise ValueError(f"{name}: {M.OVERFLOW}")
 
 
 class StreamingStatistics:
@@ -118,6 +134,13 @@ class StreamingStatistics:
     ``all_reduce(group=None)`` over ``torch.distributed``. Rounding: a few ulp, since no sum of
     squares is ever formed around zero.
 
+    Safeguards: ``dim`` is at most ``MAX_STREAMING_DIM`` = 65536 (a 32 GiB co-moment matrix;
+    :data:`reference._args.metrics.MAX_STREAMING_DIM`), and an allocation that fails is a
+    ``ValueError`` naming ``dim``. A batch (or a merged accumulator) whose rows would make the mean
+    or the co-moments overflow float64 is refused with a ``ValueError`` naming ``batch`` (or
+    ``other``), and the accumulator keeps its previous state, so ``finalize`` never returns a NaN
+    or infinite covariance.
+
     References
     ----------
     Chan, Golub, LeVeque, Updating formulae and a pairwise algorithm for computing sample variances,
@@ -133,28 +156,38 @@ class StreamingStatistics:
     """
 
     def __init__(self, dim: int):
-        self.dim = A.count("dim", dim)
+        self.dim = M.check_dim(dim)
         self.reset()
 
     def reset(self) -> StreamingStatistics:
         """Forget every row: the state of a new accumulator; returns ``self``."""
         self.n = 0
-        self.mean = np.zeros(self.dim)
-        self.m2 = np.zeros((self.dim, self.dim))
+        try:
+            self.mean = np.zeros(self.dim)
+            self.m2 = np.zeros((self.dim, self.dim))
+        except MemoryError as err:
+            raise ValueError(
+                f"dim: cannot allocate the ({self.dim}, {self.dim}) float64 co-moment matrix of dim = {self.dim}"
+            ) from err
         return self
 
     def __repr__(self) -> str:
         return f"StreamingStatistics(dim={self.dim}, n={self.n})"
 
-    def _combine(self, n_b: int, mean_b: np.ndarray, m2_b: np.ndarray) -> None:
+    def _combine(self, name: str, n_b: int, mean_b: np.ndarray, m2_b: np.ndarray) -> None:
         if n_b == 0:
             return
         n_a = self.n
         n = n_a + n_b
-        delta = mean_b - self.mean
-        self.mean = self.mean + delta * (n_b / n)
-        self.m2 = self.m2 + m2_b + np.outer(delta, delta) * (n_a * n_b / n)
-        self.n = n
+        if n_a == 0:  # no delta term: delta * delta could overflow although it is multiplied by n_a = 0
+            mean, m2 = mean_b.copy(), m2_b.copy()
+        else:
+            with np.errstate(over="ignore", invalid="ignore"):
+                delta = mean_b - self.mean
+                mean = self.mean + delta * (n_b / n)
+                m2 = self.m2 + m2_b + np.outer(delta, delta) * (n_a * n_b / n)
+        _check_no_overflow(name, mean, m2)  # before any change: a refused batch leaves the state as it was
+        self.n, self.mean, self.m2 = n, mean, m2
 
     def update(self, batch: np.ndarray) -> StreamingStatistics:
         """Add the rows of ``batch`` ((b, dim), finite; b = 0 is allowed and changes nothing)."""
@@ -164,9 +197,11 @@ class StreamingStatistics:
         C.check_finite("batch", x)
         if x.shape[0] == 0:
             return self
-        mean_b = x.mean(axis=0)
-        centred = x - mean_b
-        self._combine(x.shape[0], mean_b, centred.T @ centred)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean_b = x.mean(axis=0)
+            centred = x - mean_b
+            m2_b = centred.T @ centred
+        self._combine("batch", x.shape[0], mean_b, m2_b)
         return self
 
     def merge(self, other: StreamingStatistics) -> StreamingStatistics:
@@ -175,7 +210,7 @@ class StreamingStatistics:
             raise TypeError(f"other: expected a reference StreamingStatistics, got {C.describe(other)}")
         if other.dim != self.dim:
             raise ValueError(f"other: expected dim = {self.dim}, got an accumulator with dim = {other.dim}")
-        self._combine(other.n, other.mean, other.m2)
+        self._combine("other", other.n, other.mean, other.m2)
         return self
 
     def finalize(self) -> FeatureStatistics:
