@@ -123,6 +123,9 @@ def _standard_normals(name: str, noise: object, rng: object, x: torch.Tensor) ->
     eps = C.as_float_tensor(name, noise)
     C.check_same_device_dtype(("x", name), (x, eps))
     C.check_shape(name, eps, x.shape)
+    # Given noise is checked on entry (one device-side reduction, no host read), as on the reference:
+    # a model that checks its own input (MLPScore) would otherwise blame "x" for NaN noise in x + sigma eps.
+    C.check_finite(name, eps)
     return eps
 
 
