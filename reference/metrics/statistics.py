@@ -266,8 +266,8 @@ def _check_stats(stats: object) -> tuple[np.ndarray, np.ndarray, int]:
     return mu, sigma, n
 
 
-MAX_DIM = 16384
-"""Largest feature dimension :func:`load_statistics` accepts by default (sigma then holds 2 GiB of float64)."""
+MAX_DIM = 8192
+"""Largest feature dimension :func:`load_statistics` accepts by default: a 512 MiB float64 sigma (Inception: 2048)."""
 
 
 def load_statistics(path: str | os.PathLike, *, max_dim: int = MAX_DIM) -> FeatureStatistics:
@@ -278,7 +278,8 @@ def load_statistics(path: str | os.PathLike, *, max_dim: int = MAX_DIM) -> Featu
     path : str or os.PathLike
         An ``.npz`` file with arrays ``mu`` (d,) and ``sigma`` (d, d), and optionally ``n``.
     max_dim : int, optional
-        Largest feature dimension d accepted (default :data:`MAX_DIM` = 16384, a 2 GiB sigma).
+        Largest feature dimension d accepted (default :data:`MAX_DIM` = 8192, a 512 MiB sigma; Inception
+        features have d = 2048), so that a small compressed file cannot inflate to gigabytes.
 
     Returns
     -------
