@@ -345,3 +345,16 @@ def test_convolve_refuses_a_sigma_whose_square_overflows(side):
         with pytest.raises(ValueError, match="sigma: expected a scale whose square is finite"):
             law.convolve(1e300)
     assert float(gaussian.convolve(1e-200).cov[0, 0]) == 1.0  # a tiny sigma is fine (nothing divides by it)
+
+
+def test_mixture_sample_strategy_offers_only_uniforms_in_the_unit_interval():
+    """Issue 12: the strategy offered np.cumsum(weights) as uniforms, whose last entry can round to
+    1.0000000000000002 (these Dirichlet weights), which the reference rightly refuses; now clipped."""
+    from crosscheck.pairs.distributions import _boundary_uniforms
+
+    weights = np.array([0.14823487802658275, 0.04261162845789876, 0.7425961549655369, 0.050620511702244804])
+    weights = np.append(weights, 0.015936826847736944)
+    assert np.cumsum(weights)[-1] > 1.0  # the rounding the strategy must not pass on
+    uniforms = _boundary_uniforms(weights)
+    assert all(0.0 <= u <= 1.0 for u in uniforms) and 1.0 in uniforms
+    ref.mixture_sample(np.zeros((len(uniforms), 1)), np.array(uniforms), weights, np.zeros((5, 1)), np.ones((5, 1, 1)))

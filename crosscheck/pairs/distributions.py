@@ -76,14 +76,21 @@ def _mixture_point_cases(draw: st.DrawFn, dtype: str) -> Case:
     return Case((_points(draw, means.shape[1], bound=15.0), weights, means, covs))
 
 
+def _boundary_uniforms(weights: np.ndarray) -> list[float]:
+    """Uniforms at the ends and exactly at the cumulative weights (rounded as both sides will see them).
+
+    Clipped to [0, 1]: a cumulative sum of weights summing to 1 can round to 1.0000000000000002, which
+    is not a uniform (both sides rightly refuse values above 1); the boundary it stands for is u = 1.
+    """
+    return [0.0, 1.0, *(float(c) for c in np.clip(np.cumsum(weights), 0.0, 1.0))]
+
+
 @st.composite
 def _mixture_sample_cases(draw: st.DrawFn, dtype: str) -> Case:
     weights, means, covs = draw(mixture_parameters())
     batch = draw(cs.batch_shapes())
     noise = _normals(draw, (*batch, means.shape[1]))
-    # Uniforms at the ends and exactly at the cumulative weights (rounded as both sides will see them).
-    cumulative = [float(c) for c in np.cumsum(weights)]
-    elements = st.one_of(st.floats(0.0, 1.0, width=64), st.sampled_from([0.0, 1.0, *cumulative]))
+    elements = st.one_of(st.floats(0.0, 1.0, width=64), st.sampled_from(_boundary_uniforms(weights)))
     uniforms = draw(hnp.arrays(np.float64, batch, elements=elements))
     return Case((noise, uniforms, weights, means, covs))
 
