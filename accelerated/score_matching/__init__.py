@@ -60,7 +60,9 @@ sigma^2 ||s + eps / sigma||^2 as ||sigma s + eps||^2, which stays in float16's r
 Host reads: none. The value checks (a finite objective, Rademacher probes, decreasing positive sigmas)
 are device-side assertions (:func:`accelerated._checks.require`): the objective's finiteness covers
 every input and the model's output, since each enters it through sums with positive weights; level
-indices are bounds-checked by the gather itself. ``kde_score`` forms the
+indices are bounds-checked by the gather itself. Given ``noise`` is also checked finite on entry (one
+device-side reduction), so that a model checking its own input does not blame ``x`` for it; the
+finiteness of ``kde_score``'s result is asserted the same way. ``kde_score`` forms the
 differences x_k - x directly, in float64 and in row chunks of at most ``2**22`` (rows m d entries),
 never the cancellation-prone ``|x|^2 - 2 x.x_k + |x_k|^2``, and casts the score back to x's dtype.
 
