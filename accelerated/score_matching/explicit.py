@@ -58,6 +58,7 @@ def _check_esm(
     """(data, h, eps) of explicit score matching: a callable model, kernel centres, h > 0, one normal per centre."""
     SA.check_model(model, MODEL_EXAMPLE)
     data = _samples("data", data)
+    C.check_finite("data", data)  # device-side, as the reference's entry check (a model may refuse NaN x)
     return data, _bandwidth(bandwidth), _standard_normals("noise", noise, rng, data)
 
 

@@ -248,6 +248,7 @@ register_pair(
         ),
         bad(MLP, np.zeros((4, 3)), -1.0, noise=np.zeros((4, 3)), match="bandwidth: expected a finite positive"),
         bad(MLP, np.zeros((4, 3)), 1e300, noise=np.zeros((4, 3)), match="bandwidth: expected a scale whose square"),
+        bad(MLP, np.full((4, 3), NAN), 1.0, noise=np.zeros((4, 3)), match="data: expected finite"),
     ],
 )
 register_pair(
