@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import torch
 
+from reference._args import overflow_message
 from reference._args import positive as check_positive_scalar  # noqa: F401  (re-exported)
 from reference._args import real as check_real_scalar  # noqa: F401  (re-exported)
 
@@ -371,3 +372,31 @@ def check_noise_or_rng(noise: object, rng: object, *, noise_name: str = "noise")
         )
     if rng is not None and not isinstance(rng, torch.Generator):
         raise TypeError(f"rng: expected a torch.Generator, got {describe(rng)}")
+
+
+def check_result(out: torch.Tensor, inputs: Sequence[tuple[str, torch.Tensor]]) -> torch.Tensor:
+    """Assert on the device that a formula's result is finite (no host read); ``out`` is returned.
+
+    The check of a formula whose value is a summary (a loss, a divergence, a distance, a metric): a
+    NaN or inf in any input, or an overflow of the data's own scale, makes the result non-finite, and
+    one :func:`result_flag` of the result checks them all. The failure path (CPU, or
+    ``value_checks("sync")``) names the first non-finite input, or says the result overflowed from
+    finite inputs, in the words of :func:`reference._checks.check_result`.
+    """
+    if out.numel() and value_checks_active():
+        require(result_flag(out), _result_message, _result_detail, out, tuple(inputs))
+    return out
+
+
+def _result_message(out: torch.Tensor, inputs: tuple[tuple[str, torch.Tensor], ...]) -> str:
+    return f"{', '.join(n for n, _ in inputs)}: expected finite values (the result is not finite)"
+
+
+def _result_detail(out: torch.Tensor, inputs: tuple[tuple[str, torch.Tensor], ...]) -> str:
+    for name, x in inputs:
+        bad = count_non_finite(x) if x.numel() and x.is_floating_point() else 0
+        if bad:
+            return f"{name}: expected finite values, got {bad} NaN or infinite entries"
+    largest = max((float(x.detach().abs().max()) for _, x in inputs if x.numel()), default=0.0)
+    dtype = str(out.dtype).removeprefix("torch.")
+    return overflow_message([n for n, _ in inputs], dtype, largest)

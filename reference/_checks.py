@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from reference._args import overflow_message
 from reference._args import positive as check_positive_scalar  # noqa: F401  (re-exported)
 from reference._args import real as check_real_scalar  # noqa: F401  (re-exported)
 
@@ -143,3 +144,24 @@ def check_noise_or_rng(noise: object, rng: object, *, noise_name: str = "noise")
 def check_shape(name: str, x: np.ndarray, shape: tuple[int, ...]) -> None:
     if x.shape != tuple(shape):
         raise ValueError(f"{name}: expected shape {tuple(shape)}, got shape {x.shape}")
+
+
+def check_result(out: object, inputs: Sequence[tuple[str, object]]) -> object:
+    """Refuse a non-finite result: name the first non-finite input, or say the result overflowed.
+
+    The check of a formula whose value is a summary (a loss, a divergence, a distance, a metric):
+    where every input is finite but the value is not, the data's own scale overflowed float64 (data at
+    1e300 squared), and the refusal names the inputs rather than returning inf or NaN. ``out`` is
+    returned unchanged. The accelerated side's :func:`accelerated._checks.check_result` words it alike.
+    """
+    values = np.asarray(out, dtype=np.float64) if not isinstance(out, np.ndarray) else out
+    if values.size == 0 or np.all(np.isfinite(values)):
+        return out
+    for name, x in inputs:
+        x = np.asarray(x)
+        bad = int(np.count_nonzero(~np.isfinite(x))) if x.dtype.kind in "fc" else 0
+        if bad:
+            raise ValueError(f"{name}: expected finite values, got {bad} NaN or infinite entries")
+    sizes = [np.asarray(x) for _, x in inputs]
+    largest = max((float(np.max(np.abs(x))) for x in sizes if x.size), default=0.0)
+    raise ValueError(overflow_message([n for n, _ in inputs], str(values.dtype), largest))

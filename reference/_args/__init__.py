@@ -32,6 +32,7 @@ __all__ = [
     "number_sequence",
     "option",
     "optional_count",
+    "overflow_message",
     "positive",
     "real",
     "shape",
@@ -165,3 +166,14 @@ def number_sequence(name: str, values: object, *, minimum_length: int = 1) -> tu
     if len(values) < minimum_length:
         raise ValueError(f"{name}: expected at least {minimum_length} number(s), got {len(values)}")
     return tuple(_number(f"{name}[{i}]", v, "a real number") for i, v in enumerate(values))
+
+
+def overflow_message(names: Sequence[str], dtype: str, largest: float) -> str:
+    """The refusal of a result that overflowed ``dtype`` although its inputs ``names`` were finite.
+
+    One wording for both sides' result checks (``reference._checks.check_result`` and
+    ``accelerated._checks.check_result``): the data's own scale is beyond what the formula can
+    represent, so the inputs are named and the largest magnitude among them is quoted.
+    """
+    joined = ", ".join(names)
+    return f"{joined}: the result overflowed {dtype} from finite inputs (largest input magnitude {largest:.3g})"
