@@ -23,14 +23,17 @@ Every call runs under an alarm; run it in a fresh process (it sets an address-sp
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import json
 import re
 import resource
 import signal
 import sys
+import warnings
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,8 +43,21 @@ from hypothesis import given, settings
 from .agree import Case, _to_accelerated, _to_reference
 from .registry import Pair, load_all
 
+
+class BF16:
+    """A bfloat16 mutation: the accelerated side gets a bfloat16 tensor, the reference (NumPy has no
+    bfloat16) the same rounded values as float32."""
+
+    def __init__(self, a: np.ndarray) -> None:
+        self.values = torch.from_numpy(np.array(a, dtype=np.float64)).to(torch.bfloat16)
+
+
+class CrossRng:
+    """A generator of the other side's kind: a torch.Generator for the reference, a NumPy one for torch."""
+
+
 ARRAY_MUTATIONS: dict[str, Callable[[np.ndarray], Any]] = {
-    "nan": lambda a: np.where(np.ones_like(a, bool), np.nan, a) if a.size else a,
+    "nan": lambda a: np.full_like(a, np.nan) if a.size else a,
     "inf": lambda a: np.full_like(a, np.inf) if a.size else a,
     "huge": lambda a: np.full_like(a, 1e300) if a.size else a,
     "empty": lambda a: a[:0] if a.ndim else np.zeros(0),
@@ -52,6 +68,9 @@ ARRAY_MUTATIONS: dict[str, Callable[[np.ndarray], Any]] = {
     "complex": lambda a: a.astype(np.complex128),
     "list": lambda a: a.tolist(),
     "strided": lambda a: np.repeat(a, 2, axis=-1)[..., ::2] if a.ndim else a,
+    "float16": lambda a: a.astype(np.float16),
+    "bfloat16": BF16,
+    "float32_huge": lambda a: np.full_like(a, 1e30, dtype=np.float32) if a.size else a.astype(np.float32),
 }
 NUMBER_MUTATIONS: dict[str, Any] = {
     "zero": 0.0,
@@ -62,17 +81,28 @@ NUMBER_MUTATIONS: dict[str, Any] = {
     "bool": True,
     "string": "1",
 }
+# Counts (Python ints): a huge count is a request for that much work, not a bad input, so it is left out.
+COUNT_MUTATIONS: dict[str, Any] = {"zero": 0, "negative": -1, "float": 2.5, "bool": True, "string": "2"}
+# For a function with ``rng``: the noise argument is dropped and a generator of the wrong type given.
+RNG_MUTATIONS: dict[str, Any] = {"rng_int": 0, "rng_other_side": CrossRng()}
 
-
-# Mutations the accelerated side refuses by design (it takes floating tensors, the reference array_like).
-BY_DESIGN = ("list", "int", "bool")
+# Mutations whose outcome may differ between the sides by design. The reference converts any
+# array_like (a list, an integer or boolean array) to float64 and the accelerated side takes floating
+# tensors only; the reference computes in float64 whatever the input's dtype, the accelerated side in
+# the input's (so float16, bfloat16 or float32 data at 1e30 may overflow there and be refused).
+BY_DESIGN_REFUSED = ("list", "int", "bool")
+LOW_PRECISION = ("float16", "bfloat16", "float32_huge")
+OUTCOMES = ("refused", "finite", "inf", "nan", "leak", "timeout")
 
 
 def disagrees(row: dict) -> bool:
-    """The sides' outcomes differ, and not by the tensor-only design of the accelerated side."""
-    if row["reference"] == row["accelerated"]:
+    """The sides' outcomes differ, and not by design (one-sided names never disagree)."""
+    ref, acc = row["reference"], row["accelerated"]
+    if ref is None or acc is None or ref == acc:
         return False
-    return not (row["kind"] in BY_DESIGN and row["accelerated"] == "refused")
+    if row["kind"] in BY_DESIGN_REFUSED and acc == "refused":
+        return False
+    return not (row["kind"] in LOW_PRECISION and acc in ("refused", "finite"))
 
 
 class _Timeout(Exception):
@@ -83,10 +113,26 @@ def _alarm(signum: int, frame: object) -> None:
     raise _Timeout
 
 
-def valid_case(pair: Pair) -> Case | None:
+@dataclass(frozen=True)
+class Target:
+    """One public name to probe: its callables on each side (``None`` where one-sided) and a valid call."""
+
+    name: str
+    reference: Callable | None
+    accelerated: Callable | None
+    params: tuple[str, ...]
+    case: Case | None
+
+
+def _params(fn: Callable) -> tuple[str, ...]:
+    target = fn.__init__ if inspect.isclass(fn) else fn
+    return tuple(p for p in inspect.signature(target).parameters if p != "self")
+
+
+def _examples(pair: Pair, count: int) -> list[Case]:
     found: list[Case] = []
 
-    @settings(max_examples=1, derandomize=True, database=None, deadline=None)
+    @settings(max_examples=count, derandomize=True, database=None, deadline=None)
     @given(pair.cases("float64"))
     def draw(case: Case) -> None:
         found.append(case)
@@ -94,20 +140,57 @@ def valid_case(pair: Pair) -> Case | None:
     try:
         draw()
     except Exception:
-        return None
-    return found[0] if found else None
+        return found
+    return found
 
 
-def mutations(case: Case) -> list[tuple[str, str, Case]]:
-    """(argument, mutation kind, mutated case) for every float array and number argument."""
+def valid_case(pair: Pair, seconds: float = 5.0, count: int = 12) -> Case | None:
+    """The pair's first derandomised example that both sides evaluate to finite values (``None`` if none)."""
+    ref_fn, acc_fn = pair.functions()
+    params = _params(ref_fn)
+    for case in _examples(pair, count):
+        if all(
+            outcome(fn, params, case, side, seconds) == "finite"
+            for fn, side in ((ref_fn, "reference"), (acc_fn, "accelerated"))
+        ):
+            return case
+    return None
+
+
+def targets(filter_text: str = "", seconds: float = 5.0) -> list[Target]:
+    """Every registered pair and every probe of :mod:`crosscheck.fuzz_table` whose name contains ``filter_text``."""
+    from .fuzz_table import PROBES
+
+    pairs, _ = load_all()
+    out = []
+    for pair in pairs:
+        if filter_text in pair.name:
+            ref_fn, acc_fn = pair.functions()
+            out.append(Target(pair.name, ref_fn, acc_fn, _params(ref_fn), valid_case(pair, seconds)))
+    for probe in PROBES.values():
+        if filter_text in probe.name:
+            ref_fn, acc_fn = probe.functions()
+            out.append(Target(probe.name, ref_fn, acc_fn, tuple(probe.params()), probe.case))
+    return out
+
+
+def _float_array(value: Any) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype == np.float64
+
+
+def mutations(case: Case, params: tuple[str, ...] = ()) -> list[tuple[str, str, Case]]:
+    """(argument, mutation kind, mutated case) for every float64 array, float and count argument,
+    plus the wrong-typed generators where the function takes ``rng`` and the case gives ``noise``."""
     out = []
     slots = [(i, None, v) for i, v in enumerate(case.args)] + [(None, k, v) for k, v in case.kwargs.items()]
     for index, key, value in slots:
         label = f"arg{index}" if key is None else key
-        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        if _float_array(value):
             table = {k: f(value) for k, f in ARRAY_MUTATIONS.items()}
-        elif isinstance(value, float) and not isinstance(value, bool):
+        elif isinstance(value, float):
             table = NUMBER_MUTATIONS
+        elif isinstance(value, int) and not isinstance(value, bool):
+            table = COUNT_MUTATIONS
         else:
             continue
         for kind, new in table.items():
@@ -117,78 +200,178 @@ def mutations(case: Case) -> list[tuple[str, str, Case]]:
             else:
                 kwargs[key] = new
             out.append((label, kind, Case(tuple(args), kwargs)))
+    if "rng" in params and "noise" in case.kwargs:
+        for kind, rng in RNG_MUTATIONS.items():
+            kwargs = {k: v for k, v in case.kwargs.items() if k != "noise"}
+            out.append(("rng", kind, Case(case.args, {**kwargs, "rng": rng})))
     return out
 
 
-def _finite(result: Any) -> bool:
-    if isinstance(result, torch.Tensor):
-        return not result.is_floating_point() or bool(torch.isfinite(result.detach()).all())
-    if isinstance(result, np.ndarray):
-        return result.dtype.kind != "f" or bool(np.all(np.isfinite(result)))
-    if isinstance(result, float):
-        return bool(np.isfinite(result))
-    if isinstance(result, (tuple, list)):
-        return all(_finite(r) for r in result)
-    if hasattr(result, "__dataclass_fields__"):
-        return all(_finite(getattr(result, f)) for f in result.__dataclass_fields__)
-    return True
-
-
-def outcome(fn: Callable, params: list[str], case: Case, side: str, seconds: float) -> str:
+def _convert(value: Any, side: str) -> Any:
+    """One argument for ``side``: arrays keep their dtype and strides (a mutation's point), the rest as
+    :mod:`crosscheck.agree` converts it in float64."""
+    if isinstance(value, BF16):
+        return value.values.to(torch.float32).numpy() if side == "reference" else value.values
+    if isinstance(value, CrossRng):
+        return torch.Generator().manual_seed(0) if side == "reference" else np.random.default_rng(0)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fciub":
+        return value if side == "reference" else torch.from_numpy(value)
     convert = _to_reference if side == "reference" else _to_accelerated
+    return convert(value, "float64", "cpu")
+
+
+def classify(result: Any) -> str:
+    """``finite``, ``inf`` (some float output infinite, none NaN) or ``nan``: the worst over all outputs."""
+    if isinstance(result, torch.Tensor):
+        if not result.is_floating_point() or result.numel() == 0:
+            return "finite"
+        r = result.detach()
+        return "nan" if bool(torch.isnan(r).any()) else "finite" if bool(torch.isfinite(r).all()) else "inf"
+    if isinstance(result, np.ndarray) or isinstance(result, (float, np.floating)):
+        r = np.asarray(result)
+        if r.dtype.kind not in "fc" or r.size == 0:
+            return "finite"
+        return "nan" if np.isnan(r).any() else "finite" if np.isfinite(r).all() else "inf"
+    parts: list[Any] = []
+    if isinstance(result, (tuple, list)):
+        parts = list(result)
+    elif hasattr(result, "__dataclass_fields__"):
+        parts = [getattr(result, f) for f in result.__dataclass_fields__]
+    elif isinstance(result, dict):
+        parts = list(result.values())
+    found = {classify(p) for p in parts}
+    return "nan" if "nan" in found else "inf" if "inf" in found else "finite"
+
+
+def named(message: str, params: tuple[str, ...] | list[str]) -> bool:
+    """The message names one of the parameters (as a whole word)."""
+    return any(re.search(rf"(?<![A-Za-z0-9_]){re.escape(p)}(?![A-Za-z0-9_])", message) for p in params)
+
+
+def outcome(fn: Callable, params: tuple[str, ...] | list[str], case: Case, side: str, seconds: float) -> str:
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        args = tuple(convert(a, "float64", "cpu") for a in case.args)
-        kwargs = {k: convert(v, "float64", "cpu") for k, v in case.kwargs.items()}
-        result = fn(*args, **kwargs)
-        return "finite" if _finite(result) else "nonfinite"
+        args = tuple(_convert(a, side) for a in case.args)
+        kwargs = {k: _convert(v, side) for k, v in case.kwargs.items()}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = fn(*args, **kwargs)
+        return classify(result)
     except _Timeout:
         return "timeout"
     except (ValueError, TypeError) as err:
-        msg = str(err)
-        named = any(re.search(rf"(?<![A-Za-z0-9_]){re.escape(p)}(?![A-Za-z0-9_])", msg) for p in params)
-        return "refused" if named else "leak"
+        return "refused" if named(str(err), params) else "leak"
     except Exception:
         return "leak"
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def run(pairs: list[Pair], seconds: float) -> list[dict]:
-    signal.signal(signal.SIGALRM, _alarm)
+def message(fn: Callable, case: Case, side: str) -> str:
+    """The exception a call raises, as ``Type: message`` (the reproducer's detail); '' if none."""
+    try:
+        fn(*(_convert(a, side) for a in case.args), **{k: _convert(v, side) for k, v in case.kwargs.items()})
+    except Exception as err:
+        return f"{type(err).__name__}: {err}"[:300]
+    return ""
+
+
+@contextlib.contextmanager
+def alarms() -> Iterator[None]:
+    """Install the per-call alarm's handler (every call to :func:`outcome` runs under an alarm)."""
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run(items: list[Target], seconds: float) -> list[dict]:
+    """Every mutation of every target on both sides: one row per call, with both sides' outcomes."""
     rows = []
-    for pair in pairs:
-        case = valid_case(pair)
-        if case is None:
-            continue
-        ref_fn, acc_fn = pair.functions()
-        target = ref_fn.__init__ if inspect.isclass(ref_fn) else ref_fn
-        params = [p for p in inspect.signature(target).parameters if p != "self"]
-        for arg, kind, mutated in mutations(case):
-            ref = outcome(ref_fn, params, mutated, "reference", seconds)
-            acc = outcome(acc_fn, params, mutated, "accelerated", seconds)
-            rows.append({"pair": pair.name, "arg": arg, "kind": kind, "reference": ref, "accelerated": acc})
+    with alarms():
+        for t in items:
+            if t.case is None:
+                rows.append(
+                    {"pair": t.name, "arg": "-", "kind": "no_valid_case", "reference": "leak", "accelerated": "leak"}
+                )
+                continue
+            for arg, kind, mutated in mutations(t.case, t.params):
+                ref = None if t.reference is None else outcome(t.reference, t.params, mutated, "reference", seconds)
+                acc = (
+                    None if t.accelerated is None else outcome(t.accelerated, t.params, mutated, "accelerated", seconds)
+                )
+                rows.append({"pair": t.name, "arg": arg, "kind": kind, "reference": ref, "accelerated": acc})
     return rows
+
+
+def problems(rows: list[dict]) -> list[tuple[dict, str]]:
+    """The rows that break the standing rules of issue 12, each with the rule it breaks.
+
+    Each side either refuses (``ValueError``/``TypeError`` naming an argument) or returns finite
+    values; ±inf only from a function in :data:`crosscheck.fuzz_table.DOCUMENTED_INF`; never NaN,
+    a leaked exception or a timeout (save the calls in :data:`crosscheck.fuzz_table.SLOW`); and both
+    sides alike, save by design (:func:`disagrees`).
+    """
+    from .fuzz_table import DOCUMENTED_INF, SLOW
+
+    out = []
+    for r in rows:
+        sides = [r[s] for s in ("reference", "accelerated") if r[s] is not None]
+        if r["kind"] == "no_valid_case":
+            out.append((r, "no valid call: no example of the strategy (or the probe) is finite on both sides"))
+        elif "leak" in sides:
+            out.append((r, "leak: an exception other than a ValueError/TypeError naming an argument"))
+        elif "timeout" in sides and (r["pair"], r["arg"], r["kind"]) not in SLOW:
+            out.append((r, "timeout: still running after the alarm"))
+        elif "nan" in sides:
+            out.append((r, "nan: a NaN result"))
+        elif "inf" in sides and r["pair"] not in DOCUMENTED_INF:
+            out.append((r, "inf: an infinite result from a function that does not document one"))
+        elif r["kind"] in LOW_PRECISION and r["accelerated"] == "inf":
+            continue  # documented ±inf where the low-precision dtype overflows (the reference is float64)
+        elif disagrees(r):
+            out.append((r, "disagree: the two sides' outcomes differ"))
+    return out
 
 
 def summary(rows: list[dict]) -> str:
     by_module: dict[str, Counter] = defaultdict(Counter)
+    calls: Counter = Counter()
     for r in rows:
         module = r["pair"].split(".")[0]
+        calls[module] += 1
         for side in ("reference", "accelerated"):
-            by_module[module][r[side]] += 1
+            if r[side] is not None:
+                by_module[module][r[side]] += 1
         by_module[module]["disagree"] += disagrees(r)
-    cols = ["refused", "finite", "nonfinite", "leak", "timeout", "disagree"]
+    cols = [*OUTCOMES, "disagree"]
     lines = [f"{'module':16s} {'calls':>6s} " + " ".join(f"{c:>9s}" for c in cols)]
     total: Counter = Counter()
     for module, c in sorted(by_module.items()):
-        calls = sum(1 for r in rows if r["pair"].startswith(module + "."))
         total.update(c)
-        total["calls"] += calls
-        lines.append(f"{module:16s} {calls:6d} " + " ".join(f"{c[k]:9d}" for k in cols))
-    lines.append(f"{'all':16s} {total['calls']:6d} " + " ".join(f"{total[k]:9d}" for k in cols))
-    lines.append("(outcome counts are per side: each call counts twice; disagree counts calls)")
+        lines.append(f"{module:16s} {calls[module]:6d} " + " ".join(f"{c[k]:9d}" for k in cols))
+    lines.append(f"{'all':16s} {sum(calls.values()):6d} " + " ".join(f"{total[k]:9d}" for k in cols))
+    lines.append("(outcome counts are per side: a two-sided call counts twice; disagree counts calls)")
     return "\n".join(lines)
+
+
+def print_problems(items: list[Target], rows: list[dict]) -> None:
+    """Each rule-breaking call with both sides' outcomes and exceptions: the reproducer."""
+    by_name = {t.name: t for t in items}
+    found = problems(rows)
+    print(f"\n{len(found)} calls break the rules")
+    for r, why in found:
+        t = by_name[r["pair"]]
+        print(
+            f"- {r['pair']} {r['arg']}={r['kind']}: reference {r['reference']}, accelerated {r['accelerated']} ({why})"
+        )
+        if t.case is None:
+            continue
+        mutated = next(c for a, k, c in mutations(t.case, t.params) if (a, k) == (r["arg"], r["kind"]))
+        for side, fn in (("reference", t.reference), ("accelerated", t.accelerated)):
+            if fn is not None and r[side] in ("refused", "leak"):
+                print(f"    {side}: {message(fn, mutated, side)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,12 +380,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="alarm per call (default 5)")
     parser.add_argument("--memory-gb", type=float, default=6.0, help="address-space limit (default 6 GB)")
     parser.add_argument("--json", default=None, help="write every call's outcome here")
+    parser.add_argument("--show", action="store_true", help="print every call that breaks the rules, with its error")
     args = parser.parse_args(argv)
     limit = int(args.memory_gb * 2**30)
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    pairs, _ = load_all()
-    rows = run([p for p in pairs if args.filter in p.name], args.seconds)
+    with alarms():
+        items = targets(args.filter, args.seconds)
+    rows = run(items, args.seconds)
     print(summary(rows))
+    if args.show:
+        print_problems(items, rows)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=0)

@@ -18,11 +18,14 @@ def _sqrt_sum(x, *, scale=1.0):
 def test_mutations_cover_every_float_array_and_number():
     case = Case((np.ones((2, 3)), np.array([1, 2])), {"scale": 2.0, "flag": True})
     kinds = [(arg, kind) for arg, kind, _ in fuzz.mutations(case)]
+    assert [k for a, k in kinds if a == "arg1"] == []  # an integer array is data of a fixed kind: left alone
     assert [k for a, k in kinds if a == "arg0"] == list(fuzz.ARRAY_MUTATIONS)
     assert [k for a, k in kinds if a == "scale"] == list(fuzz.NUMBER_MUTATIONS)
     assert {a for a, _ in kinds} == {"arg0", "scale"}  # integer arrays and flags are left alone
     strided = dict(((a, k), c) for a, k, c in fuzz.mutations(case))[("arg0", "strided")].args[0]
     assert not strided.flags.c_contiguous and np.array_equal(strided, np.ones((2, 3)))
+    # the accelerated side receives the view itself, not a contiguous copy
+    assert not fuzz._convert(strided, "accelerated").is_contiguous()
 
 
 def test_outcomes_are_classified():
@@ -32,7 +35,8 @@ def test_outcomes_are_classified():
     params = ["x", "scale"]
     run = lambda *args, **kwargs: fuzz.outcome(_sqrt_sum, params, Case(args, kwargs), "reference", 5.0)  # noqa: E731
     assert run(np.ones(3)) == "finite"
-    assert run(-np.ones(3)) == "nonfinite"  # sqrt of a negative sum: NaN
+    assert run(-np.ones(3)) == "nan"  # sqrt of a negative sum
+    assert run(np.array([np.inf, 1.0])) == "inf"
     assert run(np.zeros(0)) == "refused"  # names x
     assert run(np.ones(3), scale=1) == "leak"  # a TypeError that names no parameter
     assert run(np.ones(3), scale=None) == "leak"
