@@ -358,3 +358,28 @@ def test_mixture_sample_strategy_offers_only_uniforms_in_the_unit_interval():
     uniforms = _boundary_uniforms(weights)
     assert all(0.0 <= u <= 1.0 for u in uniforms) and 1.0 in uniforms
     ref.mixture_sample(np.zeros((len(uniforms), 1)), np.array(uniforms), weights, np.zeros((5, 1)), np.ones((5, 1, 1)))
+
+
+@pytest.mark.parametrize("side", ["reference", "accelerated"])
+def test_from_1d_refuses_stds_whose_square_overflows(side):
+    """Issue 12: stds at 1e300 squared to inf and the refusal named the internal "covs"; now it names stds."""
+    mod, conv = (ref, np.asarray) if side == "reference" else (acc, t)
+    with pytest.raises(ValueError, match="stds: expected standard deviations whose squares"):
+        mod.GaussianMixture.from_1d(conv([0.5, 0.5]), conv([0.0, 1.0]), conv([1.0, 1e300]))
+    mixture = mod.GaussianMixture.from_1d(conv([0.5, 0.5]), conv([0.0, 1.0]), conv([1.0, 1e150]))
+    assert float(mixture.covs[1, 0, 0]) == pytest.approx(1e300)  # a large, finite variance is fine
+
+
+@pytest.mark.parametrize("side", ["reference", "accelerated"])
+def test_log_prob_is_minus_inf_never_nan_where_the_quadratic_form_overflows(side):
+    """Issue 12: the log densities at 1e300 are -inf (density 0 in float64), documented in each docstring's Notes."""
+    mod, conv = (ref, np.asarray) if side == "reference" else (acc, t)
+    x = conv([[1e300, 0.0], [0.0, 0.0]])
+    gaussian = mod.Gaussian(conv(MEANS[0]), conv(COVS[0]))
+    mixture = mod.GaussianMixture(conv(W), conv(MEANS), conv(COVS))
+    for out in (gaussian.log_prob(x), mixture.log_prob(x)):
+        out = np.asarray(out)
+        assert out[0] == -np.inf and np.isfinite(out[1])
+    for fn in (mod.gaussian_log_prob, mod.mixture_log_prob, mod.Gaussian.log_prob, mod.GaussianMixture.log_prob):
+        notes = fn.__doc__.split("Notes")[1]
+        assert "-inf" in notes and "never NaN" in notes, fn.__qualname__

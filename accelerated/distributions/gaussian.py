@@ -105,7 +105,14 @@ class Gaussian:
         return (x.to(F64) - self._mean64).reshape(-1, self.dim)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """log N(x; mean, cov) for x of shape (..., d); returns (...), in the parameters' dtype."""
+        """log N(x; mean, cov) for x of shape (..., d); returns (...), in the parameters' dtype.
+
+        Notes
+        -----
+        log p = -inf where the quadratic form overflows: the density is 0 in float64 (or the float64
+        value is below the range of the parameters' dtype, e.g. float32); never NaN (finite x, since the
+        parameters are checked finite).
+        """
         x = _points("x", x, self.mean, "mean")
         z = torch.linalg.solve_triangular(self.L.mT, self._diff(x), upper=True, left=False)
         log_det = 2.0 * torch.log(torch.diagonal(self.L)).sum()
@@ -152,6 +159,12 @@ class Gaussian:
 
 def gaussian_log_prob(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
     """``Gaussian(mean, cov).log_prob(x)``, x (..., d) -> (...).
+
+    Notes
+    -----
+    log p = -inf where the quadratic form overflows: the density is 0 in float64 (or the float64
+    value is below the range of the parameters' dtype, e.g. float32); never NaN (finite x, since the
+    parameters are checked finite).
 
     Examples
     --------

@@ -107,9 +107,18 @@ class GaussianMixture:
 
     @classmethod
     def from_1d(cls, weights: torch.Tensor, means: torch.Tensor, stds: torch.Tensor) -> GaussianMixture:
-        """A 1-D mixture sum_k w_k N(m_k, s_k^2) from (K,) weights, means and standard deviations."""
+        """A 1-D mixture sum_k w_k N(m_k, s_k^2) from (K,) weights, means and standard deviations.
+
+        Notes
+        -----
+        Standard deviations whose square overflows the dtype (above about 1.3e154 in float64, 1.8e19 in
+        float32) are refused with a ``ValueError`` naming ``stds`` (a device-side check, no host read).
+        """
         means, stds = _check_1d(means, stds)
-        return cls(weights, means[:, None], (stds**2)[:, None, None])
+        variances = stds**2
+        if variances.numel() and C.value_checks_active():
+            C.require(C.finite_flag(variances), AD.stds_square_message(str(variances.dtype).removeprefix("torch.")))
+        return cls(weights, means[:, None], variances[:, None, None])
 
     @property
     def dim(self) -> int:
@@ -140,7 +149,14 @@ class GaussianMixture:
         return log_probs.mT, (-solved).transpose(0, 1)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """log p(x) by log-sum-exp over the components (float64); x (..., d) -> (...)."""
+        """log p(x) by log-sum-exp over the components (float64); x (..., d) -> (...).
+
+        Notes
+        -----
+        log p = -inf where every component's quadratic form overflows: the density is 0 in float64 (or the float64
+        value is below the range of the parameters' dtype, e.g. float32); never NaN (finite x, since the
+        parameters are checked finite).
+        """
         x = _points("x", x, self.means, "means")
         log_probs, _ = self._log_probs_and_scores(x)
         return torch.logsumexp(log_probs, dim=-1).reshape(x.shape[:-1]).to(self.dtype)
@@ -208,6 +224,12 @@ class GaussianMixture:
 
 def mixture_log_prob(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor, covs: torch.Tensor) -> torch.Tensor:
     """``GaussianMixture(weights, means, covs).log_prob(x)``, x (..., d) -> (...).
+
+    Notes
+    -----
+    log p = -inf where every component's quadratic form overflows: the density is 0 in float64 (or the float64
+    value is below the range of the parameters' dtype, e.g. float32); never NaN (finite x, since the
+    parameters are checked finite).
 
     Examples
     --------

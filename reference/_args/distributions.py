@@ -11,7 +11,16 @@ import math
 import sys
 from collections.abc import Sequence
 
-__all__ = ["far_points_message", "gaussian_dim", "mixture_sizes", "one_d_sizes", "points", "squared", "uniforms"]
+__all__ = [
+    "far_points_message",
+    "gaussian_dim",
+    "mixture_sizes",
+    "one_d_sizes",
+    "points",
+    "squared",
+    "stds_square_message",
+    "uniforms",
+]
 
 
 def gaussian_dim(mean: Sequence[int], cov: Sequence[int]) -> int:
@@ -53,6 +62,18 @@ def one_d_sizes(means: Sequence[int], stds: Sequence[int]) -> int:
     if len(means) != 1 or stds != means:
         raise ValueError(f"means, stds: expected two vectors of one shape (K,), got {means} and {stds}")
     return means[0]
+
+
+def stds_square_message(dtype: str) -> str:
+    """The error for standard deviations whose squares (the variances) overflow ``dtype``: both sides raise it.
+
+    >>> stds_square_message("float64")[:5]
+    'stds:'
+    """
+    return (
+        f"stds: expected standard deviations whose squares (the variances) are finite in {dtype}, got one whose "
+        f"square overflows"
+    )
 
 
 def points(name: str, shape: Sequence[int], d: int, d_from: str) -> None:

@@ -92,6 +92,11 @@ class Gaussian:
 
         The Mahalanobis term is :math:`\lVert L^{-1}(x - \mu)\rVert^2` (a triangular solve) and
         :math:`\log\det\Sigma = 2 \sum_i \log L_{ii}`.
+
+        Notes
+        -----
+        log p = -inf where the quadratic form overflows: the density is 0 in float64; never NaN (finite
+        x, since the parameters are checked finite).
         """
         x = _points("x", x, self.mean, "mean")
         diff = (x - self.mean).reshape(-1, self.dim)
@@ -150,6 +155,11 @@ class Gaussian:
 
 def gaussian_log_prob(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
     """``Gaussian(mean, cov).log_prob(x)``: log N(x; mean, cov), x (..., d) -> (...).
+
+    Notes
+    -----
+    log p = -inf where the quadratic form overflows: the density is 0 in float64; never NaN (finite
+    x, since the parameters are checked finite).
 
     References
     ----------

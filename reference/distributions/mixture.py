@@ -112,9 +112,19 @@ class GaussianMixture:
 
     @classmethod
     def from_1d(cls, weights: np.ndarray, means: np.ndarray, stds: np.ndarray) -> GaussianMixture:
-        """A 1-D mixture sum_k w_k N(m_k, s_k^2) from (K,) weights, means and standard deviations."""
+        """A 1-D mixture sum_k w_k N(m_k, s_k^2) from (K,) weights, means and standard deviations.
+
+        Notes
+        -----
+        Standard deviations whose square overflows float64 (above about 1.3e154) are refused with a
+        ``ValueError`` naming ``stds``.
+        """
         means, stds = _check_1d(means, stds)
-        return cls(weights, means[:, None], (stds**2)[:, None, None])
+        with np.errstate(over="ignore"):
+            variances = stds**2
+        if not np.all(np.isfinite(variances)):
+            raise ValueError(AD.stds_square_message(str(variances.dtype)))
+        return cls(weights, means[:, None], variances[:, None, None])
 
     @property
     def dim(self) -> int:
@@ -134,7 +144,13 @@ class GaussianMixture:
         return np.stack([lw + g.log_prob(x) for lw, g in zip(self.log_weights, self.components)], axis=-1)
 
     def log_prob(self, x: np.ndarray) -> np.ndarray:
-        """log p(x) by log-sum-exp over the components; x (..., d) -> (...)."""
+        """log p(x) by log-sum-exp over the components; x (..., d) -> (...).
+
+        Notes
+        -----
+        log p = -inf where every component's quadratic form overflows: the density is 0 in float64; never NaN (finite
+        x, since the parameters are checked finite).
+        """
         x = _points("x", x, self.means, "means")
         return special.logsumexp(self._component_log_probs(x), axis=-1)
 
@@ -220,6 +236,11 @@ class GaussianMixture:
 
 def mixture_log_prob(x: np.ndarray, weights: np.ndarray, means: np.ndarray, covs: np.ndarray) -> np.ndarray:
     """``GaussianMixture(weights, means, covs).log_prob(x)``, x (..., d) -> (...).
+
+    Notes
+    -----
+    log p = -inf where every component's quadratic form overflows: the density is 0 in float64; never NaN (finite
+    x, since the parameters are checked finite).
 
     References
     ----------
