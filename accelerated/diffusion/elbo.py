@@ -54,7 +54,7 @@ def gaussian_kl(mean_q: torch.Tensor, var_q: torch.Tensor, mean_p: torch.Tensor,
     ----------
     mean_q, mean_p : (n, ...) Tensor
     var_q : Tensor
-        >= 0 (0 gives +inf), broadcast against the means.
+        > 0, broadcast against the means.
     var_p : Tensor
         > 0, broadcast against the means.
 
@@ -68,6 +68,10 @@ def gaussian_kl(mean_q: torch.Tensor, var_q: torch.Tensor, mean_p: torch.Tensor,
     The variance term is evaluated as r - log1p(r), r = (var_q - var_p) / var_p, for |r| < 1/2 and as
     ratio - 1 - log(ratio) otherwise (see the reference); the sum accumulates in float64 and is cast
     back to the inputs' dtype.
+
+    Variances that are not positive are refused with a ``ValueError`` naming them, and so is a KL that
+    is not finite from finite inputs (means at 1e300: "the result overflowed"), as on the reference; the
+    result is checked by one device assertion (no host read).
 
     References
     ----------
@@ -94,12 +98,12 @@ def gaussian_kl(mean_q: torch.Tensor, var_q: torch.Tensor, mean_p: torch.Tensor,
     mean_q, var_q, mean_p, var_p = (x.to(C.accumulation_dtype(dtype)) for x in tensors)
     if C.value_checks_active():
         extra = (
-            ((var_q >= 0).all(), lambda: f"var_q: expected variances >= 0, got min {float(var_q.min())!r}"),
+            ((var_q > 0).all(), lambda: f"var_q: expected variances > 0, got min {float(var_q.min())!r}"),
             ((var_p > 0).all(), lambda: f"var_p: expected variances > 0, got min {float(var_p.min())!r}"),
         )
         _check_values(None, 0, tuple(zip(names, tensors)), extra=extra)
     kl = _kl_terms(mean_q, var_q, mean_p, var_p)
-    return _sum_features(kl.expand(shape)).to(C.accumulation_dtype(dtype))
+    return _checked(_sum_features(kl.expand(shape)).to(C.accumulation_dtype(dtype)), tuple(zip(names, tensors)))
 
 
 def elbo_weight(t: torch.Tensor, schedule: Schedule) -> torch.Tensor:
@@ -170,6 +174,8 @@ def l_t(x0: torch.Tensor, x_t: torch.Tensor, eps_pred: torch.Tensor, t: torch.Te
     -----
     Evaluated in float64 (inputs upcast, result cast back; autograd flows through the casts): the two
     means agree to many digits and their difference is divided by beta_tilde_t.
+    A result that is not finite from finite inputs (data at 1e300) is refused with a ``ValueError``
+    saying the result overflowed, as on the reference (one device assertion of the result).
 
     References
     ----------
@@ -201,7 +207,8 @@ def l_t(x0: torch.Tensor, x_t: torch.Tensor, eps_pred: torch.Tensor, t: torch.Te
         _at(schedule, "posterior_mean_coef_x0", t, x0) * x0, _at(schedule, "posterior_mean_coef_xt", t, x0), x_t
     )
     mu_theta = _p_mean(x_t, eps_pred, t, schedule)
-    return _sum_features(_kl_terms(mu_tilde, beta_tilde, mu_theta, beta_tilde)).to(dtype)
+    kl = _sum_features(_kl_terms(mu_tilde, beta_tilde, mu_theta, beta_tilde)).to(dtype)
+    return _checked(kl, tuple(zip(names, (x0, x_t, eps_pred))))
 
 
 def l_simple(eps: torch.Tensor, eps_pred: torch.Tensor, *, reduction: str = "sum") -> torch.Tensor:

@@ -278,8 +278,8 @@ class GaussianEps:
 
     Evaluated in float64 through the eigendecomposition of Sigma and cast to x_t's dtype (``cov`` is
     also checked positive definite in float64, so float16 / bfloat16 parameters are accepted as on the
-    reference). A test model for small d: its call makes no value checks (it runs inside sampling
-    loops) and multiplies by Q with broadcast sums rather than BLAS (n x d x d temporaries).
+    reference). A test model for small d: it multiplies by Q with broadcast sums rather than BLAS
+    (n x d x d temporaries).
 
     Parameters
     ----------
@@ -288,6 +288,13 @@ class GaussianEps:
         Symmetric positive definite; same dtype and device as ``mean``.
     schedule : Schedule
         On the device of ``mean``.
+
+    Notes
+    -----
+    Like the models of :mod:`accelerated.models`, a call checks that x_t is finite (a NaN or inf is
+    refused with a ``ValueError`` naming ``x_t``, as on the reference) by one device assertion, no host
+    read; the check is skipped where value checks are off: inside the sampling loops (which check their
+    state once after the loop), under ``torch.compile`` and inside ``torch.func`` transforms.
 
     References
     ----------
@@ -324,6 +331,7 @@ class GaussianEps:
         if x_t.ndim != 2 or x_t.shape[1] != self.mean.shape[0]:
             raise ValueError(f"x_t: expected shape (n, {self.mean.shape[0]}), got shape {tuple(x_t.shape)}")
         t = _check_positions(t, self.schedule, x_t, "x_t")
+        C.check_finite("x_t", x_t)
         s = self.schedule
         alpha_bar = s.alpha_bars[t].reshape(tuple(t.shape) + (1,) * (2 - t.ndim))
         one_minus_alpha_bar = s.one_minus_alpha_bars[t].reshape(alpha_bar.shape)

@@ -112,11 +112,11 @@ def _check_guided_mean(mean: object, variance: object, grad_log_py: object, scal
 
 
 def _check_gaussians(mean_q: object, var_q: object, mean_p: object, var_p: object):
-    """Two diagonal Gaussians (var_q >= 0, var_p > 0) and their broadcast batch shape (n, ...)."""
+    """Two diagonal Gaussians (var_q > 0, var_p > 0) and their broadcast batch shape (n, ...)."""
     names = ("mean_q", "var_q", "mean_p", "var_p")
     mean_q, var_q, mean_p, var_p = (_check_data(n, x) for n, x in zip(names, (mean_q, var_q, mean_p, var_p)))
-    if np.any(var_q < 0):
-        raise ValueError(f"var_q: expected variances >= 0, got min {np.min(var_q)!r}")
+    if np.any(var_q <= 0):
+        raise ValueError(f"var_q: expected variances > 0, got min {np.min(var_q)!r}")
     if np.any(var_p <= 0):
         raise ValueError(f"var_p: expected variances > 0, got min {np.min(var_p)!r}")
     shape = C.broadcast_batch(names, (mean_q.shape, var_q.shape, mean_p.shape, var_p.shape))

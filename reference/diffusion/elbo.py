@@ -14,6 +14,7 @@ import numpy as np
 import reference._args as A
 import reference._args.diffusion as AD
 
+from .. import _checks as C
 from ._inputs import (
     _at,
     _check_after_first,
@@ -47,7 +48,7 @@ def gaussian_kl(mean_q: np.ndarray, var_q: np.ndarray, mean_p: np.ndarray, var_p
     mean_q, mean_p : (n, ...) array_like
         Means.
     var_q : array_like
-        Variances of q, >= 0 (0 gives +inf, a point mass against a Gaussian); broadcast against the means.
+        Variances of q, > 0; broadcast against the means.
     var_p : array_like
         Variances of p, > 0; broadcast against the means.
 
@@ -63,6 +64,11 @@ def gaussian_kl(mean_q: np.ndarray, var_q: np.ndarray, mean_p: np.ndarray, var_p
     exact), and as ratio - 1 - log(ratio) otherwise (log1p(r) would lose digits to 1 + r for
     var_q << var_p).
 
+    A variance that is not positive is refused with a ``ValueError`` naming it (var_q = 0, a point mass
+    against a Gaussian, has KL = +inf; an integer variance such as 0.3 that rounds to 0 lands here). A KL
+    that is not finite from finite inputs (means at 1e300, whose squared difference overflows float64)
+    is refused with a ``ValueError`` that says the result overflowed (:func:`reference._checks.check_result`).
+
     References
     ----------
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' (L_t and the prior term are
@@ -76,11 +82,17 @@ def gaussian_kl(mean_q: np.ndarray, var_q: np.ndarray, mean_p: np.ndarray, var_p
     0.5
     """
     mean_q, var_q, mean_p, var_p, shape = _check_gaussians(mean_q, var_q, mean_p, var_p)
-    ratio, r = var_q / var_p, (var_q - var_p) / var_p
-    with np.errstate(divide="ignore"):
+    kl = _gaussian_kl(mean_q, var_q, mean_p, var_p, shape)
+    return C.check_result(kl, (("mean_q", mean_q), ("var_q", var_q), ("mean_p", mean_p), ("var_p", var_p)))
+
+
+def _gaussian_kl(mean_q: np.ndarray, var_q: np.ndarray, mean_p: np.ndarray, var_p: np.ndarray, shape) -> np.ndarray:
+    """The KL of :func:`gaussian_kl` on checked inputs, unchecked result."""
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        ratio, r = var_q / var_p, (var_q - var_p) / var_p
         variance_term = np.where(np.abs(r) < 0.5, r - np.log1p(r), ratio - 1.0 - np.log(ratio))
-    kl = 0.5 * (variance_term + (mean_q - mean_p) ** 2 / var_p)
-    return _sum_features(np.broadcast_to(kl, shape))
+        kl = 0.5 * (variance_term + (mean_q - mean_p) ** 2 / var_p)
+        return _sum_features(np.broadcast_to(kl, shape))
 
 
 def elbo_weight(t: np.ndarray, schedule: Schedule) -> np.ndarray:
@@ -158,6 +170,12 @@ def l_t(x0: np.ndarray, x_t: np.ndarray, eps_pred: np.ndarray, t: np.ndarray, sc
     (n,) ndarray
         KL in nats, summed over the feature axes.
 
+    Notes
+    -----
+    A result that is not finite from finite inputs (data at 1e300, whose square overflows float64) is
+    refused with a ``ValueError`` saying the result overflowed (:func:`reference._checks.check_result`),
+    as on the accelerated side.
+
     References
     ----------
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' and 'Reparametrization';
@@ -179,7 +197,8 @@ def l_t(x0: np.ndarray, x_t: np.ndarray, eps_pred: np.ndarray, t: np.ndarray, sc
         _at(schedule, "posterior_mean_coef_x0", t, x0) * x0 + _at(schedule, "posterior_mean_coef_xt", t, x0) * x_t
     )
     mu_theta = _p_mean(x_t, eps_pred, t, schedule)
-    return gaussian_kl(mu_tilde, beta_tilde, mu_theta, beta_tilde)
+    kl = _gaussian_kl(mu_tilde, beta_tilde, mu_theta, beta_tilde, np.broadcast_shapes(mu_tilde.shape, mu_theta.shape))
+    return C.check_result(kl, (("x0", x0), ("x_t", x_t), ("eps_pred", eps_pred)))
 
 
 def l_simple(eps: np.ndarray, eps_pred: np.ndarray, *, reduction: str = "sum") -> np.ndarray:
@@ -208,6 +227,12 @@ def l_simple(eps: np.ndarray, eps_pred: np.ndarray, *, reduction: str = "sum") -
     -------
     (n,) ndarray
 
+    Notes
+    -----
+    A result that is not finite from finite inputs (data at 1e300, whose square overflows float64) is
+    refused with a ``ValueError`` saying the result overflowed (:func:`reference._checks.check_result`),
+    as on the accelerated side.
+
     References
     ----------
     Isachenko, DGM Lecture 13, recap 'Simplified objective' and 'Training' (step 4);
@@ -224,10 +249,11 @@ def l_simple(eps: np.ndarray, eps_pred: np.ndarray, *, reduction: str = "sum") -
     """
     eps, eps_pred = _check_data("eps", eps, 1), _check_data("eps_pred", eps_pred, 1)
     _check_same(("eps", "eps_pred"), (eps, eps_pred))
-    squared = (eps - eps_pred) ** 2
-    if A.option("reduction", reduction, AD.REDUCTIONS) == "mean":
-        return squared.reshape(squared.shape[0], -1).mean(axis=1)
-    return _sum_features(squared)
+    mean = A.option("reduction", reduction, AD.REDUCTIONS) == "mean"
+    with np.errstate(over="ignore", invalid="ignore"):
+        squared = (eps - eps_pred) ** 2
+        out = squared.reshape(squared.shape[0], -1).mean(axis=1) if mean else _sum_features(squared)
+    return C.check_result(out, (("eps", eps), ("eps_pred", eps_pred)))
 
 
 def prior_kl(x0: np.ndarray, schedule: Schedule) -> np.ndarray:
@@ -254,6 +280,10 @@ def prior_kl(x0: np.ndarray, schedule: Schedule) -> np.ndarray:
     (about alpha_bar_T^2 / 2, no cancellation). An empty batch (n = 0) is refused with a ``ValueError``
     naming ``x0``.
 
+    A result that is not finite from finite inputs (data at 1e300, whose square overflows float64) is
+    refused with a ``ValueError`` saying the result overflowed (:func:`reference._checks.check_result`),
+    as on the accelerated side.
+
     References
     ----------
     Isachenko, DGM Lecture 13, recap 'ELBO of gaussian diffusion model' (KL(q(x_T | x_0) || p(x_T)));
@@ -273,7 +303,9 @@ def prior_kl(x0: np.ndarray, schedule: Schedule) -> np.ndarray:
     AD.nonempty_batch("x0", x0.shape)
     alpha_bar_T = schedule.alpha_bars[-1]
     D = x0[0].size
-    return 0.5 * (D * (-alpha_bar_T - np.log1p(-alpha_bar_T)) + alpha_bar_T * _sum_features(x0**2))
+    with np.errstate(over="ignore", invalid="ignore"):
+        kl = 0.5 * (D * (-alpha_bar_T - np.log1p(-alpha_bar_T)) + alpha_bar_T * _sum_features(x0**2))
+    return C.check_result(kl, (("x0", x0),))
 
 
 def weighted_dsm_loss(score: np.ndarray, x_t: np.ndarray, x0: np.ndarray, t: np.ndarray, schedule: Schedule):
@@ -306,6 +338,12 @@ def weighted_dsm_loss(score: np.ndarray, x_t: np.ndarray, x0: np.ndarray, t: np.
     -------
     (n,) ndarray
 
+    Notes
+    -----
+    A result that is not finite from finite inputs (data at 1e300, whose square overflows float64) is
+    refused with a ``ValueError`` saying the result overflowed (:func:`reference._checks.check_result`),
+    as on the accelerated side.
+
     References
     ----------
     Isachenko, DGM Lecture 13, 'Noise Conditioned Score Network (NCSN)' and 'DDPM vs NCSN';
@@ -322,5 +360,7 @@ def weighted_dsm_loss(score: np.ndarray, x_t: np.ndarray, x0: np.ndarray, t: np.
     """
     x_t, x0, score, t, schedule = _check_triple(("x_t", "x0", "score"), x_t, x0, score, t, schedule)
     sigma2 = _at(schedule, "one_minus_alpha_bars", t, x_t)
-    target = -(x_t - _at(schedule, "sqrt_alpha_bars", t, x_t) * x0) / sigma2
-    return _sum_features(sigma2 * (score - target) ** 2)
+    with np.errstate(over="ignore", invalid="ignore"):
+        target = -(x_t - _at(schedule, "sqrt_alpha_bars", t, x_t) * x0) / sigma2
+        loss = _sum_features(sigma2 * (score - target) ** 2)
+    return C.check_result(loss, (("x_t", x_t), ("x0", x0), ("score", score)))
