@@ -218,6 +218,10 @@ def kl_gaussian(mu_p: torch.Tensor, cov_p: torch.Tensor, mu_q: torch.Tensor, cov
     The covariance algebra (Cholesky, triangular solves, log-determinants) runs in float64 and the
     result is cast back: in float32 the trace and log-determinant terms cancel for nearby Gaussians.
 
+    A KL that overflows from finite inputs (means or covariances near 1e300, or a float64 value beyond
+    the range of the input dtype) is refused with a ``ValueError`` naming the inputs (a device-side
+    check, no host read), as the reference does; it is never returned as inf.
+
     Examples
     --------
     KL(N(0, 1) || N(1, 1)) = (1 - 0)^2 / 2 (closed form):
@@ -226,6 +230,7 @@ def kl_gaussian(mu_p: torch.Tensor, cov_p: torch.Tensor, mu_q: torch.Tensor, cov
     >>> float(kl_gaussian(0 * one, torch.eye(1, dtype=torch.float64), one, torch.eye(1, dtype=torch.float64)))
     0.5
     """
+    inputs = list(zip(("mu_p", "cov_p", "mu_q", "cov_q"), (mu_p, cov_p, mu_q, cov_q)))
     mu_p, L_p, mu_q, L_q = _check_gaussians(mu_p, cov_p, mu_q, cov_q)  # float64, Sigma = L L^T, broadcast
     d = mu_p.shape[-1]
     delta = mu_q - mu_p
@@ -235,7 +240,8 @@ def kl_gaussian(mu_p: torch.Tensor, cov_p: torch.Tensor, mu_q: torch.Tensor, cov
     mahalanobis = (z * z).sum(dim=-1)
     logdet_p = 2.0 * torch.log(torch.diagonal(L_p, dim1=-2, dim2=-1)).sum(dim=-1)
     logdet_q = 2.0 * torch.log(torch.diagonal(L_q, dim1=-2, dim2=-1)).sum(dim=-1)
-    return (0.5 * (trace_term + mahalanobis - d + logdet_q - logdet_p)).to(cov_p.dtype)  # the inputs' dtype
+    out = (0.5 * (trace_term + mahalanobis - d + logdet_q - logdet_p)).to(cov_p.dtype)  # the inputs' dtype
+    return C.check_result(out, inputs)
 
 
 def js_divergence_mc(

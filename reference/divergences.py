@@ -236,6 +236,10 @@ def kl_gaussian(mu_p: np.ndarray, cov_p: np.ndarray, mu_q: np.ndarray, cov_q: np
     :math:`\|L_q^{-1}(\mu_q - \mu_p)\|^2` and :math:`\log\det\Sigma = 2\sum_i \log L_{ii}`; no inverse is
     formed.
 
+    A KL that overflows float64 from finite inputs (means or covariances near 1e300, whose squared
+    Mahalanobis distance or trace is beyond the float range) is refused with a ``ValueError`` naming the
+    inputs, as for every summary value; it is never returned as inf.
+
     References
     ----------
     Isachenko, DGM Lecture 13, recap slide 'ELBO of gaussian diffusion model' (the KL terms L_t and
@@ -249,16 +253,19 @@ def kl_gaussian(mu_p: np.ndarray, cov_p: np.ndarray, mu_q: np.ndarray, cov_q: np
     >>> float(kl_gaussian(np.zeros(1), np.eye(1), np.ones(1), np.eye(1)))
     0.5
     """
+    inputs = list(zip(("mu_p", "cov_p", "mu_q", "cov_q"), (mu_p, cov_p, mu_q, cov_q)))
     mu_p, L_p, mu_q, L_q = _check_gaussians(mu_p, cov_p, mu_q, cov_q)  # Sigma = L L^T, batch broadcast
     d = mu_p.shape[-1]
-    delta = mu_q - mu_p
-    A = np.linalg.solve(L_q, L_p)  # L_q^{-1} L_p
-    trace_term = np.sum(A * A, axis=(-2, -1))
-    z = np.linalg.solve(L_q, delta[..., None])[..., 0]  # L_q^{-1} (mu_q - mu_p)
-    mahalanobis = np.sum(z * z, axis=-1)
-    logdet_p = 2.0 * np.sum(np.log(np.diagonal(L_p, axis1=-2, axis2=-1)), axis=-1)
-    logdet_q = 2.0 * np.sum(np.log(np.diagonal(L_q, axis1=-2, axis2=-1)), axis=-1)
-    return 0.5 * (trace_term + mahalanobis - d + logdet_q - logdet_p)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by check_result below
+        delta = mu_q - mu_p
+        A = np.linalg.solve(L_q, L_p)  # L_q^{-1} L_p
+        trace_term = np.sum(A * A, axis=(-2, -1))
+        z = np.linalg.solve(L_q, delta[..., None])[..., 0]  # L_q^{-1} (mu_q - mu_p)
+        mahalanobis = np.sum(z * z, axis=-1)
+        logdet_p = 2.0 * np.sum(np.log(np.diagonal(L_p, axis1=-2, axis2=-1)), axis=-1)
+        logdet_q = 2.0 * np.sum(np.log(np.diagonal(L_q, axis1=-2, axis2=-1)), axis=-1)
+        out = 0.5 * (trace_term + mahalanobis - d + logdet_q - logdet_p)
+    return C.check_result(out, inputs)
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:

@@ -83,6 +83,7 @@ register_pair(
         bad(np.array(0.0), I2, Z2, I2, match="mu_p: expected at least 1 dimension"),
         bad(np.zeros(1), np.array(1.0), np.zeros(1), np.eye(1), match=r"cov_p: expected square matrices"),
         bad(np.zeros(1), np.eye(1), np.zeros(1), np.array(1.0), match=r"cov_q: expected square matrices"),
+        bad(np.full(1, 1e300), np.eye(1), np.zeros(1), np.eye(1), match="the result overflowed float64"),
     ],
 )
 register_pair(
