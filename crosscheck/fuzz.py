@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import inspect
 import json
 import re
@@ -40,7 +41,7 @@ import numpy as np
 import torch
 from hypothesis import given, settings
 
-from .agree import Case, _to_accelerated, _to_reference
+from .agree import Case, Exact, Twin, _to_accelerated, _to_reference
 from .registry import Pair, load_all
 
 
@@ -84,6 +85,13 @@ NUMBER_MUTATIONS: dict[str, Any] = {
 # Counts (Python ints): a huge count is a request for that much work, not a bad input, so it is left out.
 COUNT_MUTATIONS: dict[str, Any] = {"zero": 0, "negative": -1, "float": 2.5, "bool": True, "string": "2"}
 # For a function with ``rng``: the noise argument is dropped and a generator of the wrong type given.
+# Index arrays (time steps, labels): negative, past any table, floating, empty.
+INDEX_MUTATIONS: dict[str, Callable[[np.ndarray], Any]] = {
+    "negative": lambda a: -1 - np.abs(a),
+    "too_large": lambda a: a + 2**31,
+    "float": lambda a: a + 0.5,
+    "empty": lambda a: a[:0] if a.ndim else np.zeros(0, dtype=a.dtype),
+}
 RNG_MUTATIONS: dict[str, Any] = {"rng_int": 0, "rng_other_side": CrossRng()}
 
 # Mutations whose outcome may differ between the sides by design. The reference converts any
@@ -170,7 +178,10 @@ def targets(filter_text: str = "", seconds: float = 5.0) -> list[Target]:
     for probe in PROBES.values():
         if filter_text in probe.name:
             ref_fn, acc_fn = probe.functions()
-            out.append(Target(probe.name, ref_fn, acc_fn, tuple(probe.params()), probe.case))
+            params = tuple(probe.params())
+            sides = [(fn, side) for fn, side in ((ref_fn, "reference"), (acc_fn, "accelerated")) if fn is not None]
+            valid = all(outcome(fn, params, probe.case, side, seconds) == "finite" for fn, side in sides)
+            out.append(Target(probe.name, ref_fn, acc_fn, params, probe.case if valid else None))
     return out
 
 
@@ -178,22 +189,40 @@ def _float_array(value: Any) -> bool:
     return isinstance(value, np.ndarray) and value.dtype == np.float64
 
 
+def _table(value: Any) -> dict[str, Any]:
+    """The mutations of one argument's value (empty for what is not data: flags, options, callables)."""
+    if isinstance(value, Exact):
+        value = np.asarray(value.value, dtype=np.float64)
+    if _float_array(value):
+        return {k: f(value) for k, f in ARRAY_MUTATIONS.items()}
+    if isinstance(value, np.ndarray) and value.dtype.kind == "i":
+        return {k: f(value) for k, f in INDEX_MUTATIONS.items()}
+    if isinstance(value, float):
+        return NUMBER_MUTATIONS
+    if isinstance(value, int) and not isinstance(value, bool):
+        return COUNT_MUTATIONS
+    return {}
+
+
+def _slot_mutations(label: str, value: Any) -> list[tuple[str, str, Any]]:
+    """(label, kind, new value) for one argument; a :class:`Twin`'s parameters are mutated one level down."""
+    if isinstance(value, Twin):
+        out = []
+        for key, inner in value.params.items():
+            for kind, new in _table(inner).items():
+                out.append((f"{label}.{key}", kind, Twin(value.qualname, **{**value.params, key: new})))
+        return out
+    return [(label, kind, new) for kind, new in _table(value).items()]
+
+
 def mutations(case: Case, params: tuple[str, ...] = ()) -> list[tuple[str, str, Case]]:
-    """(argument, mutation kind, mutated case) for every float64 array, float and count argument,
-    plus the wrong-typed generators where the function takes ``rng`` and the case gives ``noise``."""
+    """(argument, mutation kind, mutated case) for every float64 array, index array, float and count
+    argument (and those of the objects built on each side, ``Twin``), plus the wrong-typed generators
+    where the function takes ``rng`` and the case gives ``noise``."""
     out = []
     slots = [(i, None, v) for i, v in enumerate(case.args)] + [(None, k, v) for k, v in case.kwargs.items()]
     for index, key, value in slots:
-        label = f"arg{index}" if key is None else key
-        if _float_array(value):
-            table = {k: f(value) for k, f in ARRAY_MUTATIONS.items()}
-        elif isinstance(value, float):
-            table = NUMBER_MUTATIONS
-        elif isinstance(value, int) and not isinstance(value, bool):
-            table = COUNT_MUTATIONS
-        else:
-            continue
-        for kind, new in table.items():
+        for label, kind, new in _slot_mutations(f"arg{index}" if key is None else key, value):
             args, kwargs = list(case.args), dict(case.kwargs)
             if key is None:
                 args[index] = new
@@ -207,9 +236,21 @@ def mutations(case: Case, params: tuple[str, ...] = ()) -> list[tuple[str, str, 
     return out
 
 
+def cited(params: tuple[str, ...], label: str) -> tuple[str, ...]:
+    """The names a refusal of one mutated call may cite: the parameters, and for an object built from
+    mutated parameters (``schedule.betas``) the object's and the parameter's names."""
+    return (*params, *label.split(".")) if "." in label else params
+
+
 def _convert(value: Any, side: str) -> Any:
     """One argument for ``side``: arrays keep their dtype and strides (a mutation's point), the rest as
     :mod:`crosscheck.agree` converts it in float64."""
+    if isinstance(value, Twin):
+        module_name, attr = value.qualname.rsplit(".", 1)
+        module = importlib.import_module(f"{side}.{module_name}")
+        return getattr(module, attr)(**{k: _convert(v, side) for k, v in value.params.items()})
+    if isinstance(value, Exact):
+        return _convert(np.asarray(value.value, dtype=np.float64), side)
     if isinstance(value, BF16):
         return value.values.to(torch.float32).numpy() if side == "reference" else value.values
     if isinstance(value, CrossRng):

@@ -73,7 +73,7 @@ def _rng(module: Any) -> Any:
 
 _X = np.array([[0.5, -1.0], [1.5, 0.25], [-0.75, 2.0]])  # n = 3 samples in d = 2
 _COV = np.array([[2.0, 0.5], [0.5, 1.0]])
-_W = np.array([[1.0, 0.5], [-0.5, 2.0], [0.25, 0.0]])  # 3 hidden units of a 2-d critic
+_W = np.array([[1.0, 0.5], [-0.5, 2.0], [0.25, 0.0]])  # (h, d): 3 hidden units on 2 features
 _BETAS = np.linspace(1e-3, 0.2, 6)
 
 
@@ -160,8 +160,8 @@ def _probes() -> list[Probe]:
     g, mu, h = np.array([0.3, 0.7]), np.array([[0.0, 0.0], [1.0, -1.0]]), np.array([0.5, -1.0])
     covs = np.stack([_COV, np.eye(2)])
     gauss, mixture, mlp_names = ("mean", "cov"), ("weights", "means", "covs"), ("W1", "b1", "W2", "b2")
-    critic = (_W, np.zeros(3), np.ones(3))
-    mlp = (_W, np.zeros(3), _W.T.copy(), np.array([0.1, -0.1]))
+    critic = (_W.T.copy(), np.zeros(3), np.ones(3))  # W (d, h), b (h,), a (h,)
+    mlp = (_W.T.copy(), np.zeros(3), _W, np.array([0.1, -0.1]))  # W1 (d, h), b1 (h,), W2 (h, d), b2 (d,)
     images = np.arange(8.0).reshape(2, 2, 2) / 8
     p = [
         Probe("gan.TanhCritic", _on("TanhCritic", ("W", "b", "a")), Case(critic)),
