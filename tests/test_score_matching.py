@@ -495,3 +495,16 @@ def test_geometric_sigmas_whose_ratio_underflows(side):
     sigmas = np.asarray(side.geometric_sigmas(1e300, 1e-300, 5))
     np.testing.assert_allclose(sigmas, [1e300, 1e150, 1.0, 1e-150, 1e-300], rtol=1e-13)
     assert sigmas[0] == 1e300 and sigmas[-1] == 1e-300
+
+
+@pytest.mark.parametrize("side", [ref, acc])
+def test_a_model_returning_nan_is_named_on_both_sides(side):
+    """Issue 12: the reference returned NaN where a model's output was NaN (only the samples and noise were
+    checked on entry); both sides now refuse the objective, naming the model's output."""
+    x, eps = np.zeros((2, 3)), np.ones((2, 3))
+    if side is acc:
+        x, eps = torch.tensor(x), torch.tensor(eps)
+    with pytest.raises(ValueError, match=r"^model\(x\): expected finite values"):
+        side.denoising_score_matching(lambda y: y * float("nan"), x, 1.0, noise=eps)
+    with pytest.raises(ValueError, match=r"^model\(x\): expected finite values"):
+        side.explicit_score_matching(lambda y: y * float("nan"), x, 1.0, noise=eps)

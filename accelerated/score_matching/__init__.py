@@ -61,10 +61,12 @@ Host reads: none. The value checks (a finite objective, Rademacher probes, decre
 are device-side assertions (:func:`accelerated._checks.require`): the objective's finiteness covers
 every input and the model's output, since each enters it through sums with positive weights; level
 indices are bounds-checked by the gather itself. Given ``noise`` is also checked finite on entry (one
-device-side reduction), so that a model checking its own input does not blame ``x`` for it; the
-finiteness of ``kde_score``'s result is asserted the same way. ``kde_score`` forms the
-differences x_k - x directly, in float64 and in row chunks of at most ``2**22`` (rows m d entries),
-never the cancellation-prone ``|x|^2 - 2 x.x_k + |x_k|^2``, and casts the score back to x's dtype.
+device-side reduction), so that a model checking its own input does not blame ``x`` for it, and so is
+``x`` of ``jacobian_trace`` and ``hutchinson_trace`` (a linear model's Jacobian does not depend on x, so
+a NaN there need not reach the traces; the reference side refuses it alike); the finiteness of
+``kde_score``'s result is asserted the same way. ``kde_score`` forms the differences x_k - x directly,
+in float64 and in row chunks of at most ``2**22`` (rows m d entries), never the cancellation-prone
+``|x|^2 - 2 x.x_k + |x_k|^2``, and casts the score back to x's dtype.
 
 One-sided names: none.
 """

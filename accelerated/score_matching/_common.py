@@ -88,7 +88,8 @@ def _objective_detail(value: torch.Tensor, inputs: tuple[tuple[str, torch.Tensor
         bad = C.count_non_finite(x) if x.numel() else 0
         if bad:
             return f"{name}: expected finite values, got {bad} NaN or infinite entries"
-    return f"{', '.join(n for n, _ in inputs)}: the objective overflowed {value.dtype} from finite inputs"
+    dtype = str(value.dtype).removeprefix("torch.")  # "float64", as on the reference side
+    return f"{', '.join(n for n, _ in inputs)}: the objective overflowed {dtype} from finite inputs"
 
 
 def _probes(x: torch.Tensor, count_name: str, count: object, kind: object, noise: object, rng: object) -> torch.Tensor:

@@ -159,6 +159,11 @@ def jacobian_trace(
     (n,) Tensor
         The exact traces, differentiable in the model's parameters.
 
+    Notes
+    -----
+    ``x`` is checked finite on entry (one device-side reduction, no host read), as on the reference
+    side: a linear model's Jacobian does not depend on x, so a NaN in x need not reach the traces.
+
     References
     ----------
     Advanced Course on DGM, Lecture 8, slide 'Hard to scale'; Isachenko, DGM Lecture 13, slide
@@ -173,6 +178,7 @@ def jacobian_trace(
     [5.0, 5.0]
     """
     x, chunk_size, method = _check_trace(model, x, chunk_size, method)
+    C.check_finite("x", x)
     _, trace = _scores_and_trace(model, x, chunk_size, method)
     return _checked(trace, (("x", x),))
 
@@ -264,6 +270,11 @@ def hutchinson_trace(
     (n,) Tensor
         The estimates (mean over each sample's probes).
 
+    Notes
+    -----
+    ``x`` is checked finite on entry (one device-side reduction, no host read), as on the reference
+    side: a linear model's Jacobian does not depend on x, so a NaN in x need not reach the estimates.
+
     References
     ----------
     Isachenko, DGM Lecture 13, slide 'Sliced score matching (Hutchinson's trace estimation)';
@@ -280,6 +291,7 @@ def hutchinson_trace(
     [5.0]
     """
     x, v = _check_probes(model, x, "n_probes", n_probes, kind, noise, rng)
+    C.check_finite("x", x)
     _, vJv = _probe_quadratic_forms(model, x, v)
     return _checked(vJv.mean(dim=0), (("x", x), ("noise", v)))
 

@@ -30,7 +30,9 @@ MIXED_PRECISION_DTYPES = ("float64", "float32", *LOW_PRECISION)
 # The model of the error inputs: an unconditional MLP on d = 3 features.
 MLP = Twin("models.MLPScore", W1=np.full((3, 2), 0.1), b1=np.zeros(2), W2=np.full((2, 3), 0.1), b2=np.zeros(3))
 COND_MLP = Twin("models.MLPScore", W1=np.full((4, 2), 0.1), b1=np.zeros(2), W2=np.full((2, 3), 0.1), b2=np.zeros(3))
+LINEAR = Twin("models.LinearScore", W=np.eye(3), b=np.zeros(3))  # its Jacobian does not depend on x
 X = np.zeros((2, 3))
+HUGE = np.full((2, 3), 1e300)  # finite, but its square overflows float64
 SIGMAS = np.array([1.0, 0.5, 0.1])
 NAN = float("nan")
 
@@ -219,6 +221,7 @@ register_pair(
         bad(np.zeros(()), np.zeros(()), match=r"score_p: expected samples of shape \(n, \.\.\.\)"),
         bad(np.full((1, 2), NAN), np.zeros((1, 2)), match="score_p: expected finite"),
         bad("scores", X, error=TypeError, match="score_p: expected"),
+        bad(HUGE, X, match="score_p, score_q: the objective overflowed float64 from finite inputs"),
     ],
 )
 register_pair(
@@ -249,6 +252,7 @@ register_pair(
         bad(MLP, np.zeros((4, 3)), -1.0, noise=np.zeros((4, 3)), match="bandwidth: expected a finite positive"),
         bad(MLP, np.zeros((4, 3)), 1e300, noise=np.zeros((4, 3)), match="bandwidth: expected a scale whose square"),
         bad(MLP, np.full((4, 3), NAN), 1.0, noise=np.zeros((4, 3)), match="data: expected finite"),
+        bad(MLP, X, 1.0, noise=HUGE, match=r"data, noise, model\(x\): the objective overflowed float64 from finite"),
     ],
 )
 register_pair(
@@ -257,6 +261,7 @@ register_pair(
     cases=lambda dtype: _trace_cases(),
     errors=[
         bad(MLP, np.full((2, 3), NAN), match="x: expected finite"),
+        bad(LINEAR, np.full((2, 3), NAN), match="x: expected finite"),
         bad(MLP, X, method="jacfwd", match=r"method: expected one of \("),
         bad(MLP, X, chunk_size=2.0, error=TypeError, match="chunk_size: expected an integer >= 1, got float"),
         bad(MLP, X, chunk_size=0, match="chunk_size: expected an integer >= 1, got 0"),
@@ -270,6 +275,7 @@ register_pair(
         bad(MLP, X, chunk_size=0, match="chunk_size: expected"),
         bad(MLP, np.zeros((2, 4)), match=r"x: expected shape \(\.\.\., 3\)"),
         bad(MLP, X, method=None, error=TypeError, match="method: expected one of"),
+        bad(LINEAR, HUGE, match=r"x, model\(x\): the objective overflowed float64 from finite inputs"),
     ],
 )
 register_pair(
@@ -280,6 +286,8 @@ register_pair(
         bad(MLP, X, noise=np.ones((2, 3)), match=r"noise: expected probes"),
         bad(MLP, X, noise=np.ones((2, 2, 3)), n_probes=3, match=r"\(3, 2, 3\)"),
         bad(MLP, X, match="pass exactly one of noise="),
+        bad(LINEAR, np.full((2, 3), NAN), noise=np.ones((1, 2, 3)), match="x: expected finite"),
+        bad(LINEAR, X, noise=np.full((1, 2, 3), 1e200), match="x, noise: the objective overflowed float64 from finite"),
         bad(MLP, X, noise=np.ones((1, 2, 3)), kind="normal", match="kind: expected one of"),
         bad(MLP, X, noise=np.ones((1, 2, 3)), kind=1, error=TypeError, match="kind: expected one of"),
         bad(MLP, X, noise=np.ones((2, 2, 3)), n_probes=2.0, error=TypeError, match="n_probes: expected an integer"),
@@ -294,6 +302,7 @@ register_pair(
         bad(MLP, X, noise=np.full((1, 2, 3), 0.5), kind="rademacher", match="noise: expected Rademacher probes"),
         bad(MLP, X, noise=np.full((1, 2, 3), NAN), match="noise: expected finite"),
         bad(MLP, X, noise=np.ones((1, 2, 3)), n_projections=True, error=TypeError, match="n_projections: expected"),
+        bad(LINEAR, HUGE, noise=np.ones((1, 2, 3)), match=r"x, noise, model\(x\): the objective overflowed float64"),
     ],
 )
 register_pair(
@@ -304,6 +313,7 @@ register_pair(
     errors=[
         bad(MLP, X, n_projections=0, noise=np.ones((1, 2, 3)), match="n_projections: expected an integer >= 1"),
         bad(MLP, X, n_projections=2.0, noise=np.ones((2, 2, 3)), error=TypeError, match="n_projections: expected"),
+        bad(LINEAR, HUGE, noise=np.ones((1, 2, 3)), match=r"x, noise, model\(x\): the objective overflowed float64"),
     ],
 )
 register_pair(
@@ -318,6 +328,9 @@ register_pair(
         bad(MLP, X, 1.0, noise=X, noise_conditional=1, error=TypeError, match="noise_conditional: expected True or"),
         bad(MLP, X, 1.0, noise=np.full((2, 3), NAN), match="noise: expected finite"),
         bad("model", X, 1.0, noise=X, error=TypeError, match="model: expected a callable"),
+        bad(
+            MLP, X, 1.0, noise=HUGE, match=r"x, noise, model\(x\): the objective overflowed float64 from finite inputs"
+        ),
     ],
 )
 register_pair(
@@ -347,6 +360,7 @@ register_pair(
             COND_MLP, X, SIGMAS, levels=np.array([0.0, 1.0]), noise=X, error=TypeError, match="levels: expected an int"
         ),
         bad(COND_MLP, X, SIGMAS, noise=X, match="levels: required with noise="),
+        bad(COND_MLP, X, SIGMAS, levels=_LEVELS0, noise=HUGE, match=r"x, noise, model\(x\): the objective overflowed"),
         bad(COND_MLP, X, SIGMAS, levels=np.array([0, 1, 2]), noise=X, match=r"levels: expected shape \(2,\)"),
         bad(
             COND_MLP,

@@ -57,6 +57,11 @@ Conventions
 * **Randomness** is an argument: ``noise=`` (pre-drawn standard normals, or the probe vectors of the
   sliced objectives; NCSN's level indices come with them as ``levels=``) or ``rng=`` (a
   ``numpy.random.Generator``), exactly one.
+* **Non-finite values.** Samples, noise and probes are checked finite on entry. An objective (and a
+  trace) whose value is still not finite, from a model's non-finite output or from finite inputs whose
+  scale overflows float64 (noise at 1e300, squared), raises ``ValueError`` naming the first non-finite
+  input (``"model(x)"`` for the model's output), else ``"<inputs>: the objective overflowed float64 from
+  finite inputs"``: the words of the accelerated side's device-side check, never a returned inf or NaN.
 
 One-sided names: none.
 """

@@ -32,6 +32,23 @@ def _sum_features(x: np.ndarray) -> np.ndarray:
     return np.sum(_flat(x), axis=1)
 
 
+def _checked(value: np.ndarray, inputs: tuple[tuple[str, np.ndarray], ...]) -> np.ndarray:
+    """Refuse an objective's value that is not finite (``value`` is returned unchanged otherwise).
+
+    The samples, noise and probes are checked on entry, but the model's output is not, and finite
+    inputs can still overflow (noise at 1e300 squared): the refusal names the first non-finite input
+    (the model's output ``"model(x)"``), else says the objective overflowed from finite inputs, in the
+    words of the accelerated side's namesake, so both sides refuse alike rather than returning inf or NaN.
+    """
+    if value.size == 0 or np.all(np.isfinite(value)):
+        return value
+    for name, x in inputs:
+        bad = int(np.count_nonzero(~np.isfinite(x)))
+        if bad:
+            raise ValueError(f"{name}: expected finite values, got {bad} NaN or infinite entries")
+    raise ValueError(f"{', '.join(n for n, _ in inputs)}: the objective overflowed {value.dtype} from finite inputs")
+
+
 def _analytic(model: object, method: str) -> None:
     """The reference has no autograd: a model whose derivatives are needed must supply them."""
     if not callable(model) or not callable(getattr(model, method, None)):

@@ -19,7 +19,7 @@ import reference._args.distributions as AD
 import reference._args.score_matching as SA
 
 from .. import _checks as C
-from ._common import _samples, _scores, _sigma_table, _standard_normals, _sum_features
+from ._common import _checked, _samples, _scores, _sigma_table, _standard_normals, _sum_features
 
 __all__ = ["denoising_score_matching", "geometric_sigmas", "ncsn_loss", "tweedie_denoise"]
 
@@ -116,6 +116,12 @@ def denoising_score_matching(
     () ndarray
         The estimate.
 
+    Notes
+    -----
+    An estimate that is not finite (a non-finite output of the model, or finite inputs whose scale
+    overflows float64, e.g. noise at 1e300) is refused with a ``ValueError`` naming the inputs, as on
+    the accelerated side (see Conventions in :mod:`reference.score_matching`); never inf or NaN.
+
     References
     ----------
     Isachenko, DGM Lecture 7, slides 'Denoising score matching' (theorem and proof); Advanced Course on
@@ -134,7 +140,9 @@ def denoising_score_matching(
     x_tilde = x + sigma * eps
     cond = (np.full(x.shape[0], sigma),) if noise_conditional else ()
     s = _scores(model, x_tilde, *cond)
-    return np.mean(0.5 * _sum_features((s + eps / sigma) ** 2))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by _checked
+        value = np.mean(0.5 * _sum_features((s + eps / sigma) ** 2))
+    return _checked(value, (("x", x), ("noise", eps), ("model(x)", s)))
 
 
 def geometric_sigmas(sigma_1: float, sigma_L: float, L: int) -> np.ndarray:
@@ -242,6 +250,12 @@ def ncsn_loss(
     () ndarray
         The estimate.
 
+    Notes
+    -----
+    An estimate that is not finite (a non-finite output of the model, or finite inputs whose scale
+    overflows float64, e.g. noise at 1e300) is refused with a ``ValueError`` naming the inputs, as on
+    the accelerated side (see Conventions in :mod:`reference.score_matching`); never inf or NaN.
+
     References
     ----------
     Isachenko, DGM Lecture 13, slide 'Noise Conditioned Score Network (NCSN)' (weighted objective and
@@ -263,7 +277,9 @@ def ncsn_loss(
     x_tilde = x + sigma_b * eps
     cond = (sigma,) if noise_conditional else ()
     s = _scores(model, x_tilde, *cond)
-    return np.mean(0.5 * sigma**2 * _sum_features((s + eps / sigma_b) ** 2))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by _checked
+        value = np.mean(0.5 * sigma**2 * _sum_features((s + eps / sigma_b) ** 2))
+    return _checked(value, (("x", x), ("noise", eps), ("model(x)", s)))
 
 
 def tweedie_denoise(y: np.ndarray, score: np.ndarray, sigma: float) -> np.ndarray:

@@ -15,7 +15,7 @@ import reference._args.distributions as AD
 import reference._args.score_matching as SA
 
 from .. import _checks as C
-from ._common import _flat, _samples, _scores, _standard_normals, _sum_features
+from ._common import _checked, _flat, _samples, _scores, _standard_normals, _sum_features
 
 __all__ = ["explicit_score_matching", "fisher_divergence", "kde_score"]
 
@@ -72,6 +72,12 @@ def fisher_divergence(score_p: np.ndarray, score_q: np.ndarray) -> np.ndarray:
     () ndarray
         The estimate, >= 0 (half the mean squared Euclidean distance, not a distance).
 
+    Notes
+    -----
+    An estimate that is not finite (a non-finite output of the model, or finite inputs whose scale
+    overflows float64, e.g. noise at 1e300) is refused with a ``ValueError`` naming the inputs, as on
+    the accelerated side (see Conventions in :mod:`reference.score_matching`); never inf or NaN.
+
     References
     ----------
     Isachenko, DGM Lecture 7, slide 'Fisher divergence'; Advanced Course on DGM, Lecture 8, slide
@@ -86,7 +92,9 @@ def fisher_divergence(score_p: np.ndarray, score_q: np.ndarray) -> np.ndarray:
     12.5
     """
     s_p, s_q = _check_score_pair(score_p, score_q)
-    return np.mean(0.5 * _sum_features((s_p - s_q) ** 2))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by _checked
+        value = np.mean(0.5 * _sum_features((s_p - s_q) ** 2))
+    return _checked(value, (("score_p", s_p), ("score_q", s_q)))
 
 
 def kde_score(x: np.ndarray, data: np.ndarray, bandwidth: float) -> np.ndarray:
@@ -204,7 +212,9 @@ def explicit_score_matching(
     Everything is float64 here. The accelerated side also forms the perturbed points and the KDE
     target in float64 for float32 data, so that a bandwidth below the data's float32 resolution does
     not round the perturbation (and the target) away. A bandwidth whose square leaves float64's normal
-    range is refused (see :func:`kde_score`).
+    range is refused (see :func:`kde_score`). An estimate that is not finite (a non-finite output of the model,
+    or noise at 1e300, whose kernel weights all underflow) is refused with a ``ValueError`` naming the
+    inputs, as on the accelerated side; never inf or NaN.
 
     References
     ----------
@@ -222,5 +232,6 @@ def explicit_score_matching(
     data, h, eps = _check_esm(model, data, bandwidth, noise, rng)
     x_tilde = data + h * eps
     s = _scores(model, x_tilde)
-    grad_log_q = _kde_score(x_tilde, data, h)
-    return np.mean(0.5 * _sum_features((s - grad_log_q) ** 2))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by _checked
+        value = np.mean(0.5 * _sum_features((s - _kde_score(x_tilde, data, h)) ** 2))
+    return _checked(value, (("data", data), ("noise", eps), ("model(x)", s)))

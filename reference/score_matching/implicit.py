@@ -14,7 +14,7 @@ import numpy as np
 import reference._args.score_matching as SA
 
 from .. import _checks as C
-from ._common import _analytic, _check_probes, _flat, _samples, _scores, _sum_features
+from ._common import _analytic, _check_probes, _checked, _flat, _samples, _scores, _sum_features
 
 __all__ = [
     "hutchinson_trace",
@@ -79,6 +79,12 @@ def jacobian_trace(model: object, x: np.ndarray, *, chunk_size: int | None = Non
     (n,) ndarray
         The exact traces.
 
+    Notes
+    -----
+    A trace that is not finite (a non-finite output of the model, or finite inputs whose scale
+    overflows float64, e.g. noise at 1e300) is refused with a ``ValueError`` naming the inputs, as on
+    the accelerated side (see Conventions in :mod:`reference.score_matching`); never inf or NaN.
+
     References
     ----------
     Advanced Course on DGM, Lecture 8, slide 'Hard to scale' (the diagonal of grad_x s_theta);
@@ -93,7 +99,7 @@ def jacobian_trace(model: object, x: np.ndarray, *, chunk_size: int | None = Non
     [5.0, 5.0]
     """
     x, chunk_size, method = _check_trace(model, x, chunk_size, method)
-    return _divergences(model, x)
+    return _checked(_divergences(model, x), (("x", x),))
 
 
 def implicit_score_matching(
@@ -129,6 +135,12 @@ def implicit_score_matching(
     () ndarray
         The estimate (may be negative: the constant is dropped).
 
+    Notes
+    -----
+    An estimate that is not finite (a non-finite output of the model, or finite inputs whose scale
+    overflows float64, e.g. noise at 1e300) is refused with a ``ValueError`` naming the inputs, as on
+    the accelerated side (see Conventions in :mod:`reference.score_matching`); never inf or NaN.
+
     References
     ----------
     Isachenko, DGM Lecture 13, slide 'Implicit score matching' (theorem, proof only for 1D);
@@ -147,7 +159,9 @@ def implicit_score_matching(
     x, chunk_size, method = _check_trace(model, x, chunk_size, method)
     tr = _divergences(model, x)
     s = _scores(model, x)
-    return np.mean(0.5 * _sum_features(s**2) + tr)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by _checked
+        value = np.mean(0.5 * _sum_features(s**2) + tr)
+    return _checked(value, (("x", x), ("model(x)", s)))
 
 
 def hutchinson_trace(
@@ -194,6 +208,12 @@ def hutchinson_trace(
     (n,) ndarray
         The estimates, one per sample (mean over its M probes).
 
+    Notes
+    -----
+    An estimate that is not finite (a non-finite output of the model, or finite inputs whose scale
+    overflows float64, e.g. noise at 1e300) is refused with a ``ValueError`` naming the inputs, as on
+    the accelerated side (see Conventions in :mod:`reference.score_matching`); never inf or NaN.
+
     References
     ----------
     Isachenko, DGM Lecture 13, slide 'Sliced score matching (Hutchinson's trace estimation)';
@@ -213,7 +233,9 @@ def hutchinson_trace(
     x, v = _check_probes(model, x, "n_probes", n_probes, kind, noise, rng)
     J = _jacobians(model, x)
     v = v.reshape(v.shape[0], *_flat(x).shape)
-    return np.mean(np.einsum("mni,nij,mnj->mn", v, J, v), axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by _checked
+        value = np.mean(np.einsum("mni,nij,mnj->mn", v, J, v), axis=0)
+    return _checked(value, (("x", x), ("noise", v)))
 
 
 def sliced_score_matching(
@@ -260,6 +282,12 @@ def sliced_score_matching(
     () ndarray
         The estimate.
 
+    Notes
+    -----
+    An estimate that is not finite (a non-finite output of the model, or finite inputs whose scale
+    overflows float64, e.g. noise at 1e300) is refused with a ``ValueError`` naming the inputs, as on
+    the accelerated side (see Conventions in :mod:`reference.score_matching`); never inf or NaN.
+
     References
     ----------
     Advanced Course on DGM, Lecture 8, slide 'Sliced Score Matching'; Beigy, Score-Based Generative
@@ -282,9 +310,11 @@ def sliced_score_matching(
     s = _scores(model, x)
     J = _jacobians(model, x)
     v = v.reshape(v.shape[0], *_flat(x).shape)
-    vJv = np.einsum("mni,nij,mnj->mn", v, J, v)
-    vs = np.einsum("mni,ni->mn", v, _flat(s))
-    return np.mean(vJv + 0.5 * vs**2)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by _checked
+        vJv = np.einsum("mni,nij,mnj->mn", v, J, v)
+        vs = np.einsum("mni,ni->mn", v, _flat(s))
+        value = np.mean(vJv + 0.5 * vs**2)
+    return _checked(value, (("x", x), ("noise", v), ("model(x)", s)))
 
 
 def sliced_score_matching_vr(
@@ -322,6 +352,12 @@ def sliced_score_matching_vr(
     () ndarray
         The estimate.
 
+    Notes
+    -----
+    An estimate that is not finite (a non-finite output of the model, or finite inputs whose scale
+    overflows float64, e.g. noise at 1e300) is refused with a ``ValueError`` naming the inputs, as on
+    the accelerated side (see Conventions in :mod:`reference.score_matching`); never inf or NaN.
+
     References
     ----------
     Song, Garg, Shi, Ermon, Sliced Score Matching: A Scalable Approach to Density and Score
@@ -341,5 +377,7 @@ def sliced_score_matching_vr(
     s = _scores(model, x)
     J = _jacobians(model, x)
     v = v.reshape(v.shape[0], *_flat(x).shape)
-    vJv = np.einsum("mni,nij,mnj->mn", v, J, v)
-    return np.mean(vJv) + np.mean(0.5 * _sum_features(s**2))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by _checked
+        vJv = np.einsum("mni,nij,mnj->mn", v, J, v)
+        value = np.mean(vJv) + np.mean(0.5 * _sum_features(s**2))
+    return _checked(value, (("x", x), ("noise", v), ("model(x)", s)))
