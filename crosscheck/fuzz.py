@@ -338,10 +338,9 @@ def run(items: list[Target], seconds: float) -> list[dict]:
                 )
                 continue
             for arg, kind, mutated in mutations(t.case, t.params):
-                ref = None if t.reference is None else outcome(t.reference, t.params, mutated, "reference", seconds)
-                acc = (
-                    None if t.accelerated is None else outcome(t.accelerated, t.params, mutated, "accelerated", seconds)
-                )
+                names = cited(t.params, arg)
+                ref = None if t.reference is None else outcome(t.reference, names, mutated, "reference", seconds)
+                acc = None if t.accelerated is None else outcome(t.accelerated, names, mutated, "accelerated", seconds)
                 rows.append({"pair": t.name, "arg": arg, "kind": kind, "reference": ref, "accelerated": acc})
     return rows
 
