@@ -182,6 +182,9 @@ def _bad_input_worker(rank: int, world: int) -> dict:
     attempt("prdc_k_too_large_globally", lambda: distributed.prdc(x, x[:2], k=4))
     attempt("kid_subset_too_large", lambda: distributed.kid(x, x, subset_size=21))
     attempt("is_too_many_splits", lambda: distributed.inception_score(torch.softmax(x, dim=1), splits=21))
+    flat = torch.full((10, 3), 1e300, dtype=torch.float64)  # finite: the mean term of FID and KID's kernel overflow
+    attempt("fid_overflow", lambda: distributed.fid(flat, x))
+    attempt("kid_overflow", lambda: distributed.kid(flat, x, subset_size=5, n_subsets=3))
     # after all of that the group still works
     out["still_works"] = _numbers(distributed.prdc(x, x, k=2))
     return out
@@ -204,6 +207,8 @@ def test_bad_input_raises_on_every_rank_and_does_not_hang():
             r"kid: rank 0 refused the subset arguments",
         ),
         "is_too_many_splits": ("ValueError", r"splits: expected 1 <= splits <= n = 20"),
+        "fid_overflow": ("ValueError", r"features1, features2: the result overflowed float64 from finite inputs"),
+        "kid_overflow": ("ValueError", r"features1, features2: the result overflowed float64 from finite inputs"),
     }
     import re
 

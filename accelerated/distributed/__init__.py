@@ -47,6 +47,7 @@ import torch
 from reference._args import metrics as M
 
 from .. import metrics
+from ..metrics.fid import _frechet_of_features
 from ._collectives import F64, _active, _all_reduce_sum, _local_features
 from ._kid import kid
 from ._prdc import prdc
@@ -84,7 +85,7 @@ def fid(features1: torch.Tensor, features2: torch.Tensor, *, group: object = Non
         s = metrics.StreamingStatistics(t.shape[1]).update(t)
         s.all_reduce(group)
         stats.append(s.finalize())
-    value = metrics.frechet_distance(stats[0].mu, stats[0].sigma, stats[1].mu, stats[1].sigma)
+    value = _frechet_of_features("features1, features2", stats[0].mu, stats[0].sigma, stats[1].mu, stats[1].sigma)
     return value.to(x.dtype)
 
 

@@ -69,12 +69,16 @@ def frechet_distance(mu1: torch.Tensor, sigma1: torch.Tensor, mu2: torch.Tensor,
         raise type(err)(re.sub(r"\bcov([12])\b", r"sigma\1", str(err))) from err
 
 
+# The leading "mu1, sigma1, mu2, sigma2: " (or part of it) of frechet_distance's errors: replaced by the feature sets.
+_ARGUMENTS = re.compile(r"^(?:(?:mu|sigma)[12](?:, |: ))+")
+
+
 def _frechet_of_features(names: str, mu1, sigma1, mu2, sigma2) -> torch.Tensor:
     """:func:`frechet_distance` of two feature sets' statistics; its errors name the feature sets."""
     try:
         return frechet_distance(mu1, sigma1, mu2, sigma2)
     except ValueError as err:
-        message = str(err).removeprefix("sigma1, sigma2: ")
+        message = _ARGUMENTS.sub("", str(err), count=1)
         raise ValueError(f"{names}: {message}") from err
 
 
@@ -95,6 +99,12 @@ def fid(features1: torch.Tensor, features2: torch.Tensor) -> torch.Tensor:
     -------
     () Tensor
         FID.
+
+    Notes
+    -----
+    Statistics that overflow float64 are refused naming the feature set, and a Frechet distance that
+    overflows from finite statistics is a ``ValueError`` naming ``features1, features2`` (a device-side
+    assertion), as on the reference side.
 
     Examples
     --------

@@ -180,6 +180,10 @@ def mmd2_unbiased(features1: torch.Tensor, features2: torch.Tensor) -> torch.Ten
     relative error about ``sqrt(d) * 6e-8``), in row blocks of at most 2**26 entries, so memory does
     not grow as m n; the entries are summed in float64 and the diagonals subtracted exactly.
 
+    Features whose kernel values overflow (float64 sums, or the features' dtype in the GEMMs) are
+    refused with a ``ValueError`` naming ``features1, features2`` (:func:`accelerated._checks.check_result`,
+    a device-side assertion, no host read), as on the reference side.
+
     Examples
     --------
     X = {0, 0}, Y = {1, 1} in d = 1: k(0, 0) = 1, k(1, 1) = 2^3 = 8, k(0, 1) = 1, so the
@@ -189,7 +193,8 @@ def mmd2_unbiased(features1: torch.Tensor, features2: torch.Tensor) -> torch.Ten
     7.0
     """
     x, y = _check_sets(("features1", "features2"), features1, features2, min_rows=(2, 2))
-    return _subset_mmd2(x[None], y[None])[0].to(x.dtype)
+    value = _subset_mmd2(x[None], y[None])[0]
+    return C.check_result(value, [("features1", x), ("features2", y)]).to(x.dtype)
 
 
 def _draw_rows(n: int, m: int, S: int, rng: torch.Generator) -> torch.Tensor:
@@ -336,6 +341,10 @@ def kid(
     in float64 with the diagonals left out exactly (:func:`_subset_mmd2`); mean and std of the S
     float64 values in float64, then cast.
 
+    Features whose kernel values overflow (float64 sums, or the features' dtype in the GEMMs) are
+    refused with a ``ValueError`` naming ``features1, features2`` (:func:`accelerated._checks.check_result`,
+    a device-side assertion, no host read), as on the reference side.
+
     Examples
     --------
     With subsets of all rows every subset value is MMD^2_u({0, 0}, {1, 1}) = 1 + 8 - 2 = 7 (by hand):
@@ -359,4 +368,6 @@ def kid(
         ys = _gather_rows(y, idx2[s : s + chunk], buffers[1])
         values.append(_subset_mmd2(xs, ys, workspace=buffers[2]))
     values = torch.cat(values)
-    return KID(values.mean().to(x.dtype), values.std(correction=0).to(x.dtype))
+    result = torch.stack([values.mean(), values.std(correction=0)]).to(x.dtype)
+    C.check_result(result, [("features1", x), ("features2", y)])
+    return KID(result[0], result[1])

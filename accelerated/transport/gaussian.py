@@ -179,6 +179,11 @@ def gaussian_w2(
     host reads whether a factorisation failed and, with value checks on, whether an eigenvalue is too
     negative.
 
+    A result that overflows from finite inputs (float64 means or covariances around 1e154 and beyond,
+    or a float64 value beyond the inputs' dtype once cast) is a ``ValueError`` naming ``mu1, cov1,
+    mu2, cov2`` (:func:`accelerated._checks.check_result`, a device-side assertion), as on the
+    reference side, never inf or NaN.
+
     Examples
     --------
     W_2^2 of N(0, 1) and N(3, 4) is (0 - 3)^2 + (1 - 2)^2 = 10 (closed form):
@@ -198,4 +203,5 @@ def gaussian_w2(
         cov2.to(F64), dim1=-2, dim2=-1
     ).sum(-1)
     w2_squared = (mean_term + traces - 2.0 * cross).clamp(min=0.0)
-    return (w2_squared if squared else _safe_root(w2_squared, 2.0)).to(mu1.dtype)
+    out = (w2_squared if squared else _safe_root(w2_squared, 2.0)).to(mu1.dtype)
+    return C.check_result(out, [("mu1", mu1), ("cov1", cov1), ("mu2", mu2), ("cov2", cov2)])

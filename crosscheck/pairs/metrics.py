@@ -244,6 +244,7 @@ _ASYMMETRIC = np.array([[1.0, 0.5], [0.0, 1.0]])
 _NOISE = np.zeros((2, 10))
 _A, _B = np.zeros((8, 3)), np.ones((10, 3))  # KID: n1 = 8, n2 = 10
 _HUGE = np.array([[1e300, -1e300], [-1e300, 1e300], [1e300, 1e300]])  # finite, squares overflow float64
+_FLAT = np.full((8, 3), 1e300)  # finite, no spread: fine statistics, but a mean (or kernel) term that overflows
 _BIG = np.random.default_rng(14).normal(size=(20, 3)) * 1e150  # covariances ~1e300: the W2 products overflow
 
 
@@ -289,6 +290,13 @@ register_pair(
     errors=[
         bad(np.zeros(2), np.eye(2), np.zeros(2), _ASYMMETRIC, match="sigma2: expected symmetric"),
         bad(np.zeros(2), np.diag([1.0, -1.0]), np.zeros(2), np.eye(2), match="sigma1"),
+        bad(
+            np.full(2, 1e300),
+            np.eye(2),
+            np.zeros(2),
+            np.eye(2),
+            match="mu1, sigma1, mu2, sigma2: the result overflowed",
+        ),
     ],
 )
 register_pair(
@@ -299,6 +307,7 @@ register_pair(
         *_FEATURE_SET_ERRORS,
         bad(np.ones((3, 2)), _HUGE[:, :2], match="features2: the mean or covariance overflows float64"),
         bad(_BIG, _BIG * 1.1, match="features1, features2: the Frechet distance cannot be computed"),
+        bad(_FLAT, _A, match="features1, features2: the result overflowed float64"),
     ],
 )
 register_pair(
@@ -316,15 +325,28 @@ register_pair(
         bad(_X, _X, batch_sizes=[5, 10], noise=np.full((2, 10), 2.0), match=r"noise: expected values in \[0.0, 1.0\]"),
         bad(_X, _X, batch_sizes=[5, 10], match="pass exactly one of noise"),
         bad(_X, np.zeros((10, 2)), batch_sizes=[5, 10], noise=_NOISE, match="real_features and fake_features"),
+        bad(
+            _X,
+            np.full((10, 3), 1e300),
+            batch_sizes=[5, 10],
+            noise=_NOISE,
+            match="real_features, fake_features: the result",
+        ),
     ],
 )
-register_pair("metrics", "mmd2_unbiased", cases=_mmd2_cases, errors=_FEATURE_SET_ERRORS)
+register_pair(
+    "metrics",
+    "mmd2_unbiased",
+    cases=_mmd2_cases,
+    errors=[*_FEATURE_SET_ERRORS, bad(_FLAT, _A, match="features1, features2: the result overflowed float64")],
+)
 register_pair(
     "metrics",
     "kid",
     cases=_kid_cases,
     errors=[
         *_FEATURE_SET_ERRORS,
+        bad(_FLAT, _B, n_subsets=2, match="features1, features2: the result overflowed float64"),
         bad(_A, _B, subset_size=4.0, error=TypeError, match="subset_size: expected an integer"),
         bad(_A, _B, subset_size=True, error=TypeError, match="subset_size: expected an integer"),
         bad(_A, _B, subset_size=1, match="subset_size: expected an integer >= 2"),

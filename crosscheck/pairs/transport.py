@@ -315,5 +315,6 @@ register_pair(
         bad(np.array([np.nan, 0.0]), _EYE, _MU, _EYE, match="mu1: expected finite values"),
         bad(_MU, np.ones((2, 3)), _MU, _EYE, match=r"cov1: expected square matrices"),
         bad(_MU, _EYE, _MU, _EYE, squared=1, error=TypeError, match="squared: expected True or False"),
+        bad(np.full(2, 1e300), _EYE, _MU, _EYE, match="mu1, cov1, mu2, cov2: the result overflowed float64"),
     ],
 )

@@ -78,12 +78,16 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
         raise type(err)(re.sub(r"\bcov([12])\b", r"sigma\1", str(err))) from err
 
 
+# The leading "mu1, sigma1, mu2, sigma2: " (or part of it) of frechet_distance's errors: replaced by the feature sets.
+_ARGUMENTS = re.compile(r"^(?:(?:mu|sigma)[12](?:, |: ))+")
+
+
 def _frechet_of_features(names: str, s1: tuple, s2: tuple) -> np.ndarray:
     """:func:`frechet_distance` of two feature sets' statistics; its errors name the feature sets."""
     try:
         return frechet_distance(s1.mu, s1.sigma, s2.mu, s2.sigma)
     except ValueError as err:
-        message = str(err).removeprefix("sigma1, sigma2: ")
+        message = _ARGUMENTS.sub("", str(err), count=1)
         raise ValueError(f"{names}: {message}") from err
 
 
@@ -106,6 +110,12 @@ def fid(features1: np.ndarray, features2: np.ndarray) -> np.ndarray:
     -------
     () ndarray
         FID.
+
+    Notes
+    -----
+    Statistics that overflow float64 are refused naming the feature set (``features1`` or
+    ``features2``); a Frechet distance that overflows from finite statistics (means around 1e154 and
+    beyond) is a ``ValueError`` naming ``features1, features2``, never inf or NaN.
 
     References
     ----------

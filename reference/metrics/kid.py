@@ -79,6 +79,12 @@ def mmd2_unbiased(features1: np.ndarray, features2: np.ndarray) -> np.ndarray:
     () ndarray
         The estimate, float64.
 
+    Notes
+    -----
+    Features whose kernel values overflow float64 (entries around 1e51 and beyond: the cube of their
+    dot products is beyond the largest float) are refused with a ``ValueError`` naming ``features1,
+    features2`` (:func:`reference._checks.check_result`), never inf or NaN.
+
     References
     ----------
     Binkowski, Sutherland, Arbel, Gretton, Demystifying MMD GANs, ICLR 2018 (the cubic kernel and
@@ -95,7 +101,9 @@ def mmd2_unbiased(features1: np.ndarray, features2: np.ndarray) -> np.ndarray:
     7.0
     """
     X, Y = _check_sets(("features1", "features2"), features1, features2, min_rows=(2, 2))
-    return np.asarray(_mmd2(X, Y))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by check_result
+        value = np.asarray(_mmd2(X, Y))
+    return C.check_result(value, [("features1", X), ("features2", Y)])
 
 
 def _given_indices(indices: object, n1: int, n2: int, subset_size: object, n_subsets: object) -> tuple[np.ndarray, ...]:
@@ -191,6 +199,12 @@ def kid(
     KID
         ``mean`` and population ``std`` (divisor S) of the S subset values, floats.
 
+    Notes
+    -----
+    Features whose kernel values overflow float64 (entries around 1e51 and beyond: the cube of their
+    dot products is beyond the largest float) are refused with a ``ValueError`` naming ``features1,
+    features2`` (:func:`reference._checks.check_result`), never inf or NaN.
+
     References
     ----------
     Binkowski, Sutherland, Arbel, Gretton, Demystifying MMD GANs, ICLR 2018 (KID, its cubic kernel and
@@ -208,5 +222,8 @@ def kid(
     """
     X, Y = _check_sets(("features1", "features2"), features1, features2, min_rows=(2, 2))
     idx1, idx2 = _kid_indices(X.shape[0], Y.shape[0], subset_size, n_subsets, rng, indices)
-    values = np.array([_mmd2(X[i], Y[j]) for i, j in zip(idx1, idx2)])
-    return KID(float(np.mean(values)), float(np.std(values)))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by check_result
+        values = np.array([_mmd2(X[i], Y[j]) for i, j in zip(idx1, idx2)])
+        mean, std = float(np.mean(values)), float(np.std(values))
+    C.check_result(np.array([mean, std]), [("features1", X), ("features2", Y)])
+    return KID(mean, std)

@@ -140,6 +140,10 @@ def gaussian_w2(
     kappa = 1e8, lambda_max = 1; measured 4.8e-7 and 8.5e-7 at kappa = 1e8): a W_2 below that bound is
     indistinguishable from 0; compare with ``squared=True`` near 0.
 
+    A result that overflows float64 from finite inputs (means or covariances around 1e154 and beyond,
+    whose squares are beyond the largest float) is a ``ValueError`` naming ``mu1, cov1, mu2, cov2``
+    (:func:`reference._checks.check_result`), never inf or NaN.
+
     References
     ----------
     Isachenko, DGM Lecture 7, slide 'Wasserstein metric' (theorem); Isachenko, DGM Lecture 7, slide
@@ -159,7 +163,9 @@ def gaussian_w2(
     w2_squared = np.empty(mu1.shape[:-1])
     for k in np.ndindex(*w2_squared.shape):
         Sigma_pi, Sigma_p = cov1[k], cov2[k]
-        mean_term = float(np.sum((mu1[k] - mu2[k]) ** 2))
-        trace_term = np.trace(Sigma_pi) + np.trace(Sigma_p) - 2.0 * _bures_cross_term(Sigma_pi, Sigma_p)
-        w2_squared[k] = max(mean_term + trace_term, 0.0)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by check_result below
+            mean_term = float(np.sum((mu1[k] - mu2[k]) ** 2))
+            trace_term = np.trace(Sigma_pi) + np.trace(Sigma_p) - 2.0 * _bures_cross_term(Sigma_pi, Sigma_p)
+            w2_squared[k] = max(mean_term + trace_term, 0.0)
+    C.check_result(w2_squared, [("mu1", mu1), ("cov1", cov1), ("mu2", mu2), ("cov2", cov2)])
     return w2_squared if squared else np.sqrt(w2_squared)
