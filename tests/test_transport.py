@@ -447,3 +447,22 @@ def test_wasserstein_lp_at_large_cost_scales_and_float16_weights():
     b = torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=torch.float16)
     value = acc.wasserstein(t(x, torch.float16), t(y, torch.float16), a=a, b=b)
     assert value.dtype == torch.float16 and torch.isfinite(value)
+
+
+def test_reference_logsumexp_is_scipys_and_a_fixed_budget_runs_quickly():
+    # The reference's Sinkhorn wrote out log-sum-exp in place of scipy.special.logsumexp, whose
+    # dispatch cost ten times the arithmetic: tol=0 with the default max_iter = 10_000 ran past the
+    # fuzzer's 3 s alarm. Same values (to rounding), zero-mass entries (-inf) included.
+    from scipy.special import logsumexp
+
+    from reference.transport.sinkhorn import _logsumexp
+
+    z = np.random.default_rng(3).normal(size=(5, 4)) * 50.0
+    z[1, 2] = z[3, 0] = -np.inf
+    for axis in (0, 1):
+        np.testing.assert_allclose(_logsumexp(z, axis), logsumexp(z, axis=axis), rtol=1e-15, atol=0)
+    rng = np.random.default_rng(4)
+    x, y = rng.random((5, 2)), rng.random((4, 2))
+    out, out_t = ref.sinkhorn(x, y, epsilon=0.1, tol=0.0), acc.sinkhorn(t(x), t(y), epsilon=0.1, tol=0.0)
+    assert not out.converged and out.n_iter == out_t.n_iter > 10_000  # the budget, plus the annealing stages
+    assert float(out_t.cost) == pytest.approx(out.cost, rel=1e-12)
