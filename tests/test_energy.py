@@ -341,3 +341,44 @@ def test_energies_work_under_torch_func_transforms():
     E = acc.DoubleWellEnergy(1.0, 2.0)
     x = t(np.random.default_rng(9).normal(size=(5, 3)))
     np.testing.assert_allclose(n(torch.func.vmap(torch.func.grad(E))(x)), n(E.grad(x)), rtol=1e-14)
+
+
+@pytest.mark.parametrize("side", ["reference", "accelerated"])
+def test_energies_are_inf_never_nan_where_they_overflow(side):
+    """Issue 12: the analytic energies at 1e300 are ±inf (density 0), never NaN, documented in each Notes;
+    an overflow inside the quadratic form (x - m = inf, then inf * 0) is +inf, not NaN."""
+    mod = ref if side == "reference" else acc
+
+    def conv(v):
+        return np.asarray(v, dtype=np.float64) if side == "reference" else torch.tensor(v, dtype=torch.float64)
+
+    quadratic = mod.QuadraticEnergy(conv(np.eye(2)), conv([-1e308, 0.0]))
+    well = mod.DoubleWellEnergy(1.0, 1.0)
+    x = conv([[1e308, 0.0], [1e300, -1e300], [0.5, 0.0]])
+    e_q, e_w, g_w = (
+        np.asarray(v.detach() if torch.is_tensor(v) else v)
+        for v in (quadratic(conv([[1e308, 0.0], [-1e308, 0.5]])), well(x), well.grad(x))
+    )
+    assert e_q.tolist() == [math.inf, 0.125]
+    assert e_w.tolist()[:2] == [math.inf, math.inf] and np.isfinite(e_w[2])
+    assert g_w[1].tolist() == [math.inf, -math.inf] and np.all(np.isfinite(g_w[2]))
+    assert np.asarray(mod.unnormalized_log_density(conv([math.inf]))).tolist() == [-math.inf]
+    score = np.asarray(mod.energy_score(well, x[1:]).tolist())
+    assert score[0].tolist() == [-math.inf, math.inf] and not np.any(np.isnan(score))
+    call = mod.QuadraticEnergy.__call__ if side == "reference" else mod.QuadraticEnergy.forward
+    well_call = mod.DoubleWellEnergy.__call__ if side == "reference" else mod.DoubleWellEnergy.forward
+    for fn in (call, well_call, mod.DoubleWellEnergy.grad, mod.unnormalized_log_density, mod.energy_score):
+        notes = fn.__doc__.split("Notes")[1]
+        assert "inf" in notes and "never NaN" in notes, fn.__qualname__
+
+
+@pytest.mark.parametrize("side", ["reference", "accelerated"])
+def test_log_partition_function_refuses_a_log_z_that_is_not_finite(side):
+    """Issue 12: a double well with b = 1e300 has E = inf on the whole box, and log Z was returned as -inf."""
+    mod = ref if side == "reference" else acc
+
+    def conv(v):
+        return np.asarray(v, dtype=np.float64) if side == "reference" else torch.tensor(v, dtype=torch.float64)
+
+    with pytest.raises(ValueError, match="energy: expected energies whose log partition function is finite"):
+        mod.log_partition_function(mod.DoubleWellEnergy(1.0, 1e300), conv(-1.0), conv(1.0))

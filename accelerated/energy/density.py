@@ -156,9 +156,17 @@ class QuadraticEnergy(nn.Module):
         return x.to(F64) - self.mean.to(F64)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """E(x) for x of shape (..., d); returns (...) in x's dtype."""
+        """E(x) for x of shape (..., d); returns (...) in x's dtype.
+
+        Notes
+        -----
+        E = +inf where the quadratic form overflows float64 (x near 1e300), or the float64 value beyond the
+        range of x's dtype (float32 x near 1e30): the density exp(-E) is 0; never NaN (an overflow inside
+        the product, inf * 0 or inf - inf, is +inf: E >= 0 for P positive definite).
+        """
         diff = self._diff(x)
-        return (0.5 * ((diff @ self.precision.to(F64)) * diff).sum(dim=-1)).to(x.dtype)
+        E = 0.5 * ((diff @ self.precision.to(F64)) * diff).sum(dim=-1)
+        return torch.where(E.isnan(), math.inf, E).to(x.dtype)
 
     def grad(self, x: torch.Tensor) -> torch.Tensor:
         """Analytic grad_x E(x) = P (x - m); x (..., d) -> (..., d)."""
@@ -197,12 +205,24 @@ class DoubleWellEnergy(nn.Module):
         self.b = A.real("b", b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """E(x) for x of shape (..., d); returns (...) in x's dtype."""
+        """E(x) for x of shape (..., d); returns (...) in x's dtype.
+
+        Notes
+        -----
+        E = +inf where x^4 overflows float64 (|x| above about 1e77), or the float64 value beyond the range of
+        x's dtype (float32 x near 1e30): the density exp(-E) is 0; never NaN.
+        """
         x64 = _check_points("x", x).to(F64)
         return (self.a * ((x64**2 - self.b) ** 2).sum(dim=-1)).to(x.dtype)
 
     def grad(self, x: torch.Tensor) -> torch.Tensor:
-        """Analytic grad_x E(x) = 4 a x (x^2 - b); x (..., d) -> (..., d)."""
+        """Analytic grad_x E(x) = 4 a x (x^2 - b); x (..., d) -> (..., d).
+
+        Notes
+        -----
+        ±inf (the sign of x) where x^3 overflows float64 (|x| above about 5e102), or the float64 value
+        beyond the range of x's dtype; never NaN.
+        """
         x64 = _check_points("x", x).to(F64)
         return (4.0 * self.a * x64 * (x64**2 - self.b)).to(x.dtype)
 
@@ -223,6 +243,11 @@ def unnormalized_log_density(energy: torch.Tensor) -> torch.Tensor:
     -------
     (...) Tensor
         -E.
+
+    Notes
+    -----
+    -inf where the energy is +inf (an energy that overflowed: the density is 0); never NaN (NaN
+    energies are refused).
 
     References
     ----------
@@ -262,6 +287,12 @@ def energy_score(energy: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
     -------
     (..., d) Tensor
         -grad E(x), dtype and device of ``x``.
+
+    Notes
+    -----
+    ±inf where the energy's gradient overflows (points near 1e300 for :class:`QuadraticEnergy`, above
+    about 5e102 for :class:`DoubleWellEnergy`, or beyond the range of x's dtype); never NaN for these
+    analytic energies.
 
     References
     ----------
@@ -359,6 +390,10 @@ def log_partition_function(
     log-sum-exp runs in float64. The grid is capped at 2^22 points (n_points <= 2^22 in 1-D, 2048 in
     2-D), as on the reference: a larger one is refused with a ``ValueError`` naming ``n_points``.
 
+    A log Z that is not finite in ``lower``'s dtype (energies that are +inf, or overflow, at every grid
+    point; or energies near -1e300) is refused with a ``ValueError`` naming ``energy`` (a device-side
+    check, no host read), as on the reference.
+
     References
     ----------
     Advanced Course on DGM, Lecture 8, slide 'Energy Based Models'; Isachenko, DGM Lecture 7,
@@ -387,4 +422,7 @@ def log_partition_function(
     for k in range(1, d):
         log_w = (log_w[:, None] + (torch.log(h[k]) + log_c)[None, :]).reshape(-1)
     E = _evaluate(energy, points.to(lower.dtype))
-    return torch.logsumexp(log_w - E.to(F64), dim=0).to(lower.dtype)
+    log_z = torch.logsumexp(log_w - E.to(F64), dim=0).to(lower.dtype)
+    if C.value_checks_active():
+        C.require(C.result_flag(log_z), AE.log_z_message(str(log_z.dtype).removeprefix("torch.")))
+    return log_z

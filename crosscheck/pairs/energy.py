@@ -148,6 +148,12 @@ PARTITION_ERRORS = [
     bad("E", np.array(0.0), np.array(1.0), error=TypeError, match="energy: expected a callable"),
     bad(lambda x: x, np.array(0.0), np.array(1.0), match=r"energy\(points\): expected shape \(201,\)"),
     bad(lambda x: x[:, 0] * NAN, np.array(0.0), np.array(1.0), match=r"energy\(points\): expected no NaN"),
+    bad(
+        lambda x: x[:, 0] * 0.0 + np.inf,
+        np.array(0.0),
+        np.array(1.0),
+        match="energy: expected energies whose log partition function is finite",
+    ),
     bad(WELL, np.array(0.0), np.array(1.0), n_points=10**7, match=r"n_points: the grid of .* exceeds the cap"),
     bad(WELL, np.zeros(2), np.ones(2), n_points=2049, match=r"n_points: the grid of n_points\^d = 2049\^2"),
 ]

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from . import count
 
-__all__ = ["MAX_GRID_POINTS", "MAX_ISING_PIXELS", "enumerable", "grid_points", "image_size", "ising_size"]
+__all__ = [
+    "MAX_GRID_POINTS",
+    "MAX_ISING_PIXELS",
+    "enumerable",
+    "grid_points",
+    "image_size",
+    "ising_size",
+    "log_z_message",
+]
 
 # Exact enumeration of 2^(H W) images: 16 pixels (65536 states) at most.
 MAX_ISING_PIXELS = 16
@@ -69,3 +77,16 @@ def ising_size(height: object, width: object) -> tuple[int, int]:
     (3, 3)
     """
     return enumerable("height, width", count("height", height), count("width", width))
+
+
+def log_z_message(dtype: str) -> str:
+    """The refusal of a log partition function that is not finite in ``dtype``: both sides raise it.
+
+    >>> log_z_message("float64")[:7]
+    'energy:'
+    """
+    return (
+        f"energy: expected energies whose log partition function is finite in {dtype}, got log Z = +-inf "
+        f"(exp(-E) underflows to 0 at every grid point of the box, e.g. energies near 1e300 or +inf, or "
+        f"overflows, e.g. energies near -1e300)"
+    )

@@ -152,10 +152,19 @@ class QuadraticEnergy:
         return self.mean.shape[0]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """E(x) for x of shape (..., d); returns (...)."""
+        """E(x) for x of shape (..., d); returns (...).
+
+        Notes
+        -----
+        E = +inf where the quadratic form overflows float64 (x near 1e300: the density exp(-E) is 0);
+        never NaN (an overflow inside the product, inf * 0 or inf - inf, is +inf: E >= 0 for P positive
+        definite).
+        """
         x = _check_points("x", x, self.dim)
-        diff = x - self.mean
-        return 0.5 * np.sum((diff @ self.precision) * diff, axis=-1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            diff = x - self.mean
+            E = 0.5 * np.sum((diff @ self.precision) * diff, axis=-1)
+        return np.where(np.isnan(E), np.inf, E)
 
     def grad(self, x: np.ndarray) -> np.ndarray:
         """grad_x E(x) = P (x - m) for x of shape (..., d); returns (..., d)."""
@@ -199,14 +208,26 @@ class DoubleWellEnergy:
         self.b = A.real("b", b)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """E(x) for x of shape (..., d); returns (...)."""
+        """E(x) for x of shape (..., d); returns (...).
+
+        Notes
+        -----
+        E = +inf where x^4 overflows float64 (|x| above about 1e77: the density exp(-E) is 0); never NaN.
+        """
         x = _check_points("x", x)
-        return self.a * np.sum((x**2 - self.b) ** 2, axis=-1)
+        with np.errstate(over="ignore"):
+            return self.a * np.sum((x**2 - self.b) ** 2, axis=-1)
 
     def grad(self, x: np.ndarray) -> np.ndarray:
-        """grad_x E(x) = 4 a x (x^2 - b), elementwise; x (..., d) -> (..., d)."""
+        """grad_x E(x) = 4 a x (x^2 - b), elementwise; x (..., d) -> (..., d).
+
+        Notes
+        -----
+        ±inf (the sign of x) where x^3 overflows float64 (|x| above about 5e102); never NaN.
+        """
         x = _check_points("x", x)
-        return 4.0 * self.a * x * (x**2 - self.b)
+        with np.errstate(over="ignore"):
+            return 4.0 * self.a * x * (x**2 - self.b)
 
 
 def unnormalized_log_density(energy: np.ndarray) -> np.ndarray:
@@ -226,6 +247,11 @@ def unnormalized_log_density(energy: np.ndarray) -> np.ndarray:
     -------
     (...) ndarray
         log p-hat = -E.
+
+    Notes
+    -----
+    -inf where the energy is +inf (an energy that overflowed: the density is 0); never NaN (NaN
+    energies are refused).
 
     References
     ----------
@@ -266,6 +292,11 @@ def energy_score(energy: object, x: np.ndarray) -> np.ndarray:
     -------
     (..., d) ndarray
         -grad E(x).
+
+    Notes
+    -----
+    ±inf where the energy's gradient overflows float64 (points near 1e300 for :class:`QuadraticEnergy`,
+    above about 5e102 for :class:`DoubleWellEnergy`); never NaN for these analytic energies.
 
     References
     ----------
@@ -355,6 +386,10 @@ def log_partition_function(
     :data:`reference._args.energy.MAX_GRID_POINTS` = 2^22 points (n_points <= 2^22 in 1-D, 2048 in
     2-D): a larger one is refused with a ``ValueError`` naming ``n_points``.
 
+    A log Z that is not finite in float64 (energies that are +inf, or overflow, at every grid point, so
+    that exp(-E) is 0 on the whole box; or energies near -1e300) is refused with a ``ValueError`` naming
+    ``energy``: log Z is a summary value, never returned as ±inf.
+
     References
     ----------
     Advanced Course on DGM, Lecture 8, slide 'Energy Based Models' (Z(theta); "computing Z(theta)
@@ -380,4 +415,8 @@ def log_partition_function(
     for k in range(1, d):
         log_w = (log_w[:, None] + (np.log(h[k]) + log_c)[None, :]).reshape(-1)
     E = _evaluate(energy, points)
-    return np.asarray(special.logsumexp(log_w - E))
+    with np.errstate(over="ignore", invalid="ignore"):
+        log_z = np.asarray(special.logsumexp(log_w - E))
+    if not np.isfinite(log_z):
+        raise ValueError(AE.log_z_message("float64"))
+    return log_z
