@@ -340,4 +340,11 @@ DOCUMENTED_INF: dict[str, str] = {
 }
 
 # Known calls that may run past the alarm, each with its reason.
-SLOW: dict[tuple[str, str, str], str] = {}
+_ALL_ITERATIONS = (
+    "tol = 0 is documented as 'run exactly max_iter iterations' (10,000 by default): 1 to 2.5 s in the "
+    "reference on two loaded cores, bounded by max_iter, so a timeout there is the alarm and not a hang"
+)
+SLOW: dict[tuple[str, str, str], str] = {
+    ("transport.sinkhorn", "tol", "zero"): _ALL_ITERATIONS,
+    ("transport.sinkhorn_divergence", "tol", "zero"): _ALL_ITERATIONS,
+}
