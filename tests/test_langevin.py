@@ -418,3 +418,82 @@ def test_in_place_step_refuses_an_expanded_view_naming_x():
         acc.langevin_step_(x, z, step_size=0.1, noise=z)
     y = x.clone()
     assert acc.langevin_step_(y, z, step_size=0.1, noise=z) is y  # a clone updates in place as before
+
+
+# ---------------------------------------------------------------- issue 12: the steps refuse a non-finite state
+
+
+@pytest.mark.parametrize(
+    ("bad_arg", "value", "match"),
+    [
+        ("score", math.nan, "score: expected finite values"),
+        ("score", math.inf, "score: expected finite values"),
+        ("noise", math.nan, "noise: expected finite values"),
+        ("noise", -math.inf, "noise: expected finite values"),
+        ("x", math.nan, "x: expected finite values"),
+        ("x", math.inf, "x: expected finite values"),
+        ("x", 1e300, "x, score, noise, step_size: the result overflowed float64 from finite inputs"),
+    ],
+)
+def test_in_place_step_refuses_non_finite_inputs_and_says_x_was_updated(bad_arg, value, match):
+    """langevin_step_ refuses what langevin_step refuses; x then holds the new (non-finite) states, as documented."""
+
+    def inputs():
+        a = {k: torch.ones(3, 2, dtype=torch.float64) for k in ("x", "score", "noise")}
+        a[bad_arg] = torch.full((3, 2), value, dtype=torch.float64)
+        if value == 1e300:
+            a["score"] = torch.full((3, 2), 1e307, dtype=torch.float64)  # (eta / 2) s = 5e308 overflows at eta = 100
+        return a
+
+    eta = 100.0 if value == 1e300 else 0.1
+    a = inputs()
+    in_place = "x, step_size: the updated states .* not finite" if bad_arg == "x" else match
+    with pytest.raises(ValueError, match=in_place):
+        acc.langevin_step_(a["x"], a["score"], step_size=eta, noise=a["noise"])
+    assert not torch.isfinite(a["x"]).all()  # updated in place before the check: the state after a refusal
+    a = inputs()
+    with pytest.raises(ValueError, match=match):
+        acc.langevin_step(a["x"], a["score"], step_size=eta, noise=a["noise"])
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        pytest.raises(ValueError, match=match),
+    ):
+        ref.langevin_step(*(a[k].numpy() for k in ("x", "score")), step_size=eta, noise=a["noise"].numpy())
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+def test_in_place_step_refuses_an_update_beyond_the_dtype_range(dtype):
+    """A low-precision x whose update exceeds its range is refused: a float64 score at 1e300 (inf in x's dtype),
+    or a score of x's dtype near its largest value."""
+    x = torch.ones(3, 2, dtype=dtype)
+    with pytest.raises(ValueError, match=r"score: expected finite values"):
+        acc.langevin_step_(x, torch.full((3, 2), 1e300, dtype=torch.float64), step_size=0.1, noise=torch.zeros_like(x))
+    big = torch.full((3, 2), torch.finfo(dtype).max, dtype=dtype)
+    with pytest.raises(ValueError, match=r"x, step_size: the updated states .* overflowed"):
+        acc.langevin_step_(torch.ones_like(x), big, step_size=4.0, noise=torch.zeros_like(x))
+    y = torch.ones(3, 2, dtype=dtype)  # an ordinary step is unchanged
+    acc.langevin_step_(y, torch.ones(3, 2, dtype=dtype), step_size=0.04, noise=torch.zeros(3, 2, dtype=dtype))
+    assert torch.allclose(y.float(), torch.full((3, 2), 1.02), atol=1e-2)
+
+
+def test_in_place_step_checks_are_off_where_value_checks_are_off():
+    from accelerated import _checks as C
+
+    x = torch.ones(3, 2, dtype=torch.float64)
+    with C.value_checks(False):
+        acc.langevin_step_(
+            x, torch.full((3, 2), math.nan, dtype=torch.float64), step_size=0.1, noise=torch.zeros_like(x)
+        )
+    assert torch.isnan(x).all()
+
+
+@pytest.mark.parametrize("side", ["reference", "accelerated"])
+def test_mala_log_ratio_is_minus_inf_not_nan_where_both_log_densities_are_minus_inf(side):
+    lib, conv = (ref, np.asarray) if side == "reference" else (acc, t)
+    x = conv(np.zeros((2, 1)))
+    r = lib.mala_log_acceptance_ratio(
+        x, x, conv(np.array([-np.inf, 0.0])), conv(np.array([-np.inf, -np.inf])), x, x, step_size=0.1
+    )
+    assert np.asarray(r).tolist() == [-np.inf, -np.inf]
+    r = lib.mala_log_acceptance_ratio(x, x, conv(np.array([-np.inf, 0.0])), conv(np.zeros(2)), x, x, step_size=0.1)
+    assert np.asarray(r).tolist() == [np.inf, 0.0]

@@ -41,7 +41,9 @@ Both are differentiable with autograd: when an input requires grad they use the 
 out-of-place form. So are the samplers; run them under ``torch.no_grad()`` unless you differentiate
 through the chain (with a score network whose parameters require grad, autograd would otherwise
 record every step). ``benchmarks/bench_langevin.py`` measures the update against a memory copy.
-The step functions read no values (no finiteness check): they are the per-step primitive.
+The step functions check their result by one device assertion (no host read: a non-finite new state
+is a ``ValueError`` naming the first non-finite input, or the overflow, as on the reference side); the
+samplers do not call them per step (their loops update the buffer through the private ``_update``).
 
 The log Metropolis-Hastings ratio of MALA is computed in float64 for every input dtype: its two
 proposal terms cancel to O(eta^{3/2}), which float32 rounding of |x - x'|^2 / (2 eta) would swamp at

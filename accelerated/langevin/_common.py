@@ -77,20 +77,17 @@ def _like_x(name: str, value: object, x: torch.Tensor, shape: tuple[int, ...]) -
     return value if value.dtype == x.dtype else value.to(x.dtype)
 
 
-def _score(score_fn: Callable, x: torch.Tensor, *sigma: torch.Tensor) -> torch.Tensor:
-    return _like_x("score_fn", score_fn(x, *sigma), x, tuple(x.shape))
+def _score(
+    score_fn: Callable, x: torch.Tensor, *sigma: torch.Tensor, functions: tuple[str, ...] = ("score_fn",), initial=False
+) -> torch.Tensor:
+    """score_fn(x[, sigma]) like x (a ValueError of the model re-raised naming the sampler's arguments,
+    :func:`reference._args.langevin.call_model`, as on the reference side)."""
+    return _like_x("score_fn", AL.call_model("score_fn", score_fn, (x, *sigma), functions, initial), x, tuple(x.shape))
 
 
-def _log_prob(log_prob_fn: Callable, x: torch.Tensor) -> torch.Tensor:
-    return _like_x("log_prob_fn", log_prob_fn(x), x, tuple(x.shape[:1]))
-
-
-def diverged_message(*functions: str) -> str:
-    """The error of a chain whose state became non-finite (the same text on both sides)."""
-    return (
-        f"step_size / {' / '.join(functions)}: the chain diverged (non-finite states): the step size is too "
-        f"large for the target, or {' / '.join(functions)} returned non-finite values"
-    )
+def _log_prob(log_prob_fn: Callable, x: torch.Tensor, functions: tuple[str, ...], initial=False) -> torch.Tensor:
+    value = AL.call_model("log_prob_fn", log_prob_fn, (x,), functions, initial)
+    return _like_x("log_prob_fn", value, x, tuple(x.shape[:1]))
 
 
 def _finite_states(x: torch.Tensor) -> torch.Tensor | None:
@@ -105,7 +102,7 @@ def _check_state(x: torch.Tensor, *functions: str, ok: torch.Tensor | None = Non
     if not C.value_checks_active():
         return
     flag = C.finite_flag(x)
-    C.require(flag if ok is None else flag.logical_and(ok), diverged_message(*functions))
+    C.require(flag if ok is None else flag.logical_and(ok), AL.diverged_message(*functions))
 
 
 def _standard_normals(rng: torch.Generator, x: torch.Tensor) -> torch.Tensor:

@@ -119,6 +119,8 @@ def annealed_langevin_sample(
     or score_fn returned non-finite values) raises a ``ValueError`` saying so, with the reference's
     message: one device assertion after the loop, no host read (on CUDA it surfaces at the next
     synchronisation; skipped with value checks off, where the non-finite states are returned).
+    A ``ValueError`` that score_fn raises at a state (a model that refuses far points, e.g. a
+    mixture's score at |x| = 1e300) is re-raised as the same divergence, the model's message appended.
 
     Noise levels whose largest step size eta (sigma_1 / sigma_L)^2 overflows float64 (e.g. sigmas =
     [1, 1e-300]) are refused at entry with a ``ValueError`` naming ``sigmas``.

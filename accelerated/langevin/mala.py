@@ -60,6 +60,20 @@ def _log_q(x_to: torch.Tensor, x_from: torch.Tensor, score_from: torch.Tensor, e
     return -(r * r).sum(dim=tuple(range(1, r.ndim))) / (2.0 * eta)
 
 
+def _log_p_diff(log_p: torch.Tensor, log_p_prop: torch.Tensor) -> torch.Tensor:
+    """log p(x') - log p(x) in float64, -inf (reject) where log p(x') = -inf (-inf - (-inf) is -inf, not NaN)."""
+    log_p, log_p_prop = log_p.to(F64), log_p_prop.to(F64)
+    return torch.where(log_p_prop == -math.inf, log_p_prop, log_p_prop - log_p)
+
+
+def _log_q_terms(
+    x: torch.Tensor, x_prop: torch.Tensor, s: torch.Tensor, s_prop: torch.Tensor, eta: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """log q(x | x') and log q(x' | x) in float64."""
+    x, x_prop, s, s_prop = (t.to(F64) for t in (x, x_prop, s, s_prop))
+    return _log_q(x, x_prop, s_prop, eta), _log_q(x_prop, x, s, eta)
+
+
 def _log_ratio(
     x: torch.Tensor,
     x_prop: torch.Tensor,
@@ -69,9 +83,24 @@ def _log_ratio(
     s_prop: torch.Tensor,
     eta: float,
 ) -> torch.Tensor:
-    """The MALA log ratio in float64 (see the module docstring), without checks."""
-    x, x_prop, s, s_prop = (t.to(F64) for t in (x, x_prop, s, s_prop))
-    return log_p_prop.to(F64) - log_p.to(F64) + _log_q(x, x_prop, s_prop, eta) - _log_q(x_prop, x, s, eta)
+    """The MALA log ratio in float64 (see the module docstring), without checks; -inf where log p(x') = -inf."""
+    q_back, q_forward = _log_q_terms(x, x_prop, s, s_prop, eta)
+    return _log_p_diff(log_p, log_p_prop) + q_back - q_forward
+
+
+def _below_inf(name: str, t: torch.Tensor) -> None:
+    """Log-densities without NaN or +inf (-inf allowed): one device assertion, no host read."""
+    if t.numel() and C.value_checks_active():
+        C.require(t.lt(math.inf).all(), _below_inf_message, _below_inf_detail, name, t)
+
+
+def _below_inf_message(name: str, t: torch.Tensor) -> str:
+    return f"{name}: expected no NaN or +inf (log-densities; -inf allowed)"
+
+
+def _below_inf_detail(name: str, t: torch.Tensor) -> str:
+    bad = int((~t.detach().lt(math.inf)).sum())
+    return f"{name}: expected no NaN or +inf (log-densities; -inf allowed), got {bad} such entries"
 
 
 def _check_proposal(
@@ -105,7 +134,7 @@ def _check_proposal(
                 f"{name}: expected shape {tuple(x.shape[:1])} (one per state of x {tuple(x.shape)}), "
                 f"got {tuple(t[name].shape)}"
             )
-        C.check_not_nan(name, t[name])
+        _below_inf(name, t[name])
     return (*t.values(), eta)
 
 
@@ -144,7 +173,7 @@ def mala_log_acceptance_ratio(
     x, x_proposal : (n, ...) Tensor
         Current states and proposals, finite.
     log_prob_x, log_prob_proposal : (n,) Tensor
-        log p (up to a constant) at x and x'; -inf allowed.
+        log p (up to a constant) at x and x'; -inf allowed, not NaN or +inf.
     score_x, score_proposal : (n, ...) Tensor
         The scores there, finite. All six of one dtype and device.
     step_size : float
@@ -158,8 +187,12 @@ def mala_log_acceptance_ratio(
     Notes
     -----
     Computed in float64 for every input dtype: its two proposal terms cancel to O(eta^{3/2}), which
-    float32 rounding of |x - x'|^2 / (2 eta) would swamp at small eta. NaN where log p is -inf at both
-    points (never accepted).
+    float32 rounding of |x - x'|^2 / (2 eta) would swamp at small eta. As on the reference side:
+    r = -inf (reject) where log p(x') = -inf (also where log p is -inf at both points), and +inf where
+    log p(x) = -inf < log p(x') or where log p(x') - log p(x) overflows; never NaN. Log-densities may
+    be -inf but not NaN or +inf, and proposal terms that overflow float64 from finite inputs are
+    refused with a ``ValueError`` naming x, x_proposal, score_x, score_proposal (device assertions, no
+    host read).
 
     References
     ----------
@@ -176,8 +209,15 @@ def mala_log_acceptance_ratio(
     >>> round(float(r[0]), 12)
     0.1
     """
-    *arrays, eta = _check_proposal(x, x_proposal, log_prob_x, log_prob_proposal, score_x, score_proposal, step_size)
-    return _log_ratio(*arrays, eta).to(arrays[0].dtype)
+    x, x_prop, log_p, log_p_prop, s, s_prop, eta = _check_proposal(
+        x, x_proposal, log_prob_x, log_prob_proposal, score_x, score_proposal, step_size
+    )
+    q_back, q_forward = _log_q_terms(x, x_prop, s, s_prop, eta)
+    if C.value_checks_active():  # the proposal terms overflow where |x' - x| nears the float64 range
+        C.check_result(
+            q_back - q_forward, (("x", x), ("x_proposal", x_prop), ("score_x", s), ("score_proposal", s_prop))
+        )
+    return (_log_p_diff(log_p, log_p_prop) + q_back - q_forward).to(x.dtype)
 
 
 def mala_sample(
@@ -234,11 +274,16 @@ def mala_sample(
     The accept test is a ``torch.where`` on the device; the per-chain count of acceptances is
     accumulated there and divided by n_steps at the end. The log ratio r is computed in float64.
 
-    A chain that diverges (a proposal overflows or turns NaN: the step size is too large for the
-    target, or score_fn / log_prob_fn returned non-finite values) raises a ``ValueError`` saying so,
-    with the reference's message: a flag that every proposal is finite is kept on the device and
-    asserted once after the loop, no host read (on CUDA a failure surfaces at the next
-    synchronisation; skipped with value checks off, where the non-finite states are returned).
+    A chain that diverges (a proposal or its score overflows or turns NaN: the step size is too large
+    for the target, the noise is not standard normal, or score_fn / log_prob_fn returned non-finite
+    values) raises a ``ValueError`` saying so, with the reference's message: a flag that every proposal
+    and its score are finite is kept on the device and asserted once after the loop, no host read (on
+    CUDA a failure surfaces at the next synchronisation; skipped with value checks off, where the
+    non-finite states are returned). A ``ValueError`` that score_fn or log_prob_fn raises at x0 is
+    re-raised naming x0, and at a proposal as the divergence (as on the reference side; inside the
+    loop this library's own models do not raise, their checks being off).
+
+    With n_steps = 0 ``acceptance_rate`` is NaN (0 accepted of 0: undefined, as on the reference side).
 
     References
     ----------
@@ -264,7 +309,9 @@ def mala_sample(
     record = _Recorder(record, x)
     record(0, x)
     a, b = eta / 2.0, math.sqrt(eta)
-    log_p, s = _log_prob(log_prob_fn, x), _score(score_fn, x)
+    fns = ("score_fn", "log_prob_fn")
+    log_p = _log_prob(log_prob_fn, x, fns, initial=True)
+    s = _score(score_fn, x, functions=fns, initial=True)
     accepted = torch.zeros(x.shape[:1], dtype=x.dtype, device=x.device)
     ok = torch.ones((), dtype=torch.bool, device=x.device) if C.value_checks_active() else None
     with C.off_in_loop():  # validated at entry: this library's checks are off inside the loop
@@ -275,9 +322,9 @@ def mala_sample(
                 eps = _standard_normals(rng, x)
                 u = torch.rand(x.shape[:1], generator=rng, device=x.device, dtype=x.dtype)
             x_prop = _update(x, s, eps, a, b)
-            if ok is not None:  # proposals finite: a device flag, asserted once after the loop
-                ok.logical_and_(C.finite_flag(x_prop))
-            log_p_prop, s_prop = _log_prob(log_prob_fn, x_prop), _score(score_fn, x_prop)
+            log_p_prop, s_prop = _log_prob(log_prob_fn, x_prop, fns), _score(score_fn, x_prop, functions=fns)
+            if ok is not None:  # proposals and their scores finite: a device flag, asserted once after the loop
+                ok.logical_and_(C.finite_flag(x_prop)).logical_and_(C.finite_flag(s_prop))
             accept = torch.log(u.to(F64)) < _log_ratio(x, x_prop, log_p, log_p_prop, s, s_prop, eta)
             move = _per_chain(accept, x)
             x = torch.where(move, x_prop, x)
@@ -285,5 +332,5 @@ def mala_sample(
             s = torch.where(move, s_prop, s)
             accepted += accept
             record(k + 1, x)
-    _check_state(x, "score_fn", "log_prob_fn", ok=ok)
+    _check_state(x, *fns, ok=ok)
     return MALAResult(x, record.trajectory, accepted / K if K > 0 else torch.full_like(accepted, math.nan))

@@ -58,6 +58,11 @@ def _check_step(
     return x, (s if s.dtype == x.dtype else s.to(x.dtype)), eta, z
 
 
+def _scalar(value: float) -> torch.Tensor:
+    """A Python float as a 0-d float64 CPU tensor (named in a refusal's message; no device transfer)."""
+    return torch.tensor(value, dtype=torch.float64)
+
+
 def langevin_step(x: torch.Tensor, score: torch.Tensor, *, step_size: float, noise: torch.Tensor) -> torch.Tensor:
     r"""One unadjusted Langevin step (see :func:`reference.langevin.langevin_step`), as a new tensor.
 
@@ -87,7 +92,14 @@ def langevin_step(x: torch.Tensor, score: torch.Tensor, *, step_size: float, noi
     One fused kernel on CUDA; on the CPU two passes into the new tensor (over 4 MiB blocks with one
     intra-op thread, see :func:`langevin_step_`). For a loop that owns its buffer,
     :func:`langevin_step_` avoids the new allocation (on the CPU a large new tensor costs page faults
-    that dominate the step). Differentiable; reads no values.
+    that dominate the step). Differentiable.
+
+    A new state that is not finite is refused with a ``ValueError``, as on the reference side: one
+    device assertion on the result (:func:`accelerated._checks.check_result`, no host read; on CUDA a
+    failure surfaces at the next synchronisation), naming the first non-finite input among x, score and
+    noise, or saying that the step overflowed from finite inputs (x, score, noise or step_size near
+    1e300). Skipped where value checks are off (inside this library's sampler loops, under
+    ``torch.compile``); the samplers do not call it per step.
 
     References
     ----------
@@ -103,7 +115,10 @@ def langevin_step(x: torch.Tensor, score: torch.Tensor, *, step_size: float, noi
     1.03
     """
     x, s, eta, z = _check_step(x, score, step_size, noise)
-    return _update(x, s, z, eta / 2.0, math.sqrt(eta))
+    out = _update(x, s, z, eta / 2.0, math.sqrt(eta))
+    if C.value_checks_active():
+        C.check_result(out, (("x", x), ("score", s), ("noise", z), ("step_size", _scalar(eta))))
+    return out
 
 
 def langevin_step_(x: torch.Tensor, score: torch.Tensor, *, step_size: float, noise: torch.Tensor) -> torch.Tensor:
@@ -139,7 +154,16 @@ def langevin_step_(x: torch.Tensor, score: torch.Tensor, *, step_size: float, no
     bytes per value; the out-of-place :func:`langevin_step` is one fused kernel there. ``score`` may be
     x itself (an elementwise alias); a partial overlap is refused by PyTorch, and an x whose elements
     share memory (an expanded view) with a ``ValueError`` naming x. Autograd records it as two
-    in-place additions (x must not be a leaf that requires grad). Reads no values.
+    in-place additions (x must not be a leaf that requires grad).
+
+    A new state that is not finite (non-finite x, score or noise, or an overflow from finite inputs near
+    1e300, including a float16 / bfloat16 x whose update exceeds its range) is refused with a
+    ``ValueError`` naming score or noise where they are not finite, else x and step_size (x was not
+    finite, or the step overflowed: the old x is gone, so the message cannot tell which), by one device
+    assertion after the update (no host read). **After a refusal x has been updated**: it
+    holds the new, non-finite states (on CUDA the failure surfaces at the next synchronisation, after
+    later work may have used x); pass ``x.clone()`` to keep the old states. Skipped where value checks
+    are off.
 
     References
     ----------
@@ -160,7 +184,29 @@ def langevin_step_(x: torch.Tensor, score: torch.Tensor, *, step_size: float, no
             f"x: expected a tensor whose elements occupy distinct memory to update in place, got an expanded or "
             f"overlapping view ({C.describe(x)}, strides {x.stride()}); pass x.clone() or use langevin_step"
         )
-    return _update_(x, s, z, eta / 2.0, math.sqrt(eta))
+    _update_(x, s, z, eta / 2.0, math.sqrt(eta))
+    if C.value_checks_active():  # one device assertion on the updated x (no host read)
+        C.require(C.result_flag(x), _in_place_message, _in_place_detail, s, z, x, eta)
+    return x
+
+
+def _in_place_message(s: torch.Tensor, z: torch.Tensor, x: torch.Tensor, eta: float) -> str:
+    return "x, score, noise, step_size: expected finite values (the updated x is not finite; x holds it)"
+
+
+def _in_place_detail(s: torch.Tensor, z: torch.Tensor, x: torch.Tensor, eta: float) -> str:
+    """The failure path of :func:`langevin_step_`: a non-finite score or noise, else x or the overflow (x's
+    old values are gone, so the two cannot be told apart)."""
+    for name, t in (("score", s), ("noise", z)):
+        bad = C.count_non_finite(t)
+        if bad:
+            return f"{name}: expected finite values, got {bad} NaN or infinite entries (x holds the non-finite update)"
+    largest = max(float(s.detach().abs().max()), float(z.detach().abs().max()), eta)
+    return (
+        f"x, step_size: the updated states x + (eta/2) score + sqrt(eta) noise are not finite in "
+        f"{str(x.dtype).removeprefix('torch.')} from finite score and noise: x was non-finite, or the step "
+        f"overflowed (largest |score|, |noise|, step_size: {largest:.3g}); x holds the non-finite update"
+    )
 
 
 def langevin_sample(
@@ -212,6 +258,8 @@ def langevin_sample(
     or score_fn returned non-finite values) raises a ``ValueError`` saying so, with the reference's
     message: one device assertion after the loop, no host read (on CUDA it surfaces at the next
     synchronisation; skipped with value checks off, where the non-finite states are returned).
+    A ``ValueError`` that score_fn raises at a state (a model that refuses far points, e.g. a
+    mixture's score at |x| = 1e300) is re-raised as the same divergence, the model's message appended.
 
     References
     ----------

@@ -297,9 +297,18 @@ def _nan_score(x: Any) -> Any:
     return x * math.nan
 
 
+def _far_refusing_score(x: Any) -> Any:
+    """The score of N(0, 2 I) that refuses far points naming its own x, as a mixture's score does at 1e300."""
+    if (abs(x) > 1e200).any():
+        raise ValueError("x: expected points at which the score is finite")
+    return -x / 2.0
+
+
 X = np.zeros((3, 2))
 ONES = np.ones((3, 2))
-DIVERGED = r"step_size / score_fn.*: the chain diverged \(non-finite states\)"
+DIVERGED = r"step_size / noise / score_fn.*: the chain diverged \(non-finite states or scores"
+HUGE = np.full((3, 2), 1e300)
+OVERFLOWED = "the result overflowed float64 from finite inputs"
 NOISE = np.zeros((2, 3, 2))
 U = np.zeros((2, 3))
 SIGMAS = np.array([2.0, 1.0])
@@ -310,6 +319,10 @@ STEP_ERRORS = [
     bad(X, X, step_size="0.1", noise=X, error=TypeError, match="step_size: expected a positive real number"),
     bad(X, np.zeros((3, 1)), step_size=0.1, noise=X, match=r"score: expected the shape of x"),
     bad(X, X, step_size=0.1, noise=np.zeros(3), match=r"noise: expected the shape of x"),
+    bad(np.full((3, 2), np.nan), X, step_size=0.1, noise=X, match="x: expected finite values"),
+    bad(X, np.full((3, 2), np.inf), step_size=0.1, noise=X, match="score: expected finite values"),
+    bad(X, X, step_size=0.1, noise=np.full((3, 2), np.nan), match="noise: expected finite values"),
+    bad(HUGE, HUGE, step_size=1e10, noise=X, match=f"x, score, noise, step_size: {OVERFLOWED}"),
 ]
 SAMPLE_ERRORS = [
     bad(_score, X, step_size=0.1, n_steps=2, noise=np.zeros((2, 3)), match=r"noise: expected shape \(2, 3, 2\)"),
@@ -368,6 +381,19 @@ RATIO_ERRORS = [
         X, np.zeros((3, 1)), np.zeros(3), np.zeros(3), X, X, step_size=0.1, match="x_proposal: expected the shape of x"
     ),
     bad(X, X, np.array([0.0, np.nan, 0.0]), np.zeros(3), X, X, step_size=0.1, match="log_prob_x: expected no NaN"),
+    bad(
+        X, X, np.zeros(3), np.full(3, np.inf), X, X, step_size=0.1, match=r"log_prob_proposal: expected no NaN or \+inf"
+    ),
+    bad(
+        HUGE,
+        X,
+        np.zeros(3),
+        np.zeros(3),
+        X,
+        X,
+        step_size=0.1,
+        match=f"x, x_proposal, score_x, score_proposal: {OVERFLOWED}",
+    ),
     bad(np.full((3, 2), np.nan), X, np.zeros(3), np.zeros(3), X, X, step_size=0.1, match="x: expected finite"),
     bad(X, X, np.zeros(3), np.zeros(3), X, np.full((3, 2), np.inf), step_size=0.1, match="score_proposal: expected"),
     bad(X, X, np.zeros(3), np.zeros(2), X, X, step_size=0.1, match=r"log_prob_proposal: expected shape \(3,\)"),
@@ -394,6 +420,10 @@ MALA_ERRORS = [
     bad(None, _score, X, **MALA, uniforms=U, error=TypeError, match="log_prob_fn: expected a callable"),
     bad(_log_prob, _score, X, step_size=0.1, n_steps=1.5, noise=NOISE, uniforms=U, error=TypeError, match="n_steps"),
     bad(_log_prob, _nan_score, ONES, **MALA, uniforms=U, match=DIVERGED),
+    bad(
+        _log_prob, _far_refusing_score, HUGE, **MALA, uniforms=U, match="x0: expected initial states at which score_fn"
+    ),
+    bad(_log_prob, _far_refusing_score, X, **{**MALA, "noise": np.full((2, 3, 2), 1e300)}, uniforms=U, match=DIVERGED),
 ]
 
 

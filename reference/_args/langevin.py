@@ -12,11 +12,11 @@ import itertools
 import math
 import numbers
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from . import describe, number_sequence
 
-__all__ = ["annealed_step_sizes", "function", "noise_levels", "record_steps"]
+__all__ = ["annealed_step_sizes", "call_model", "diverged_message", "function", "noise_levels", "record_steps"]
 
 
 def function(name: str, fn: object, what: str = "") -> object:
@@ -30,6 +30,47 @@ def function(name: str, fn: object, what: str = "") -> object:
     if not callable(fn):
         raise TypeError(f"{name}: expected a callable{' ' + what if what else ''}, got {describe(fn)}")
     return fn
+
+
+def diverged_message(*functions: str) -> str:
+    """The error of a chain whose state (or a model's value there) became non-finite, or that a model refused.
+
+    The same text on both sides; it names the sampler's own arguments that can make a chain diverge.
+
+    >>> diverged_message("score_fn")  # doctest: +ELLIPSIS
+    'step_size / noise / score_fn: the chain diverged (non-finite states or scores, or states that score_fn ...
+    """
+    fns = " / ".join(functions)
+    return (
+        f"step_size / noise / {fns}: the chain diverged (non-finite states or scores, or states that {fns} "
+        f"refused): the step size is too large for the target, the noise is not standard normal, or {fns} "
+        f"returned non-finite values"
+    )
+
+
+def call_model(name: str, fn: Callable, args: tuple, functions: tuple[str, ...], initial: bool = False) -> object:
+    """``fn(*args)``, a sampler's call of its model ``name``; a ValueError the model raises is re-raised naming
+    the sampler's arguments: ``x0`` at the initial states (``initial=True``), else that the chain diverged.
+
+    A model that refuses its input (a mixture's score at |x| = 1e300) names its own argument (``x``),
+    which is not the sampler's; the cause is the sampler's x0, or its step size / noise that carried the
+    chain there.
+
+    >>> def score(x):
+    ...     raise ValueError("x: expected finite values")
+    >>> call_model("score_fn", score, (1.0,), ("score_fn",), initial=True)
+    Traceback (most recent call last):
+        ...
+    ValueError: x0: expected initial states at which score_fn is defined; score_fn(x0) raised: x: expected finite values
+    """
+    try:
+        return fn(*args)
+    except ValueError as err:
+        if initial:
+            raise ValueError(
+                f"x0: expected initial states at which {name} is defined; {name}(x0) raised: {err}"
+            ) from err
+        raise ValueError(f"{diverged_message(*functions)}; {name} raised: {err}") from err
 
 
 def record_steps(value: object, n_total: int) -> tuple[int, ...]:

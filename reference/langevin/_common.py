@@ -53,17 +53,21 @@ def _check_draws(
     return noise, AL.record_steps(record_steps, math.prod(steps))
 
 
-def _score(score_fn: Callable, x: np.ndarray, *sigma: np.ndarray) -> np.ndarray:
-    """score_fn(x[, sigma]) as float64, checked to have the shape of x."""
-    s = C.as_float64("score_fn(x)", score_fn(x, *sigma))
+def _score(
+    score_fn: Callable, x: np.ndarray, *sigma: np.ndarray, functions: tuple[str, ...] = ("score_fn",), initial=False
+) -> np.ndarray:
+    """score_fn(x[, sigma]) as float64, checked to have the shape of x (a ValueError of the model re-raised
+    naming the sampler's arguments, :func:`reference._args.langevin.call_model`)."""
+    s = C.as_float64("score_fn(x)", AL.call_model("score_fn", score_fn, (x, *sigma), functions, initial))
     if s.shape != x.shape:
         raise ValueError(f"score_fn: expected a score of the shape of x, {x.shape}, got shape {s.shape}")
     return s
 
 
-def _log_prob(log_prob_fn: Callable, x: np.ndarray) -> np.ndarray:
-    """log_prob_fn(x) as float64, checked to have the batch shape of x."""
-    log_p = C.as_float64("log_prob_fn(x)", log_prob_fn(x))
+def _log_prob(log_prob_fn: Callable, x: np.ndarray, functions: tuple[str, ...], initial=False) -> np.ndarray:
+    """log_prob_fn(x) as float64, checked to have the batch shape of x (a ValueError of the model re-raised
+    as in :func:`_score`)."""
+    log_p = C.as_float64("log_prob_fn(x)", AL.call_model("log_prob_fn", log_prob_fn, (x,), functions, initial))
     if log_p.shape != x.shape[:1]:
         raise ValueError(
             f"log_prob_fn: expected log-densities of shape {x.shape[:1]} (one per chain; x has shape "
@@ -76,19 +80,11 @@ def _trajectory(states: list[np.ndarray], x0: np.ndarray) -> np.ndarray:
     return np.stack(states) if states else np.empty((0, *x0.shape))
 
 
-def diverged_message(*functions: str) -> str:
-    """The error of a chain whose state became non-finite (the same text on both sides)."""
-    return (
-        f"step_size / {' / '.join(functions)}: the chain diverged (non-finite states): the step size is too "
-        f"large for the target, or {' / '.join(functions)} returned non-finite values"
-    )
-
-
 def _check_state(x: np.ndarray, *functions: str) -> None:
-    """A finite chain state, else a ValueError that the chain diverged (checked after every step here, so
-    that a non-finite state never reaches the model; the accelerated side checks once after the loop)."""
+    """A finite chain state (or score), else a ValueError that the chain diverged (checked after every step
+    here, so that a non-finite state never reaches the model; the accelerated side checks once after the loop)."""
     if not np.all(np.isfinite(x)):
-        raise ValueError(diverged_message(*functions))
+        raise ValueError(AL.diverged_message(*functions))
 
 
 def _update(x: np.ndarray, s: np.ndarray, z: np.ndarray, eta: float) -> np.ndarray:

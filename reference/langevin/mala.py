@@ -48,6 +48,18 @@ def _log_q(x_to: np.ndarray, x_from: np.ndarray, score_from: np.ndarray, eta: fl
     return -np.sum((r * r).reshape(r.shape[0], -1), axis=1) / (2.0 * eta)
 
 
+def _log_p_diff(log_p: np.ndarray, log_p_prop: np.ndarray) -> np.ndarray:
+    """log p(x') - log p(x), -inf (reject) where log p(x') = -inf (so -inf - (-inf) is -inf, not NaN)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.where(log_p_prop == -np.inf, -np.inf, log_p_prop - log_p)
+
+
+def _log_q_terms(x: np.ndarray, x_prop: np.ndarray, s: np.ndarray, s_prop: np.ndarray, eta: float) -> tuple:
+    """log q(x | x') and log q(x' | x) (overflow to -inf where |x' - x| is near the float64 range)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _log_q(x, x_prop, s_prop, eta), _log_q(x_prop, x, s, eta)
+
+
 def _log_ratio(
     x: np.ndarray,
     x_prop: np.ndarray,
@@ -57,9 +69,10 @@ def _log_ratio(
     s_prop: np.ndarray,
     eta: float,
 ) -> np.ndarray:
-    """The MALA log ratio r without checks (the loop's inner step); inf - inf gives NaN (rejected)."""
+    """The MALA log ratio r without checks (the loop's inner step); -inf where log p(x') = -inf (rejected)."""
+    q_back, q_forward = _log_q_terms(x, x_prop, s, s_prop, eta)
     with np.errstate(invalid="ignore"):
-        return log_p_prop - log_p + _log_q(x, x_prop, s_prop, eta) - _log_q(x_prop, x, s, eta)
+        return _log_p_diff(log_p, log_p_prop) + q_back - q_forward
 
 
 def _check_proposal(
@@ -91,7 +104,9 @@ def _check_proposal(
             raise ValueError(
                 f"{name}: expected shape {x.shape[:1]} (one per state of x {x.shape}), got {a[name].shape}"
             )
-        C.check_not_nan(name, a[name])
+        if not np.all(a[name] < np.inf):  # NaN compares False too
+            bad = int(np.count_nonzero(~(a[name] < np.inf)))
+            raise ValueError(f"{name}: expected no NaN or +inf (log-densities; -inf allowed), got {bad} such entries")
     return (*a.values(), eta)
 
 
@@ -133,7 +148,7 @@ def mala_log_acceptance_ratio(
     x, x_proposal : (n, ...) array_like
         Current states and proposals, finite.
     log_prob_x, log_prob_proposal : (n,) array_like
-        log p (up to a constant) at x and x'; -inf allowed.
+        log p (up to a constant) at x and x'; -inf allowed, not NaN or +inf.
     score_x, score_proposal : (n, ...) array_like
         The score at x and x', finite.
     step_size : float
@@ -146,8 +161,12 @@ def mala_log_acceptance_ratio(
 
     Notes
     -----
-    NaN where log p is -inf at both points (inf - inf; never accepted: the test ``log u < r`` is
-    false for NaN).
+    r = -inf (reject) where log p(x') = -inf (also where log p is -inf at both points, where the
+    difference would be inf - inf), and +inf where log p(x) = -inf < log p(x') or where
+    log p(x') - log p(x) overflows float64 (log-densities near 1e308); never NaN. Log-densities may be
+    -inf but not NaN or +inf (a ``ValueError`` naming the argument). Proposal terms that overflow
+    float64 from finite inputs (|x' - x| or the scores near 1e300) are refused with a ``ValueError``
+    naming x, x_proposal, score_x, score_proposal (:func:`reference._checks.check_result`).
 
     References
     ----------
@@ -165,8 +184,15 @@ def mala_log_acceptance_ratio(
     >>> round(float(r[0]), 12)
     0.1
     """
-    *arrays, eta = _check_proposal(x, x_proposal, log_prob_x, log_prob_proposal, score_x, score_proposal, step_size)
-    return _log_ratio(*arrays, eta)
+    x, x_prop, log_p, log_p_prop, s, s_prop, eta = _check_proposal(
+        x, x_proposal, log_prob_x, log_prob_proposal, score_x, score_proposal, step_size
+    )
+    q_back, q_forward = _log_q_terms(x, x_prop, s, s_prop, eta)
+    with np.errstate(invalid="ignore"):
+        C.check_result(
+            q_back - q_forward, (("x", x), ("x_proposal", x_prop), ("score_x", s), ("score_proposal", s_prop))
+        )
+    return _log_p_diff(log_p, log_p_prop) + q_back - q_forward
 
 
 def mala_sample(
@@ -226,10 +252,18 @@ def mala_sample(
 
     Notes
     -----
-    A chain that diverges (a proposal overflows or turns NaN: the step size is too large for the
-    target, or score_fn / log_prob_fn returned non-finite values) raises a ``ValueError`` saying so;
+    A chain that diverges (a proposal or its score overflows or turns NaN: the step size is too large
+    for the target, the noise is not standard normal, or score_fn / log_prob_fn returned non-finite
+    values) raises a ``ValueError`` saying so and naming step_size / noise / score_fn / log_prob_fn;
     each proposal is checked after every step, so a non-finite proposal never reaches score_fn /
-    log_prob_fn (the accelerated side checks once, after the loop, with the same message).
+    log_prob_fn (the accelerated side checks once, after the loop, with the same message). A
+    ``ValueError`` that score_fn or log_prob_fn raises at a proposal (a model that refuses far points,
+    e.g. a mixture's score at |x| = 1e300, where a huge step size or noise carried the chain) is
+    re-raised as the same divergence, with the model's message appended; raised at x0 (the first
+    evaluation), it is re-raised naming x0.
+
+    With n_steps = 0 no proposal is made and ``acceptance_rate`` is NaN (0 accepted of 0: undefined,
+    on purpose, so that it cannot be read as a rate of 0 or 1).
 
     References
     ----------
@@ -252,7 +286,9 @@ def mala_sample(
     K = A.count("n_steps", n_steps, minimum=0)
     noise, record = _check_draws(noise, x, (K,), record_steps)
     uniforms = _check_uniforms(uniforms, noise, x, K)
-    log_p, s = _log_prob(log_prob_fn, x), _score(score_fn, x)
+    fns = ("score_fn", "log_prob_fn")
+    log_p = _log_prob(log_prob_fn, x, fns, initial=True)
+    s = _score(score_fn, x, functions=fns, initial=True)
     accepted = np.zeros(x.shape[:1])
     states = [x.copy()] if 0 in record else []
     for k in tqdm(range(K), disable=not A.flag("progress", progress), desc="MALA", unit="step"):
@@ -262,8 +298,9 @@ def mala_sample(
             eps = rng.standard_normal(x.shape)
             u = rng.uniform(size=x.shape[:1])
         x_prop = _update(x, s, eps, eta)
-        _check_state(x_prop, "score_fn", "log_prob_fn")
-        log_p_prop, s_prop = _log_prob(log_prob_fn, x_prop), _score(score_fn, x_prop)
+        _check_state(x_prop, *fns)
+        log_p_prop, s_prop = _log_prob(log_prob_fn, x_prop, fns), _score(score_fn, x_prop, functions=fns)
+        _check_state(s_prop, *fns)  # a non-finite score would carry the chain to NaN
         r = _log_ratio(x, x_prop, log_p, log_p_prop, s, s_prop, eta)
         with np.errstate(divide="ignore"):
             accept = np.log(u) < r

@@ -41,14 +41,13 @@ class LangevinResult(NamedTuple):
 def _check_step(
     x: object, score: object, step_size: object, noise: object
 ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    """One step's inputs: eta > 0, x finite, score and noise (finite) of x's shape; as (x, s, eta, z)."""
+    """One step's inputs: eta > 0, score and noise of x's shape; as (x, s, eta, z) (their values are checked
+    through the result, :func:`langevin_step`)."""
     eta = A.positive("step_size", step_size)
     x, s, z = C.as_float64("x", x), C.as_float64("score", score), C.as_float64("noise", noise)
     for name, a in (("score", s), ("noise", z)):
         if a.shape != x.shape:
             raise ValueError(f"{name}: expected the shape of x, {x.shape}, got shape {a.shape}")
-    C.check_finite("x", x)
-    C.check_finite("noise", z)
     return x, s, eta, z
 
 
@@ -79,6 +78,13 @@ def langevin_step(x: np.ndarray, score: np.ndarray, *, step_size: float, noise: 
     (n, ...) ndarray
         The new states x' (a new array).
 
+    Notes
+    -----
+    A new state that is not finite is refused with a ``ValueError``
+    (:func:`reference._checks.check_result`): it names the first non-finite input among x, score and
+    noise, or says that the step overflowed float64 from finite inputs (x, score, noise or step_size
+    near 1e300). The accelerated side checks the same by one device assertion.
+
     References
     ----------
     Isachenko, DGM Lecture 7, slide 'Langevin dynamic'; Lecture 13, recap slide 'Langevin dynamics';
@@ -94,7 +100,9 @@ def langevin_step(x: np.ndarray, score: np.ndarray, *, step_size: float, noise: 
     1.03
     """
     x, s, eta, z = _check_step(x, score, step_size, noise)
-    return _update(x, s, z, eta)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = _update(x, s, z, eta)
+    return C.check_result(out, (("x", x), ("score", s), ("noise", z), ("step_size", eta)))
 
 
 def langevin_sample(
@@ -152,6 +160,8 @@ def langevin_sample(
     or score_fn returned non-finite values) raises a ``ValueError`` saying so; the state is checked after
     every step, so a non-finite state never reaches score_fn (the accelerated side checks once, after the
     loop, with the same message).
+    A ``ValueError`` that score_fn raises at a state (a model that refuses far points, e.g. a
+    mixture's score at |x| = 1e300) is re-raised as the same divergence, the model's message appended.
 
     References
     ----------
