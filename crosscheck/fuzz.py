@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
+import copy
 import inspect
 import json
 import re
@@ -210,7 +210,9 @@ def _slot_mutations(label: str, value: Any) -> list[tuple[str, str, Any]]:
         out = []
         for key, inner in value.params.items():
             for kind, new in _table(inner).items():
-                out.append((f"{label}.{key}", kind, Twin(value.qualname, **{**value.params, key: new})))
+                mutated = copy.copy(value)  # keeps a subclass's build (a bound method, a noisy score)
+                object.__setattr__(mutated, "params", {**value.params, key: new})
+                out.append((f"{label}.{key}", kind, mutated))
         return out
     return [(label, kind, new) for kind, new in _table(value).items()]
 
@@ -242,13 +244,21 @@ def cited(params: tuple[str, ...], label: str) -> tuple[str, ...]:
     return (*params, *label.split(".")) if "." in label else params
 
 
+def _fresh(a: np.ndarray) -> np.ndarray:
+    """A copy of ``a`` in new memory (an in-place function cannot change the table's arrays), with the
+    same strides where ``a`` is the ``strided`` mutation's view of every other column."""
+    if a.flags.c_contiguous or a.ndim == 0:
+        return a.copy()
+    return np.repeat(a, 2, axis=-1)[..., ::2]
+
+
 def _convert(value: Any, side: str) -> Any:
     """One argument for ``side``: arrays keep their dtype and strides (a mutation's point), the rest as
     :mod:`crosscheck.agree` converts it in float64."""
-    if isinstance(value, Twin):
-        module_name, attr = value.qualname.rsplit(".", 1)
-        module = importlib.import_module(f"{side}.{module_name}")
-        return getattr(module, attr)(**{k: _convert(v, side) for k, v in value.params.items()})
+    if isinstance(value, Twin):  # its parameters converted here (dtypes kept), then its own build
+        ready = copy.copy(value)
+        object.__setattr__(ready, "params", {k: _convert(v, side) for k, v in value.params.items()})
+        return ready.build(side, "float64", "cpu")
     if isinstance(value, Exact):
         return _convert(np.asarray(value.value, dtype=np.float64), side)
     if isinstance(value, BF16):
@@ -256,7 +266,8 @@ def _convert(value: Any, side: str) -> Any:
     if isinstance(value, CrossRng):
         return torch.Generator().manual_seed(0) if side == "reference" else np.random.default_rng(0)
     if isinstance(value, np.ndarray) and value.dtype.kind in "fciub":
-        return value if side == "reference" else torch.from_numpy(value)
+        fresh = _fresh(value)
+        return fresh if side == "reference" else torch.from_numpy(fresh)
     convert = _to_reference if side == "reference" else _to_accelerated
     return convert(value, "float64", "cpu")
 

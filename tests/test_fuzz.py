@@ -22,6 +22,15 @@ def test_twin_parameters_and_exact_arrays_are_mutated():
     case = Case((Twin("diffusion.Schedule", betas=Exact(np.array([0.1, 0.2]))), Exact(np.ones(2))))
     labels = {a for a, _, _ in fuzz.mutations(case)}
     assert labels == {"arg0.betas", "arg1"}
+
+    class Bound(Twin):  # a subclass's own build survives the mutation (crosscheck.pairs.langevin.Method)
+        def build(self, side, dtype, device):
+            return ("built", super().build(side, dtype, device))
+
+    bound = Case((Bound("diffusion.Schedule", betas=np.array([0.1, 0.2])),))
+    for _, _, mutated in fuzz.mutations(bound):
+        assert type(mutated.args[0]) is Bound
+    assert fuzz._convert(bound.args[0], "reference")[0] == "built"
     assert fuzz.cited(("t", "schedule"), "arg0.betas") == ("t", "schedule", "arg0", "betas")
     mutated = dict(((a, k), c) for a, k, c in fuzz.mutations(case))[("arg0.betas", "float16")]
     assert fuzz._convert(mutated.args[0].params["betas"], "accelerated").dtype == torch.float16
@@ -36,8 +45,13 @@ def test_mutations_cover_every_float_array_and_number():
     assert {a for a, _ in kinds} == {"arg0", "arg1", "scale"}  # flags are left alone
     strided = dict(((a, k), c) for a, k, c in fuzz.mutations(case))[("arg0", "strided")].args[0]
     assert not strided.flags.c_contiguous and np.array_equal(strided, np.ones((2, 3)))
-    # the accelerated side receives the view itself, not a contiguous copy
-    assert not fuzz._convert(strided, "accelerated").is_contiguous()
+    # the accelerated side receives a view like it, not a contiguous copy, and in new memory (an
+    # in-place function such as langevin_step_ must not change the table's arrays)
+    view = fuzz._convert(strided, "accelerated")
+    assert not view.is_contiguous() and torch.equal(view, torch.ones(2, 3, dtype=torch.float64))
+    a = np.ones(3)
+    fuzz._convert(a, "accelerated").add_(1.0)
+    assert np.array_equal(a, np.ones(3))
 
 
 def test_outcomes_are_classified():
