@@ -4,7 +4,7 @@ Each public function of :mod:`accelerated.gan` calls one ``_check_<group>`` here
 converts its group (same names and contracts as in ``reference.gan._common``), then computes its
 formula. Pure-Python argument logic is shared with the reference in :mod:`reference._args.gan`. Value
 checks are device assertions without a host read; where a loss is NaN exactly when an input is, the
-check is one assertion on the 0-d result (``_require_not_nan``, ``_require_finite``), named on the
+check is one assertion on the 0-d result (``_require_finite``, ``C.check_result``), named on the
 failure path.
 """
 
@@ -51,16 +51,6 @@ def _first_bad(names: tuple[str, ...], tensors: tuple, fallback: str, *, nan: bo
         return fallback
 
     return detail
-
-
-def _require_not_nan(result: torch.Tensor, names: tuple[str, ...], tensors: tuple, why: str = "") -> None:
-    """One device assertion that a 0-d loss is not NaN, which for these losses means no input is NaN
-    (``why``: the other cause of a NaN loss, named in the message and the fallback detail)."""
-    if C.value_checks_active():
-        r = result.detach()
-        message = f"{', '.join(names)}: expected no NaN" + (f" and {why}" if why else "")
-        fallback = f"{', '.join(names)}: expected {why}" if why else message
-        C.require(r == r, message, _first_bad(names, tensors, fallback, nan=True))
 
 
 # --------------------------------------------------------------------------- objectives
@@ -118,19 +108,21 @@ def _check_log_densities(log_p_data: object, log_p_model: object) -> tuple[torch
 
 
 def _check_discriminator_logits(logits_real: object, logits_fake: object, kind: object) -> tuple:
-    """Logits (n,) or (n, 1) as (n,) in the promoted dtype, and a discriminator loss kind.
-
-    NaN is checked on the loss (:func:`_require_not_nan`): a sum of terms >= 0 is NaN only from a NaN input.
-    """
+    """Finite logits (n,) or (n, 1) as (n,) in the promoted dtype (device assertions, no host read), and a
+    discriminator loss kind."""
     kind = G.loss_kind(kind, G.DISCRIMINATOR_LOSS_KINDS)
     l_real, l_fake = _per_sample_pair(("logits_real", "logits_fake"), logits_real, logits_fake)
+    C.check_finite("logits_real", l_real)
+    C.check_finite("logits_fake", l_fake)
     return l_real, l_fake, kind
 
 
 def _check_generator_logits(logits_fake: object, kind: object) -> tuple[torch.Tensor, str]:
-    """Logits (n,) or (n, 1) as (n,), and a generator loss kind; NaN is checked on the loss."""
+    """Finite logits (n,) or (n, 1) as (n,) (a device assertion, no host read), and a generator loss kind."""
     kind = G.loss_kind(kind, G.GENERATOR_LOSS_KINDS)
-    return _per_sample("logits_fake", logits_fake), kind
+    l = _per_sample("logits_fake", logits_fake)
+    C.check_finite("logits_fake", l)
+    return l, kind
 
 
 # --------------------------------------------------------------------------- wasserstein
@@ -239,10 +231,12 @@ def _input_gradient(name: str, critic: Callable[[torch.Tensor], torch.Tensor], x
 
     ``torch.func.vjp`` while dynamo traces (no graph break) and inside the caller's ``torch.func``
     transforms (where autograd.grad is refused), ``torch.autograd.grad(create_graph=True)`` in plain
-    eager mode (faster there, and it accepts critics that update buffers in the call).
+    eager mode (faster there, and it accepts critics that update buffers in the call). The critic's
+    own value checks (e.g. :class:`accelerated.gan.TanhCritic`'s finite x) are off during the call
+    (``C.off_in_loop``): the penalty's one assertion afterwards covers the samples and names them.
     """
     x = x.detach()
-    with torch.enable_grad():
+    with torch.enable_grad(), C.off_in_loop():
         if _TORCH_FUNC_IN_EAGER or torch.compiler.is_compiling() or C.inside_functorch_transform():
             f, pullback = torch.func.vjp(critic, x)
             _check_critic_output(name, f, x)

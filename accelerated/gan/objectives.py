@@ -21,7 +21,6 @@ from ._common import (
     _check_generator_logits,
     _check_log_densities,
     _check_probabilities,
-    _require_not_nan,
 )
 
 __all__ = [
@@ -52,6 +51,11 @@ def gan_value(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
     () Tensor
         V(G, D) <= 0; ``-inf`` where D = 0 on a real or D = 1 on a generated sample. Float32 for
         half inputs, else the promoted dtype.
+
+    Notes
+    -----
+    ``D = 0`` on a real sample or ``D = 1`` on a generated one gives ``-inf``, the correct value, as on
+    the reference; never NaN (NaN outputs are refused, and no term is +inf).
 
     References
     ----------
@@ -163,7 +167,7 @@ def discriminator_loss(
     Parameters
     ----------
     logits_real : (n_r,) or (n_r, 1) Tensor
-        Logits on real samples; +-inf allowed, NaN rejected.
+        Logits on real samples, finite (NaN and +-inf are refused).
     logits_fake : (n_f,) or (n_f, 1) Tensor
         Logits on generated samples; same device, any floating dtype (promoted).
     kind : {'cross_entropy', 'hinge'}
@@ -178,8 +182,10 @@ def discriminator_loss(
     -----
     softplus is ``accelerated._numerics.softplus``: ``F.softplus`` with a dtype-aware threshold (37 for
     float64, where the default 20 drops a 2e-9 that a float64 comparison sees), accurate to an ulp for
-    every input, +-inf included. NaN is checked on the 0-d loss (one device assertion): a sum of terms
-    >= 0 is NaN exactly when an input is.
+    every input. Non-finite logits are refused with a ``ValueError`` naming them, and a loss that
+    overflows from finite logits is refused too (:func:`accelerated._checks.check_result` on the 0-d
+    loss), as on the reference: device assertions, no host read, skipped where
+    :func:`accelerated._checks.value_checks_active` is False (inside ``torch.compile``).
 
     References
     ----------
@@ -202,8 +208,7 @@ def discriminator_loss(
         loss = torch.relu(1.0 - l_real).mean(dtype=acc) + torch.relu(1.0 + l_fake).mean(dtype=acc)
     else:
         loss = softplus(-l_real).mean(dtype=acc) + softplus(l_fake).mean(dtype=acc)
-    _require_not_nan(loss, ("logits_real", "logits_fake"), (l_real, l_fake))
-    return loss
+    return C.check_result(loss, (("logits_real", l_real), ("logits_fake", l_fake)))
 
 
 def generator_loss(logits_fake: torch.Tensor, *, kind: str) -> torch.Tensor:
@@ -220,8 +225,7 @@ def generator_loss(logits_fake: torch.Tensor, *, kind: str) -> torch.Tensor:
     Parameters
     ----------
     logits_fake : (n,) or (n, 1) Tensor
-        Logits on generated samples; +-inf allowed, NaN rejected; for ``'hinge'`` not both +inf and
-        -inf (their mean is undefined).
+        Logits on generated samples, finite (NaN and +-inf are refused).
     kind : {'minimax', 'non_saturating', 'hinge'}
         Required; no default.
 
@@ -233,7 +237,9 @@ def generator_loss(logits_fake: torch.Tensor, *, kind: str) -> torch.Tensor:
     Notes
     -----
     The hinge mean is accumulated in float64 (logits of both signs cancel) and cast to the result dtype.
-    NaN (from a NaN logit, or from +inf and -inf together for ``'hinge'``) is checked on the 0-d loss.
+    Non-finite logits are refused with a ``ValueError`` naming ``logits_fake``, and a loss that overflows
+    from finite logits is refused too (:func:`accelerated._checks.check_result` on the 0-d loss), as on
+    the reference: device assertions, no host read.
 
     References
     ----------
@@ -257,6 +263,4 @@ def generator_loss(logits_fake: torch.Tensor, *, kind: str) -> torch.Tensor:
         loss = softplus(-l).mean(dtype=acc)
     else:
         loss = (-l.mean(dtype=torch.float64)).to(acc)
-    why = "logits with a defined mean for kind='hinge', got both +inf and -inf" if kind == "hinge" else ""
-    _require_not_nan(loss, ("logits_fake",), (l,), why)
-    return loss
+    return C.check_result(loss, (("logits_fake", l),))

@@ -206,7 +206,10 @@ def gradient_penalty_from_gradients(gradients: torch.Tensor, *, weight: float = 
     Notes
     -----
     The norm is ``torch.linalg.vector_norm`` of each flattened sample (its gradient at g_i = 0 is 0),
-    computed in float32 for half gradients.
+    computed in float32 for half gradients. A penalty that overflows from finite gradients (entries
+    near 1e300, or near 1e30 in float32, whose squares are beyond the range of the accumulation dtype)
+    is refused with a ``ValueError`` naming ``gradients`` (:func:`accelerated._checks.check_result`: a
+    device assertion, no host read), as on the reference.
 
     References
     ----------
@@ -220,7 +223,7 @@ def gradient_penalty_from_gradients(gradients: torch.Tensor, *, weight: float = 
     80.0
     """
     g, lam = _check_gradients(gradients, "weight", weight)
-    return _gradient_penalty(g, lam)
+    return C.check_result(_gradient_penalty(g, lam), (("gradients", g),))
 
 
 def _gradient_penalty(g: torch.Tensor, lam: float) -> torch.Tensor:
@@ -256,7 +259,8 @@ class TanhCritic(nn.Module):
     A batch x whose dtype differs from the parameters' is evaluated in the promoted dtype of the two
     (``torch.promote_types``: float32 parameters on float64 x give float64 values and gradients, as the
     reference computes everything in float64) instead of failing inside ``matmul``; with matching
-    dtypes the casts are no-ops.
+    dtypes the casts are no-ops. Samples x with NaN or infinite entries are refused with a
+    ``ValueError`` naming ``x`` (a device assertion, no host read), as on the reference.
 
     References
     ----------
@@ -283,6 +287,7 @@ class TanhCritic(nn.Module):
         """h = tanh(W^T vec(x) + b) and the W, a used, all in the promoted dtype of x and the parameters."""
         x = C.as_float_tensor("x", x)
         G.critic_input("x", tuple(x.shape), tuple(self.W.shape))
+        C.check_finite("x", x)  # a device assertion: inf * 0 or inf - inf inside W^T x would be NaN
         dtype = torch.promote_types(x.dtype, self.W.dtype)  # a no-op where they match
         W, b, a = self.W.to(dtype), self.b.to(dtype), self.a.to(dtype)
         return torch.tanh(x.reshape(x.shape[0], math.prod(x.shape[1:])).to(dtype) @ W + b), W, a

@@ -42,6 +42,9 @@ def r1_penalty_from_gradients(gradients: torch.Tensor, *, gamma: float) -> torch
     Notes
     -----
     Summed in float32 for half gradients (the squares of float16 gradients above 256 would overflow).
+    A penalty that overflows from finite gradients (entries near 1e300, or near 1e30 in float32) is
+    refused with a ``ValueError`` naming ``gradients`` (:func:`accelerated._checks.check_result`: a
+    device assertion, no host read), as on the reference.
 
     References
     ----------
@@ -56,7 +59,7 @@ def r1_penalty_from_gradients(gradients: torch.Tensor, *, gamma: float) -> torch
     25.0
     """
     g, gamma = _check_gradients(gradients, "gamma", gamma)
-    return _r1_penalty(g, gamma)
+    return C.check_result(_r1_penalty(g, gamma), (("gradients", g),))
 
 
 def _r1_penalty(g: torch.Tensor, gamma: float) -> torch.Tensor:

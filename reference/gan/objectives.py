@@ -13,6 +13,7 @@ import numpy as np
 
 from reference._args.gan import DISCRIMINATOR_LOSS_KINDS, GENERATOR_LOSS_KINDS  # noqa: F401  (re-exported)
 
+from .. import _checks as C
 from ._common import (
     _check_densities,
     _check_discriminator_logits,
@@ -55,7 +56,8 @@ def gan_value(d_real: np.ndarray, d_fake: np.ndarray) -> np.ndarray:
     Notes
     -----
     ``log(1 - D)`` is ``log1p(-D)``, exact for small ``D``. ``D = 0`` on a real sample or ``D = 1`` on
-    a generated one gives ``-inf``, the correct value.
+    a generated one gives ``-inf``, the correct value (the value function of a discriminator that is
+    certainly wrong somewhere); never NaN (NaN outputs are refused, and no term is +inf).
 
     References
     ----------
@@ -182,7 +184,7 @@ def discriminator_loss(logits_real: np.ndarray, logits_fake: np.ndarray, *, kind
     Parameters
     ----------
     logits_real : (n_r,) or (n_r, 1) array_like
-        Discriminator logits on real samples (label 1); +-inf allowed, NaN rejected.
+        Discriminator logits on real samples (label 1), finite (NaN and +-inf are refused).
     logits_fake : (n_f,) or (n_f, 1) array_like
         Discriminator logits on generated samples (label 0); n_f may differ from n_r.
     kind : {'cross_entropy', 'hinge'}
@@ -195,8 +197,11 @@ def discriminator_loss(logits_real: np.ndarray, logits_fake: np.ndarray, *, kind
 
     Notes
     -----
-    softplus is ``logaddexp(0, t)``, never ``log(sigmoid(t))``: logits of +-1000 and +-inf give exact
-    finite (or infinite) losses.
+    softplus is ``logaddexp(0, t)``, never ``log(sigmoid(t))``: logits of +-1000 give exact finite
+    losses. Non-finite logits are refused with a ``ValueError`` naming them (an infinite logit makes
+    the loss infinite, or its gradient meaningless), and a loss that overflows float64 from finite
+    logits (near 1e308) is refused too (:func:`reference._checks.check_result`): a training loss is
+    never returned as inf or NaN.
 
     References
     ----------
@@ -215,9 +220,12 @@ def discriminator_loss(logits_real: np.ndarray, logits_fake: np.ndarray, *, kind
     0.0
     """
     l_real, l_fake, kind = _check_discriminator_logits(logits_real, logits_fake, kind)
-    if kind == "hinge":
-        return np.mean(np.maximum(0.0, 1.0 - l_real)) + np.mean(np.maximum(0.0, 1.0 + l_fake))
-    return np.mean(_softplus(-l_real)) + np.mean(_softplus(l_fake))
+    with np.errstate(over="ignore"):
+        if kind == "hinge":
+            loss = np.mean(np.maximum(0.0, 1.0 - l_real)) + np.mean(np.maximum(0.0, 1.0 + l_fake))
+        else:
+            loss = np.mean(_softplus(-l_real)) + np.mean(_softplus(l_fake))
+    return C.check_result(loss, [("logits_real", l_real), ("logits_fake", l_fake)])
 
 
 def generator_loss(logits_fake: np.ndarray, *, kind: str) -> np.ndarray:
@@ -243,8 +251,7 @@ def generator_loss(logits_fake: np.ndarray, *, kind: str) -> np.ndarray:
     Parameters
     ----------
     logits_fake : (n,) or (n, 1) array_like
-        Discriminator logits on generated samples; +-inf allowed, NaN rejected; for ``'hinge'`` not
-        both +inf and -inf (their mean is undefined).
+        Discriminator logits on generated samples, finite (NaN and +-inf are refused).
     kind : {'minimax', 'non_saturating', 'hinge'}
         Required: which loss (no default, the choice changes the value).
 
@@ -252,6 +259,12 @@ def generator_loss(logits_fake: np.ndarray, *, kind: str) -> np.ndarray:
     -------
     () ndarray
         The generator loss (<= 0 for minimax, >= 0 for non-saturating, any sign for hinge).
+
+    Notes
+    -----
+    Non-finite logits are refused with a ``ValueError`` naming ``logits_fake``, and a loss that
+    overflows float64 from finite logits (near 1e308) is refused too
+    (:func:`reference._checks.check_result`): a training loss is never returned as inf or NaN.
 
     References
     ----------
@@ -269,8 +282,11 @@ def generator_loss(logits_fake: np.ndarray, *, kind: str) -> np.ndarray:
     0.693147
     """
     l, kind = _check_generator_logits(logits_fake, kind)
-    if kind == "minimax":
-        return -np.mean(_softplus(l))
-    if kind == "non_saturating":
-        return np.mean(_softplus(-l))
-    return -np.mean(l)
+    with np.errstate(over="ignore"):
+        if kind == "minimax":
+            loss = -np.mean(_softplus(l))
+        elif kind == "non_saturating":
+            loss = np.mean(_softplus(-l))
+        else:
+            loss = -np.mean(l)
+    return C.check_result(loss, [("logits_fake", l)])

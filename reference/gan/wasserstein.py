@@ -178,6 +178,12 @@ def gradient_penalty_from_gradients(gradients: np.ndarray, *, weight: float = 10
     () ndarray
         The penalty.
 
+    Notes
+    -----
+    A penalty that overflows float64 from finite gradients (entries near 1e300, whose squares are beyond
+    the float range) is refused with a ``ValueError`` naming ``gradients``
+    (:func:`reference._checks.check_result`); never returned as inf.
+
     References
     ----------
     Gulrajani et al., Improved Training of Wasserstein GANs, NeurIPS 2017, eq. (3);
@@ -191,8 +197,10 @@ def gradient_penalty_from_gradients(gradients: np.ndarray, *, weight: float = 10
     80.0
     """
     g, lam = _check_gradients(gradients, "weight", weight)
-    norm = np.linalg.norm(g.reshape(g.shape[0], -1), axis=1)
-    return lam * np.mean((norm - 1.0) ** 2)
+    with np.errstate(over="ignore"):
+        norm = np.linalg.norm(g.reshape(g.shape[0], -1), axis=1)
+        penalty = lam * np.mean((norm - 1.0) ** 2)
+    return C.check_result(penalty, [("gradients", g)])
 
 
 class TanhCritic:
@@ -217,6 +225,11 @@ class TanhCritic:
     a : (H,) array_like
         Output weights.
 
+    Notes
+    -----
+    Samples x with NaN or infinite entries are refused with a ``ValueError`` naming ``x`` (an infinite
+    entry times a zero weight, or infinities of both signs, made the values NaN).
+
     References
     ----------
     Gulrajani et al., Improved Training of Wasserstein GANs, NeurIPS 2017 (the critic f);
@@ -237,6 +250,7 @@ class TanhCritic:
     def _hidden(self, x: object) -> tuple[np.ndarray, np.ndarray]:
         x = C.as_float64("x", x)
         G.critic_input("x", x.shape, self.W.shape)
+        C.check_finite("x", x)  # inf * 0 or inf - inf inside W^T x would be NaN
         return x, np.tanh(x.reshape(x.shape[0], -1) @ self.W + self.b)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

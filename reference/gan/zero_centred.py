@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _checks as C
 from ._common import _check_discriminator_samples, _check_gradients, _input_gradient
 from .wasserstein import TanhCritic  # noqa: F401  (the examples' discriminator)
 
@@ -39,6 +40,12 @@ def r1_penalty_from_gradients(gradients: np.ndarray, *, gamma: float) -> np.ndar
     () ndarray
         The penalty, >= 0.
 
+    Notes
+    -----
+    A penalty that overflows float64 from finite gradients (entries near 1e300, whose squares are beyond
+    the float range) is refused with a ``ValueError`` naming ``gradients``
+    (:func:`reference._checks.check_result`); never returned as inf.
+
     References
     ----------
     Mescheder et al. 2018, eq. (9) and (10); Mescheder, Geiger, Nowozin, Which Training Methods for GANs do
@@ -52,8 +59,10 @@ def r1_penalty_from_gradients(gradients: np.ndarray, *, gamma: float) -> np.ndar
     25.0
     """
     g, gamma = _check_gradients(gradients, "gamma", gamma)
-    squared_norm = np.sum(g.reshape(g.shape[0], -1) ** 2, axis=1)
-    return 0.5 * gamma * np.mean(squared_norm)
+    with np.errstate(over="ignore"):
+        squared_norm = np.sum(g.reshape(g.shape[0], -1) ** 2, axis=1)
+        penalty = 0.5 * gamma * np.mean(squared_norm)
+    return C.check_result(penalty, [("gradients", g)])
 
 
 def r1_penalty(discriminator: object, x_real: np.ndarray, *, gamma: float) -> np.ndarray:

@@ -40,11 +40,14 @@ def per_sample_shapes(n: int) -> st.SearchStrategy[tuple[int, ...]]:
 
 
 def logit_arrays(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
-    """Logits in [-50, 50] with the ends, plus saturated +-1000 and +-inf entries."""
+    """Logits in [-50, 50] with the ends, plus saturated +-1000 and +-1e4 (finite in float16) entries.
+
+    Infinite logits are refused by the losses (issue 12): not drawn here, registered as error inputs.
+    """
     elements = st.one_of(
         st.floats(-50.0, 50.0, width=64),
         st.sampled_from([-50.0, 50.0, 0.0, -1000.0, 1000.0, 20.5, -20.5]),
-        st.sampled_from([-np.inf, np.inf]),
+        st.sampled_from([-1e4, 1e4]),
     )
     return hnp.arrays(np.float64, shape, elements=elements)
 
@@ -124,8 +127,6 @@ def _density_cases(draw: st.DrawFn, log: bool) -> Case:
 def _generator_loss_cases(draw: st.DrawFn) -> Case:
     logits = draw(logit_arrays(draw(per_sample_shapes(draw(sample_sizes())))))
     kind = draw(st.sampled_from(["minimax", "non_saturating", "hinge"]))
-    if kind == "hinge" and np.any(np.isposinf(logits)):  # +inf and -inf together: the mean is undefined
-        logits = np.where(np.isneginf(logits), -1000.0, logits)
     return Case((logits,), {"kind": kind})
 
 
