@@ -24,6 +24,8 @@ One-sided names: none.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -232,6 +234,12 @@ class Flattened(nn.Module):
     inner : nn.Module
         The model of flat vectors (a registered submodule: its parameters are this module's).
 
+    Notes
+    -----
+    An empty batch (n = 0) gives the inner model's empty results, of shapes (0, ...), (0, D, D) and
+    (0,), as on the reference: the flattening names D explicitly (a reshape to ``(0, -1)`` is
+    ambiguous and raised torch's error).
+
     References
     ----------
     Isachenko, DGM Lecture 13, 'Noise Conditioned Score Network (NCSN)' (score models of images).
@@ -256,7 +264,7 @@ class Flattened(nn.Module):
         x = C.as_float_tensor("x", x)
         if x.ndim < 1:
             raise ValueError(f"x: expected samples of shape (n, ...), got shape {tuple(x.shape)}")
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))  # D explicit: -1 is ambiguous for n = 0
 
     def forward(self, x: torch.Tensor, *cond: torch.Tensor) -> torch.Tensor:
         """s(x) of the shape of x."""

@@ -28,6 +28,8 @@ numpy.random.Generator and loaded into both sides, so only the reference side ma
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 import reference._args as A
@@ -243,6 +245,12 @@ class Flattened:
     inner : LinearScore or MLPScore
         The model of flat vectors; conditioning arguments are passed through.
 
+    Notes
+    -----
+    An empty batch (n = 0) gives the inner model's empty results, of shapes (0, ...), (0, D, D) and
+    (0,): the flattening names D explicitly (a reshape to ``(0, -1)`` is ambiguous and raised NumPy's
+    error).
+
     References
     ----------
     Isachenko, DGM Lecture 13, 'Noise Conditioned Score Network (NCSN)' (score models of images).
@@ -267,7 +275,7 @@ class Flattened:
         x = C.as_float64("x", x)
         if x.ndim < 1:
             raise ValueError(f"x: expected samples of shape (n, ...), got shape {x.shape}")
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))  # D explicit: -1 is ambiguous for n = 0
 
     def __call__(self, x: np.ndarray, *cond: np.ndarray) -> np.ndarray:
         """s(x) of the shape of x."""

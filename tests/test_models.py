@@ -285,3 +285,18 @@ def test_nan_x_or_c_is_refused_on_both_sides(kind):
         for call in calls:
             with pytest.raises(ValueError, match=rf"{name}: expected finite values"):
                 call(model, conv)
+
+
+@pytest.mark.parametrize("side", ["reference", "accelerated"])
+def test_flattened_handles_an_empty_batch(side):
+    """Issue 12: Flattened on x of shape (0, 2, 2) leaked the reshape error of (0, -1); now empty results."""
+    if side == "reference":
+        model, x = ref.Flattened(ref.LinearScore(np.eye(4), np.ones(4))), np.zeros((0, 2, 2))
+    else:
+        model, x = (
+            acc.Flattened(acc.LinearScore(t(np.eye(4)), t(np.ones(4)))),
+            torch.zeros(0, 2, 2, dtype=torch.float64),
+        )
+    assert tuple(model(x).shape) == (0, 2, 2)
+    assert tuple(model.jacobian(x).shape) == (0, 4, 4)
+    assert tuple(model.divergence(x).shape) == (0,)
