@@ -101,7 +101,8 @@ class Gaussian:
         x = _points("x", x, self.mean, "mean")
         diff = (x - self.mean).reshape(-1, self.dim)
         z = linalg.solve_triangular(self.L, diff.T, lower=True)  # (d, m)
-        mahalanobis = np.sum(z * z, axis=0)
+        with np.errstate(over="ignore"):  # an overflow is the documented -inf
+            mahalanobis = np.sum(z * z, axis=0)
         log_det = 2.0 * np.sum(np.log(np.diag(self.L)))
         return (-0.5 * (mahalanobis + log_det + self.dim * LOG_2PI)).reshape(x.shape[:-1])
 
