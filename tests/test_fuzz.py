@@ -196,3 +196,35 @@ def test_standing_fuzz_rules(standing_rows):
         f"{r['pair']} {r['arg']}={r['kind']}: ref {r['reference']}, acc {r['accelerated']}: {why}" for r, why in found
     ]
     assert not found, f"{len(found)} calls break the rules:\n" + "\n".join(lines[:60])
+
+
+def test_both_sides_check_an_empty_batch_of_probability_vectors_alike():
+    """An empty batch (0, k) has no row to sum: both sides accept it (the reference used to raise
+    NumPy's zero-size reduction error), and a row of length 0 is refused on both."""
+    from accelerated import _checks as A
+    from reference import _checks as R
+
+    R.check_simplex("p", np.zeros((0, 3)))
+    A.check_simplex("p", torch.zeros((0, 3)))
+    for check, empty in ((R.check_simplex, np.zeros((2, 0))), (A.check_simplex, torch.zeros((2, 0)))):
+        with pytest.raises(ValueError, match="p: expected at least one category"):
+            check("p", empty)
+
+
+def test_check_result_words_the_refusal_alike_on_both_sides():
+    """reference._checks.check_result and accelerated._checks.check_result: the first non-finite input
+    is named, else the overflow from finite inputs (data at 1e300 squared overflows float64)."""
+    from accelerated import _checks as A
+    from reference import _checks as R
+
+    x = np.array([1e300, 1.0])
+    messages = []
+    for check, conv in ((R.check_result, np.asarray), (A.check_result, torch.from_numpy)):
+        with np.errstate(over="ignore"), pytest.raises(ValueError) as overflow:
+            check(conv(x) * conv(x), [("x", conv(x))])
+        with pytest.raises(ValueError, match="y: expected finite values, got 1 NaN"):
+            check(conv(np.array([np.nan])), [("x", conv(x)), ("y", conv(np.array([np.nan])))])
+        messages.append(str(overflow.value))
+        assert check(conv(np.ones(2)), [("x", conv(x))]) is not None
+    expected = "x: the result overflowed float64 from finite inputs (largest input magnitude 1e+300)"
+    assert messages[0] == messages[1] == expected
