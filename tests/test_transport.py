@@ -466,3 +466,22 @@ def test_reference_logsumexp_is_scipys_and_a_fixed_budget_runs_quickly():
     out, out_t = ref.sinkhorn(x, y, epsilon=0.1, tol=0.0), acc.sinkhorn(t(x), t(y), epsilon=0.1, tol=0.0)
     assert not out.converged and out.n_iter == out_t.n_iter > 10_000  # the budget, plus the annealing stages
     assert float(out_t.cost) == pytest.approx(out.cost, rel=1e-12)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3])
+@pytest.mark.parametrize("gap", [1e300, 1e-200])
+def test_wasserstein_of_extreme_distances(p, gap):
+    # The ground cost ||x - y||^p underflowed at 1e-200 (W = 0) and was refused as overflowing at 1e300;
+    # the distances are now scaled by a power of two before they are squared, on both sides alike.
+    x, y = np.array([[0.0, 0.0]]), np.array([[gap, 0.0]])
+    one = np.ones(1)
+    for kw in ({}, {"a": one, "b": one}):  # the assignment path and the LP path
+        assert ref.wasserstein(x, y, p=p, **kw) == pytest.approx(gap, rel=1e-14)
+        tkw = {name: t(w) for name, w in kw.items()}
+        assert float(acc.wasserstein(t(x), t(y), p=p, **tkw)) == pytest.approx(gap, rel=1e-14)
+    # two points per side with weights: the small distance carries 0.2 of the mass, W_p = 0.2^(1/p) gap
+    x2, y2 = np.array([[0.0], [1.0]]) * gap, np.array([[1.0], [1.0]]) * gap
+    a, b = np.array([0.2, 0.8]), np.array([0.5, 0.5])
+    want = 0.2 ** (1 / p) * gap
+    assert ref.wasserstein(x2, y2, p=p, a=a, b=b) == pytest.approx(want, rel=1e-12)
+    assert float(acc.wasserstein(t(x2), t(y2), p=p, a=t(a), b=t(b))) == pytest.approx(want, rel=1e-12)

@@ -19,7 +19,8 @@ from scipy import optimize, sparse
 
 from reference._args import transport as S
 
-from ._common import F64, _check_clouds, _ground_cost, _safe_root
+from .. import _checks as C
+from ._common import F64, _check_clouds, _safe_root
 
 __all__ = ["wasserstein"]
 
@@ -46,6 +47,26 @@ def _host_optimal_plan(cost: np.ndarray, a: np.ndarray | None, b: np.ndarray | N
     if result.status != 0:  # pragma: no cover - the transport LP is always feasible and bounded
         raise RuntimeError(f"linprog (HiGHS) failed on the transport LP: {result.message}")
     return np.maximum(result.x.reshape(n, m), 0.0)
+
+
+def _scaled_squared_distances(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, int]:
+    r"""``(Q, k)`` with ``||x_i - y_j||^2 = 4^k Q_ij`` and ``max Q`` in [1/4, 1), differentiable (float64).
+
+    The steps of ``reference.transport.exact._scaled_squared_distances``, all by powers of two (exact):
+    halve the data if they reach 2^1022, divide the differences by the power of two above the largest
+    component, square and sum, divide by the power of four above the largest sum (two host reads).
+    """
+    big = max(float(x.detach().abs().max()), float(y.detach().abs().max()))
+    halve = big >= 2.0**1022
+    diff = x.unsqueeze(-2) * 0.5 - y.unsqueeze(-3) * 0.5 if halve else x.unsqueeze(-2) - y.unsqueeze(-3)
+    top = float(diff.detach().abs().max())
+    if top == 0.0:
+        return (diff * 0.0).sum(-1), 0
+    e1 = math.frexp(top)[1]
+    u = diff * 2.0 ** (-e1 // 2) * 2.0 ** (-e1 - (-e1 // 2))
+    q = (u * u).sum(-1)
+    e2 = (math.frexp(float(q.detach().max()))[1] + 1) // 2
+    return q * 4.0**-e2, e1 + e2 + int(halve)
 
 
 def wasserstein(
@@ -84,9 +105,14 @@ def wasserstein(
     The cost matrix is formed in float64 on the device, copied to the host for the solver, and the
     optimal cost :math:`\langle \gamma^*, C\rangle` is evaluated on the device; gradients flow to x
     and y with the plan held constant (envelope theorem). At W_p = 0 the root has gradient 0. The
-    weights are renormalised in float64 on the host (float16 weights made the LP infeasible), the LP
-    is solved on the cost divided by a power of two, and an overflowing cost is a ValueError naming x
-    and y or p, as in the reference.
+    weights are renormalised in float64 on the host (float16 weights made the LP infeasible). As in
+    the reference, the problem is solved on the cost :math:`(\|x_i - y_j\| / 2^k)^p` in [0, 1), with
+    2^k the power of two above the largest distance, built from differences scaled by powers of two
+    before they are squared (exact: no overflow at 1e300, no underflow at 1e-200), and
+    :math:`W_p = 2^k (\sum_{ij} \gamma_{ij} (\|x_i - y_j\| / 2^k)^p)^{1/p}`. An entry whose p-th power
+    underflows float64 and decides the result (a large p with distances of very different scales) is
+    a ValueError naming p; a W_p above the largest float of the input dtype is a ValueError naming x
+    and y (the result overflowed), on both sides alike (see :func:`reference.transport.wasserstein`).
 
     Examples
     --------
@@ -96,15 +122,19 @@ def wasserstein(
     1.0
     """
     x, y, a, b, p = _check_clouds(x, y, a, b, p)
-    cost = _ground_cost(x.to(F64), y.to(F64), p)
+    Q, k = _scaled_squared_distances(x.to(F64), y.to(F64))
+    if p == 2.0:
+        cost = Q
+    else:  # (||x_i - y_j|| / 2^k)^p with gradient 0 where x_i = y_j
+        positive = Q > 0
+        cost = torch.where(positive, torch.where(positive, Q, torch.ones_like(Q)) ** (0.5 * p), torch.zeros_like(Q))
     # Weights renormalised in float64 on the host: float16 weights pass the simplex check with their
     # own rounding, but totals that differ by 1e-3 make the transport LP infeasible.
     host = [None if w is None else w.detach().to("cpu", F64).numpy() for w in (a, b)]
     host = [None if w is None else w / w.sum() for w in host]
-    cost_host = cost.detach().cpu().numpy()
-    if not np.all(np.isfinite(cost_host)):  # the cost is on the host for the solver anyway
-        squared = _ground_cost(x.detach().to(F64), y.detach().to(F64), 2.0)
-        S.check_cost_finite(False, bool(torch.isfinite(squared).all()), p)
+    cost_host = cost.detach().cpu().numpy()  # the cost is on the host for the solver anyway
     plan = _host_optimal_plan(cost_host, host[0], host[1])
+    S.check_cost_resolved(Q.detach().cpu().numpy(), cost_host, float(np.sum(plan * cost_host)), p)
     gamma = torch.from_numpy(plan).to(cost.device)
-    return _safe_root((gamma * cost).sum(), p).to(x.dtype)
+    out = (_safe_root((gamma * cost).sum(), p) * 2.0 ** (k // 2) * 2.0 ** (k - k // 2)).to(x.dtype)
+    return C.check_result(out, [("x", x), ("y", y)])

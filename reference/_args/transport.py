@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import numpy as np
+
 from . import count, positive, real
 
 __all__ = [
@@ -19,7 +21,7 @@ __all__ = [
     "DEFAULT_SCALING",
     "MAX_ANNEALING_STAGES",
     "SinkhornOptions",
-    "check_cost_finite",
+    "check_cost_resolved",
     "cost_scale",
     "epsilon_schedule",
     "n_projections",
@@ -138,28 +140,34 @@ def cost_scale(
     return diameter
 
 
-def check_cost_finite(cost_finite: bool, squared_finite: bool, p: float) -> None:
-    """The exact transport problem needs a finite cost matrix: ValueError naming x and y (squared
-    distances that overflow) or p (finite distances whose p-th power overflows).
+def check_cost_resolved(Q: object, cost: object, total: float, p: float) -> None:
+    r"""The exact transport problem on the scaled cost ``(D_ij / 2^k)^p`` (largest entry in [2^-p, 1)):
+    ValueError naming p where an entry that underflowed float64 decides the result.
 
-    >>> check_cost_finite(True, True, 2.0)
-    >>> check_cost_finite(False, True, 300.0)
+    ``Q`` (n, m): the squared scaled distances ``(D_ij / 2^k)^2`` (largest in [1/4, 1)); ``cost``: their
+    p-th powers as the solver saw them; ``total``: the optimal cost ``sum gamma * cost``. An entry below
+    the smallest normal float (2^-1022) is harmless if its distance is below 2^-52 times 2^k (below the
+    rounding of the largest distance) or if ``total`` >= 2^-970 (its error is below the rounding of W_p).
+
+    >>> import numpy as np
+    >>> check_cost_resolved(np.array([[0.25, 0.0]]), np.array([[0.5, 0.0]]), 0.5, 1.0)
+    >>> check_cost_resolved(np.array([[0.25]]), np.array([[0.0]]), 0.0, 2000.0)
     Traceback (most recent call last):
         ...
-    ValueError: p: the cost ||x_i - y_j||^p overflows float64 at p = 300.0; expected distances whose p-th
-    power stays below the largest float (rescale the data or lower p)
+    ValueError: p: the cost ||x_i - y_j||^p relative to the largest one underflows float64 at p = 2000.0 for 1
+    pair(s) whose distances are not negligible, and the optimal cost depends on them; expected a smaller p (or
+    distances of one scale)
     """
-    if cost_finite:
+    if total >= 2.0**-970:
         return
-    if not squared_finite:
+    Q, cost = np.asarray(Q), np.asarray(cost)
+    unresolved = (Q >= 2.0**-104) & (cost < np.finfo(np.float64).tiny)
+    if np.any(unresolved):
         raise ValueError(
-            "x and y: the squared distances ||x_i - y_j||^2 overflow float64; expected points closer than "
-            "1e154 (rescale the data)"
+            f"p: the cost ||x_i - y_j||^p relative to the largest one underflows float64 at p = {p!r} for "
+            f"{int(np.count_nonzero(unresolved))} pair(s) whose distances are not negligible, and the optimal cost "
+            "depends on them; expected a smaller p (or distances of one scale)"
         )
-    raise ValueError(
-        f"p: the cost ||x_i - y_j||^p overflows float64 at p = {p!r}; expected distances whose p-th power "
-        "stays below the largest float (rescale the data or lower p)"
-    )
 
 
 def epsilon_schedule(diameter: float, epsilon: float, scaling: float | None) -> list[float]:

@@ -13,7 +13,8 @@ from scipy import optimize, sparse
 
 from reference._args import transport as S
 
-from ._common import _check_clouds, _ground_cost, _root
+from .. import _checks as C
+from ._common import _check_clouds, _root
 
 __all__ = ["wasserstein"]
 
@@ -44,6 +45,27 @@ def _optimal_plan(Cost: np.ndarray, a: np.ndarray | None, b: np.ndarray | None) 
     if result.status != 0:  # pragma: no cover - the transport LP is always feasible and bounded
         raise RuntimeError(f"linprog (HiGHS) failed on the transport LP: {result.message}")
     return np.maximum(result.x.reshape(n, m), 0.0)
+
+
+def _scaled_squared_distances(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int]:
+    r"""``(Q, k)`` with ``||x_i - y_j||^2 = 4^k Q_ij`` and ``max Q`` in [1/4, 1) (``Q = 0``, ``k = 0`` if x = y).
+
+    Every step scales by a power of two (exact): the differences are halved first if the data reach
+    2^1022 (so that x_i - y_j cannot overflow), then divided by the power of two above the largest
+    component, squared and summed (at most d), and divided by the power of four above the largest sum.
+    No distance overflows, and a distance underflows only below about 2^-511 times the largest one.
+    """
+    big = max(float(np.max(np.abs(x))), float(np.max(np.abs(y))))
+    halve = big >= 2.0**1022
+    diff = x[:, None, :] * 0.5 - y[None, :, :] * 0.5 if halve else x[:, None, :] - y[None, :, :]
+    top = float(np.max(np.abs(diff)))
+    if top == 0.0:
+        return np.zeros(diff.shape[:2]), 0
+    e1 = math.frexp(top)[1]
+    u = np.ldexp(diff, -e1)
+    q = np.sum(u * u, axis=-1)
+    e2 = (math.frexp(float(np.max(q)))[1] + 1) // 2
+    return np.ldexp(q, -2 * e2), e1 + e2 + int(halve)
 
 
 def wasserstein(
@@ -90,10 +112,18 @@ def wasserstein(
     -----
     The LP drops the last column-sum equation (implied by the others), so that weights whose totals
     differ by rounding still give a feasible problem; entries of the plan below 0 by rounding are
-    clamped to 0. The LP is solved on the cost divided by the power of two at or below its largest
-    entry (exact; HiGHS takes costs above 1e20 for infinite and failed from about 1e10 on). A cost
-    matrix that overflows float64 is a ValueError naming x and y (squared distances above the largest
-    float) or p (their p-th power), on both sides alike.
+    clamped to 0. The problem is solved on the cost :math:`(\|x_i - y_j\| / 2^k)^p`, with 2^k the power
+    of two above the largest distance (every scaling by a power of two is exact: the differences are
+    scaled before they are squared, so distances of 1e300 do not overflow and distances of 1e-200 do
+    not underflow), and :math:`W_p = 2^k (\sum_{ij} \gamma_{ij} (\|x_i - y_j\| / 2^k)^p)^{1/p}`;
+    the entries lie in [0, 1), so the cost never overflows (HiGHS takes costs above 1e20 for infinite),
+    and the LP rescales them by one more power of two. An entry whose p-th power underflows float64
+    (below 2^-1022) is harmless when its distance is below 2^-52 times the largest one (its effect on
+    W_p is below the rounding of the largest distance) or when the optimal cost of the scaled problem
+    is at least 2^-970 (then its effect is below the rounding of W_p itself); otherwise (a large p with
+    distances of very different scales, e.g. every entry at p > 1074) it decides the result, and the
+    call is a ValueError naming p. A W_p above the largest float (points near 1e308 of opposite signs)
+    is a ValueError naming x and y (the result overflowed float64), on both sides alike.
 
     References
     ----------
@@ -108,9 +138,11 @@ def wasserstein(
     1.0
     """
     x, y, a, b, p = _check_clouds(x, y, a, b, p)
-    with np.errstate(over="ignore"):
-        Cost = _ground_cost(x, y, p)
-        if not np.all(np.isfinite(Cost)):
-            S.check_cost_finite(False, bool(np.all(np.isfinite(_ground_cost(x, y, 2.0)))), p)
+    Q, k = _scaled_squared_distances(x, y)
+    with np.errstate(under="ignore"):
+        Cost = np.sqrt(Q) ** p  # (||x_i - y_j|| / 2^k)^p, in [0, 1)
     gamma = _optimal_plan(Cost, a, b)
-    return float(_root(np.sum(gamma * Cost), p))
+    total = float(np.sum(gamma * Cost))
+    S.check_cost_resolved(Q, Cost, total, p)
+    out = float(_root(total, p)) * 2.0 ** (k // 2) * 2.0 ** (k - k // 2)  # 2^k in two exact steps
+    return C.check_result(out, [("x", x), ("y", y)])
