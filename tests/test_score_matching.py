@@ -219,6 +219,22 @@ def test_ncsn_loss_is_sigma_squared_weighted_dsm_and_passes_sigma_to_the_model()
     assert out == pytest.approx(np.mean(0.5 * sig[:, 0] ** 2 * np.sum((s + EPS / sig) ** 2, axis=1)), rel=1e-14)
 
 
+def test_ncsn_loss_unweighted_is_the_slides_training_loss_per_level():
+    """weighting="none" (L14 'NCSN training'): at each level the plain DSM loss, i.e. the weighted one / sigma_l^2."""
+    sigmas = ref.geometric_sigmas(2.0, 0.05, 4)
+    rm, am = both_mlps(d=3, cond_dim=1, seed=5)
+    for l in range(4):
+        levels = np.full(7, l)
+        dsm = ref.denoising_score_matching(rm, X, sigmas[l], noise=EPS, noise_conditional=True)
+        for out in on_both(
+            "ncsn_loss", (rm, X, sigmas), (am, t(X), t(sigmas)), levels=levels, noise=EPS, weighting="none"
+        ):
+            assert out == pytest.approx(dsm, rel=1e-13)
+    for lib, args in ((ref, (rm, X, sigmas)), (acc, (am, t(X), t(sigmas)))):
+        with pytest.raises(ValueError, match="weighting: expected one of"):
+            lib.ncsn_loss(*args, levels=np.zeros(7, dtype=np.int64), noise=EPS, weighting="lambda")
+
+
 def test_tweedie_one_dimensional_gaussian():
     # x ~ N(m, s^2), y = x + sigma eps: E[x | y] = m + s^2 / (s^2 + sigma^2) (y - m), score -(y - m)/(s^2 + sigma^2).
     m, s2, sigma = 1.0, 2.0, 0.5

@@ -202,20 +202,23 @@ def ncsn_loss(
     sigmas: torch.Tensor,
     *,
     noise_conditional: bool = True,
+    weighting: str = "sigma2",
     levels: torch.Tensor | None = None,
     noise: torch.Tensor | None = None,
     rng: torch.Generator | None = None,
 ) -> torch.Tensor:
-    r"""NCSN loss: sigma^2-weighted DSM with the 1/2, one random level per sample, mean over samples.
+    r"""NCSN loss: (sigma^2-weighted) DSM with the 1/2, one random level per sample, mean over samples.
 
     .. math::
 
-        \frac1n \sum_{i=1}^n \frac12\, \sigma_{l_i}^2 \Bigl\lVert s_\theta(x_i + \sigma_{l_i}\varepsilon_i,
+        \frac1n \sum_{i=1}^n \frac12\, \lambda(\sigma_{l_i}) \Bigl\lVert s_\theta(x_i + \sigma_{l_i}\varepsilon_i,
             \sigma_{l_i}) + \frac{\varepsilon_i}{\sigma_{l_i}} \Bigr\rVert_2^2 .
 
     In expectation over uniform levels: Song and Ermon's :math:`\frac1L \sum_l \sigma_l^2 \ell(\theta;
     \sigma_l)`; the Lecture 13 objective (no 1/2, sum over levels) is 2L times it. See
-    :func:`reference.score_matching.ncsn_loss` for the factors.
+    :func:`reference.score_matching.ncsn_loss` for the factors. ``weighting="sigma2"`` (default):
+    :math:`\lambda = \sigma^2` (Lecture 13's weighted objective); ``"none"``: :math:`\lambda = 1`, the
+    per-sample loss of the slide's training algorithm ('NCSN training') with the 1/2.
 
     Parameters
     ----------
@@ -228,6 +231,8 @@ def ncsn_loss(
         Levels sigma_1 > ... > sigma_L > 0 on x's device, any floating dtype (cast to x's).
     noise_conditional : bool
         Default True. Changes only the call.
+    weighting : {"sigma2", "none"}
+        The per-level weight: sigma^2 (default) or 1 (the slide's 'NCSN training' loss).
     levels : (n,) integer Tensor, optional
         0-based level indices in [0, L), on x's device; goes with ``noise``.
     noise : (n, ...) Tensor, optional
@@ -241,9 +246,16 @@ def ncsn_loss(
     () Tensor
         The estimate, differentiable in the model's parameters.
 
+    Notes
+    -----
+    A ``weighting`` outside {"sigma2", "none"} is refused (``ValueError``, a non-string ``TypeError``).
+    The unweighted residual s + eps / sigma is formed in at least float32 (eps / sigma overflows
+    float16 at small sigma).
+
     References
     ----------
-    Isachenko, DGM Lecture 13, slide 'Noise Conditioned Score Network (NCSN)'; Beigy, Score-Based
+    Isachenko, DGM Lecture 13, slide 'Noise Conditioned Score Network (NCSN)'; Isachenko, DGM Lecture
+    14, slide 'NCSN training' (``weighting="none"``); Beigy, Score-Based
     Generative Models, slides 'Denoising Score Matching (DSM)' (the NCSN loss weight sigma_t^2); Song
     and Ermon, NeurIPS 2019, eqs. (5)-(6).
 
@@ -255,11 +267,21 @@ def ncsn_loss(
     >>> x, sigmas, eps = torch.zeros(1, 2), torch.tensor([2.0, 0.5]), torch.tensor([[3.0, 4.0]])
     >>> [float(ncsn_loss(zero, x, sigmas, levels=torch.tensor([l]), noise=eps)) for l in (0, 1)]
     [12.5, 12.5]
+
+    Unweighted (the slide's training loss): 1/2 ||eps / sigma_l||^2 = 12.5 / 0.25 = 50 at sigma_l = 0.5:
+
+    >>> float(ncsn_loss(zero, x, sigmas, levels=torch.tensor([1]), noise=eps, weighting="none"))
+    50.0
     """
+    weighting = SA.weighting(weighting)
     x, sigma, eps = _check_ncsn(model, x, sigmas, noise_conditional, levels, noise, rng)  # sigma_{l_i}, (n,)
     sigma_b = _per_sample(sigma, x)
     x_tilde = torch.addcmul(x, sigma_b, eps)
     s = _scores(model, x_tilde, sigma) if noise_conditional else _scores(model, x_tilde)
+    if weighting == "none":  # s + eps / sigma, in at least float32 (eps / sigma overflows float16)
+        acc = C.accumulation_dtype(s.dtype)
+        r = s.to(acc) + eps.to(acc) / sigma_b.to(acc)
+        return _checked(_half_squared_norm_mean(r), (("x", x), ("noise", eps), ("model(x)", s)))
     # sigma^2 ||s + eps / sigma||^2 = ||sigma s + eps||^2: the same value, without eps / sigma, whose
     # square overflows float16 at small sigma (eps / sigma = 400 at sigma = 0.01).
     r = torch.addcmul(eps.to(C.accumulation_dtype(s.dtype)), sigma_b, s)

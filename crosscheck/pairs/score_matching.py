@@ -200,6 +200,9 @@ def _ncsn_cases(draw: st.DrawFn) -> Case:
     x = draw(cs.bounded_floats((n, *features), -3.0, 3.0))
     levels = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, L - 1)))
     kwargs = {"noise_conditional": conditional, "levels": levels, "noise": draw(_normals((n, *features)))}
+    weighting = draw(st.sampled_from([None, "sigma2", "none"]))  # None: the default (sigma2)
+    if weighting is not None:
+        kwargs["weighting"] = weighting
     return Case((model, x, sigmas), kwargs)
 
 
@@ -362,6 +365,8 @@ register_pair(
         bad(COND_MLP, X, SIGMAS, noise=X, match="levels: required with noise="),
         bad(COND_MLP, X, SIGMAS, levels=_LEVELS0, noise=HUGE, match=r"x, noise, model\(x\): the objective overflowed"),
         bad(COND_MLP, X, SIGMAS, levels=np.array([0, 1, 2]), noise=X, match=r"levels: expected shape \(2,\)"),
+        bad(COND_MLP, X, SIGMAS, levels=_LEVELS0, noise=X, weighting="sigma", match=r"weighting: expected one of"),
+        bad(COND_MLP, X, SIGMAS, levels=_LEVELS0, noise=X, weighting=2, error=TypeError, match="weighting: expected"),
         bad(
             COND_MLP,
             X,

@@ -12,6 +12,7 @@ from . import count, describe, flag, option, optional_count, positive
 __all__ = [
     "PROBE_KINDS",
     "TRACE_METHODS",
+    "WEIGHTINGS",
     "check_distinct_levels",
     "check_model",
     "geometric_arguments",
@@ -22,10 +23,12 @@ __all__ = [
     "probe_arguments",
     "probes_message",
     "trace_arguments",
+    "weighting",
 ]
 
 PROBE_KINDS = ("gaussian", "rademacher")
 TRACE_METHODS = ("auto", "factored", "vmap")
+WEIGHTINGS = ("sigma2", "none")  # NCSN's per-level weight: Song and Ermon's sigma^2, or the L13 algorithm's none
 
 
 def check_model(model: object, example: str = "") -> None:
@@ -88,6 +91,11 @@ def check_distinct_levels(decreasing: bool, sigma_1: float, sigma_L: float, L: i
             f"sigma_1, sigma_L, L: the ratio sigma_1 / sigma_L = {sigma_1 / sigma_L!r} is too close to 1 for "
             f"{L} distinct float64 levels"
         )
+
+
+def weighting(value: object) -> str:
+    """The NCSN loss weight lambda(sigma): one of WEIGHTINGS ("sigma2": sigma^2, "none": 1)."""
+    return option("weighting", value, WEIGHTINGS)
 
 
 def kde_far_message(name: str = "x") -> str:

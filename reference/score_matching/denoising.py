@@ -205,17 +205,27 @@ def ncsn_loss(
     sigmas: np.ndarray,
     *,
     noise_conditional: bool = True,
+    weighting: str = "sigma2",
     levels: np.ndarray | None = None,
     noise: np.ndarray | None = None,
     rng: np.random.Generator | None = None,
 ) -> np.ndarray:
-    r"""NCSN training loss: sigma^2-weighted denoising score matching at one random level per sample.
+    r"""NCSN training loss: (sigma^2-weighted) denoising score matching at one random level per sample.
 
     .. math::
 
-        \mathcal L(\theta) \approx \frac1n \sum_{i=1}^n \frac12\, \sigma_{l_i}^2
+        \mathcal L(\theta) \approx \frac1n \sum_{i=1}^n \frac12\, \lambda(\sigma_{l_i})
             \Bigl\lVert s_\theta(\tilde x_i, \sigma_{l_i}) + \frac{\varepsilon_i}{\sigma_{l_i}} \Bigr\rVert_2^2,
         \qquad \tilde x_i = x_i + \sigma_{l_i} \varepsilon_i,\quad l_i \sim U\{1, \dots, L\}.
+
+    **Two conventions** (``weighting=``): ``"sigma2"`` (the default), :math:`\lambda(\sigma) =
+    \sigma^2`, the weighted objective of Lecture 13 'Noise Conditioned Score Network (NCSN)', of Beigy
+    and of Song and Ermon, which puts every level on the same scale (the expected per-level loss of
+    the exact noisy score is :math:`\frac12 \mathbb{E}\lVert \varepsilon + \sigma \nabla\log
+    q_\sigma \rVert^2 \le d/2` for every sigma); ``"none"``, :math:`\lambda = 1`, the per-sample loss
+    :math:`\lVert s_\theta(x_\sigma, \sigma_l) + \varepsilon/\sigma_l \rVert^2` of the slide's
+    training algorithm (Lecture 14, 'NCSN training') with the 1/2 of the Fisher divergence,
+    in which the small levels dominate (a term of order :math:`d / (2\sigma_l^2)`).
 
     Its expectation over the uniform levels is Song and Ermon's
     :math:`\frac1L \sum_l \lambda(\sigma_l)\, \ell(\theta; \sigma_l)` with :math:`\lambda(\sigma) =
@@ -237,6 +247,9 @@ def ncsn_loss(
         Noise levels sigma_1 > ... > sigma_L > 0 (e.g. :func:`geometric_sigmas`).
     noise_conditional : bool
         Default True: pass sigma to the model. Changes only the call.
+    weighting : {"sigma2", "none"}
+        The per-level weight lambda(sigma): sigma^2 (default; Lecture 13's weighted objective, Song and
+        Ermon) or 1 (the slide's training algorithm, 'NCSN training'; the plain DSM loss at level l).
     levels : (n,) integer array_like, optional
         0-based level indices (index l - 1 for the slide's l), in [0, L). Pre-drawn levels go with
         ``noise``; with ``rng`` they are drawn.
@@ -255,11 +268,13 @@ def ncsn_loss(
     An estimate that is not finite (a non-finite output of the model, or finite inputs whose scale
     overflows float64, e.g. noise at 1e300) is refused with a ``ValueError`` naming the inputs, as on
     the accelerated side (see Conventions in :mod:`reference.score_matching`); never inf or NaN.
+    A ``weighting`` outside {"sigma2", "none"} is refused (``ValueError``, a non-string ``TypeError``).
 
     References
     ----------
     Isachenko, DGM Lecture 13, slide 'Noise Conditioned Score Network (NCSN)' (weighted objective and
-    training algorithm); Lecture 14, 'Recap of previous lecture' (NCSN training); Beigy, Score-Based
+    training algorithm); Isachenko, DGM Lecture 14, slide 'NCSN training' (the unweighted per-sample
+    loss, ``weighting="none"``); Lecture 14, 'Recap of previous lecture' (NCSN training); Beigy, Score-Based
     Generative Models, slides 'Denoising Score Matching (DSM)' (the NCSN loss weight sigma_t^2); Song and
     Ermon, NeurIPS 2019, eqs. (5)-(6).
 
@@ -271,14 +286,22 @@ def ncsn_loss(
     >>> eps = np.array([[3.0, 4.0]])
     >>> [float(ncsn_loss(zero, np.zeros((1, 2)), np.array([2.0, 0.5]), levels=[l], noise=eps)) for l in (0, 1)]
     [12.5, 12.5]
+
+    Unweighted (the slide's training loss), the same draws give 1/2 ||eps / sigma_l||^2 = 12.5 / sigma_l^2:
+
+    >>> kw = dict(levels=[1], noise=eps, weighting="none")
+    >>> float(ncsn_loss(zero, np.zeros((1, 2)), np.array([2.0, 0.5]), **kw))
+    50.0
     """
+    weighting = SA.weighting(weighting)
     x, sigma, eps = _check_ncsn(model, x, sigmas, noise_conditional, levels, noise, rng)  # sigma_{l_i}, (n,)
     sigma_b = sigma.reshape((-1,) + (1,) * (x.ndim - 1))  # broadcast over the feature axes
     x_tilde = x + sigma_b * eps
     cond = (sigma,) if noise_conditional else ()
     s = _scores(model, x_tilde, *cond)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by _checked
-        value = np.mean(0.5 * sigma**2 * _sum_features((s + eps / sigma_b) ** 2))
+        weight = sigma**2 if weighting == "sigma2" else 1.0
+        value = np.mean(0.5 * weight * _sum_features((s + eps / sigma_b) ** 2))
     return _checked(value, (("x", x), ("noise", eps), ("model(x)", s)))
 
 
