@@ -87,7 +87,7 @@ class LinearScore(nn.Module):
 
     References
     ----------
-    Beigy, Score-Based Generative Models, slide 'Score function, One-dimensional Gaussian distribution';
+    Beigy, Score-Based Generative Models, slide 'Score function (One-dimensional Gaussian distribution)';
     Hyvarinen, JMLR 2005, Section 3.
 
     Examples

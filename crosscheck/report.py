@@ -67,6 +67,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="draw fresh random inputs instead of the reproducible derandomised ones",
     )
     parser.add_argument("--list", action="store_true", help="list the registered formulas and theorems")
+    parser.add_argument(
+        "--slides",
+        action="store_true",
+        help="also print the slide index: deck by deck, slide by slide, the functions, pairs and theorems "
+        "citing each slide with their status (always in report.md)",
+    )
     return parser.parse_args(argv)
 
 
@@ -155,6 +161,24 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
+def _slide_index(pairs, theorems, pair_outcomes, theorem_outcomes) -> tuple[str, str]:
+    """The slide index (text, markdown) with each row's status in this run; a note if the slides are absent."""
+    from .slides import build_index, render, slides_dir
+
+    status: dict[str, list[str]] = {}
+    for o in pair_outcomes:
+        status.setdefault(o.pair.name, []).append(f"{SHORT[o.dtype]} {'passed' if o.passed else 'FAILED'}")
+    for o in theorem_outcomes:
+        status.setdefault(o.theorem.name, []).append(f"{o.side} {'passed' if o.passed else 'FAILED'}")
+    joined = {k: ", ".join(v) for k, v in status.items()}
+    try:
+        index = build_index(pairs, theorems)
+    except FileNotFoundError:
+        note = f"(the slides are not at {slides_dir()}: set CROSSCHECK_SLIDES to their folder)"
+        return note, note
+    return render(index, joined), render(index, joined, markdown=True)
+
+
 def run(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     load_profile("ci")
@@ -226,6 +250,10 @@ def run(argv: list[str] | None = None) -> int:
         text = o.error if o.error else f"measured {o.evidence.measured!r} > bound {o.evidence.bound!r}"
         details.append(f"### {label}\n\n```\n{text}\n```")
         print(f"\nFAILED {label}:\n{text}")
+    slide_index = _slide_index(pairs, theorems, pair_outcomes, theorem_outcomes)
+    if args.slides:
+        print("\nSlides (deck by deck, in the decks' order)\n")
+        print(slide_index[0])
     print("\n" + summary)
 
     figures = sorted({f for o in theorem_outcomes if o.evidence for f in o.evidence.figures})
@@ -271,6 +299,14 @@ def run(argv: list[str] | None = None) -> int:
         "",
         *[f"- **{o.theorem.name}** [{o.side}]: {o.evidence.detail}" for o in theorem_outcomes if o.evidence],
         "",
+        "## Slides",
+        "",
+        "Deck by deck and slide by slide in the decks' order: the functions, pairs and theorems citing each "
+        "slide (read from the docstrings' References and the theorems' `slide=`), their status in this run, "
+        "and what a slide states that is not implemented or not checkable, with the reason "
+        "(`crosscheck/slides.py`).",
+        "",
+        slide_index[1],
         "## Name parity",
         "",
         "ok" if not parity_failures else "\n".join(f"- {p}" for v in parity_failures.values() for p in v),

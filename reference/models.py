@@ -88,8 +88,8 @@ class LinearScore:
 
     References
     ----------
-    Beigy, Score-Based Generative Models, slide 'Score function, One-dimensional Gaussian
-    distribution' (the score of a Gaussian is linear in x); Hyvarinen, Estimation of
+    Beigy, Score-Based Generative Models, slide 'Score function (One-dimensional Gaussian
+    distribution)' (the score of a Gaussian is linear in x); Hyvarinen, Estimation of
     Non-Normalized Statistical Models by Score Matching, JMLR 2005, Section 3 (the Gaussian case).
 
     Examples
@@ -314,6 +314,11 @@ def init_mlp_params(d: int, hidden: int, *, cond_dim: int = 0, rng: np.random.Ge
     dict
         ``{"W1": (d + k, H), "b1": (H,), "W2": (H, d), "b2": (d,)}`` float64 arrays, ready for
         ``MLPScore(**params)`` on either side (convert to tensors for the accelerated side).
+
+    References
+    ----------
+    LeCun, Bottou, Orr, Mueller, Efficient BackProp, 1998, Section 4.6 (LeCun-normal initialisation) (beyond
+    the slides).
 
     Examples
     --------

@@ -238,6 +238,11 @@ def save_statistics(path: str | os.PathLike, stats: FeatureStatistics) -> None:
     Tensors on the CPU are accepted (``numpy.asarray`` reads them); move CUDA tensors to the CPU
     first. NumPy appends ``.npz`` to a path without that suffix.
 
+    References
+    ----------
+    The statistics files of pytorch-fid and clean-fid (keys ``mu`` and ``sigma``) (beyond the slides: storage,
+    not a formula).
+
     Examples
     --------
     A round trip keeps the statistics of rows 1, 2, 3 (mean 2, variance 1) exactly:
@@ -302,6 +307,11 @@ def load_statistics(path: str | os.PathLike, *, max_dim: int = MAX_DIM) -> Featu
     :math:`\tau = \sqrt{\epsilon}` of the stored dtype (1.5e-8 for float64, 3.5e-4 for float32): far
     above the rounding of a computed covariance, far below any real asymmetry or negative variance. The
     accepted sigma is then symmetrised exactly, :math:`(\Sigma + \Sigma^\top)/2`.
+
+    References
+    ----------
+    The statistics files of pytorch-fid and clean-fid (keys ``mu`` and ``sigma``) (beyond the slides: storage,
+    not a formula).
 
     Examples
     --------
