@@ -99,7 +99,10 @@ def wasserstein(
     y : (m, d) array_like
         Support of the second measure.
     p : float >= 1
-        Order; the ground cost is the Euclidean distance to the power p.
+        Order; the ground cost is the Euclidean distance to the power p. The slides' W (L7 'Wasserstein
+        distance', 'Kantorovich-Rubinstein duality') and WGAN's critic objective are W_1 (p = 1); the
+        default p = 2 is the W_2 of the Gaussian closed form (:func:`gaussian_w2`) and of FID, the one
+        whose values can be checked against a closed form. Pass ``p=1`` for the slides' distance.
     a, b : (n,) and (m,) array_like, optional
         Weights on the simplex (``None``: uniform).
 
