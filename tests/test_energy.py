@@ -232,7 +232,7 @@ def test_ising_accepts_bool_and_float_images():
 @pytest.mark.parametrize("side", ["reference", "accelerated"])
 def test_theorems(side):
     thms = [th for th in THEOREMS if th.check.__module__ == "crosscheck.theorems.energy"]
-    assert len(thms) == 4
+    assert len(thms) == 5
     for thm in thms:
         ev = check_theorem(thm, Side(side), raise_errors=True).evidence
         assert ev.passed, f"{thm.name} [{side}]: measured {ev.measured!r} > bound {ev.bound!r}; {ev.detail}"
@@ -382,3 +382,40 @@ def test_log_partition_function_refuses_a_log_z_that_is_not_finite(side):
 
     with pytest.raises(ValueError, match="energy: expected energies whose log partition function is finite"):
         mod.log_partition_function(mod.DoubleWellEnergy(1.0, 1e300), conv(-1.0), conv(1.0))
+
+
+def test_contrastive_divergence_loss_backward_is_minus_the_log_likelihood_gradient():
+    import accelerated.energy as AEN
+
+    g = torch.Generator().manual_seed(0)
+    E = AEN.QuadraticEnergy(
+        torch.tensor([[2.0, 0.3], [0.3, 1.0]], dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+    )
+    x = torch.randn(7, 2, generator=g, dtype=torch.float64)
+    neg = torch.randn(9, 2, generator=g, dtype=torch.float64)
+    AEN.contrastive_divergence_loss(E(x), E(neg)).backward()
+    grads = AEN.log_likelihood_gradient(E, x, neg)
+    for p, gr in zip(E.parameters(), grads, strict=True):
+        torch.testing.assert_close(p.grad, -gr, rtol=1e-14, atol=1e-14)
+
+
+def test_reference_quadrature_log_likelihood_gradient_matches_finite_differences_of_log_p():
+    import reference.energy as REN
+
+    P, m = np.array([[1.5, 0.2], [0.2, 0.8]]), np.array([0.3, -0.2])
+    x = np.array([[1.0, 0.5], [-0.5, 0.2]])
+    box = {"lower": np.array([-10.0, -10.0]), "upper": np.array([10.0, 10.0]), "n_points": 301}
+    g_P, g_m = REN.log_likelihood_gradient(REN.QuadraticEnergy(P, m), x, **box)
+
+    def log_lik(P_, m_):
+        E = REN.QuadraticEnergy(P_, m_)
+        return float(-np.mean(E(x)) - REN.log_partition_function(E, **box))
+
+    h = 1e-5
+    for i in range(2):
+        e = np.eye(2)[i] * h
+        assert abs((log_lik(P, m + e) - log_lik(P, m - e)) / (2 * h) - g_m[i]) < 1e-7
+    E01 = np.zeros((2, 2))
+    E01[0, 1] = E01[1, 0] = h  # a symmetric perturbation: the derivative is g_P[0, 1] + g_P[1, 0]
+    fd = (log_lik(P + E01, m) - log_lik(P - E01, m)) / (2 * h)
+    assert abs(fd - (g_P[0, 1] + g_P[1, 0])) < 1e-7

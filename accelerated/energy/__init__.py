@@ -22,7 +22,7 @@ Differences from the reference:
   at once with two float64 matrix products of 0/1 matrices (exact integer counts), on the device of
   ``x``; results are float64 (probabilities) and int64 (images).
 
-Submodules: ``density`` and ``ising``, as on the reference side; every public name is re-exported here.
+Submodules: ``density``, ``learning`` and ``ising``, as on the reference side; every public name is re-exported here.
 
 One-sided names: none.
 """
@@ -40,15 +40,18 @@ from .density import (
     unnormalized_log_density,
 )
 from .ising import IsingPosterior, ising_denoise, ising_log_potential, ising_states
+from .learning import contrastive_divergence_loss, log_likelihood_gradient
 
 __all__ = [
     "DoubleWellEnergy",
     "IsingPosterior",
     "QuadraticEnergy",
+    "contrastive_divergence_loss",
     "energy_score",
     "ising_denoise",
     "ising_log_potential",
     "ising_states",
+    "log_likelihood_gradient",
     "log_partition_function",
     "log_ratio",
     "unnormalized_log_density",

@@ -88,6 +88,23 @@ def _check_box(
     return energy, lower, upper, AE.grid_points("n_points", A.count("n_points", n_points, minimum=2), lower.shape[0])
 
 
+def _trapezoid_grid(lower: torch.Tensor, upper: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The tensor-product trapezoid grid on [lower, upper] in float64: points (n^d, d), log-weights (n^d,)."""
+    d = lower.shape[0]
+    lo, hi = lower.detach().to(F64), upper.detach().to(F64)
+    h = (hi - lo) / (n - 1)
+    g = torch.arange(n, dtype=F64, device=lower.device)
+    axes = [lo[k] + g * h[k] for k in range(d)]
+    grids = torch.meshgrid(*axes, indexing="ij")
+    points = torch.stack([G.reshape(-1) for G in grids], dim=-1)  # (n^d, d), first axis slowest
+    log_c = torch.zeros(n, dtype=F64, device=lower.device)  # trapezoid end weights 1/2
+    log_c[0] = log_c[-1] = math.log(0.5)
+    log_w = torch.log(h[0]) + log_c
+    for k in range(1, d):
+        log_w = (log_w[:, None] + (torch.log(h[k]) + log_c)[None, :]).reshape(-1)
+    return points, log_w
+
+
 def _evaluate(energy: Callable, points: torch.Tensor) -> torch.Tensor:
     """energy(points), checked: a tensor of shape (m,) for points (m, d), no NaN."""
     E = energy(points)
@@ -409,18 +426,7 @@ def log_partition_function(
     0.9189385332
     """
     energy, lower, upper, n = _check_box(energy, lower, upper, n_points)
-    d = lower.shape[0]
-    lo, hi = lower.detach().to(F64), upper.detach().to(F64)
-    h = (hi - lo) / (n - 1)
-    g = torch.arange(n, dtype=F64, device=lower.device)
-    axes = [lo[k] + g * h[k] for k in range(d)]
-    grids = torch.meshgrid(*axes, indexing="ij")
-    points = torch.stack([G.reshape(-1) for G in grids], dim=-1)  # (n^d, d), first axis slowest
-    log_c = torch.zeros(n, dtype=F64, device=lower.device)  # trapezoid end weights 1/2
-    log_c[0] = log_c[-1] = math.log(0.5)
-    log_w = torch.log(h[0]) + log_c
-    for k in range(1, d):
-        log_w = (log_w[:, None] + (torch.log(h[k]) + log_c)[None, :]).reshape(-1)
+    points, log_w = _trapezoid_grid(lower, upper, n)
     E = _evaluate(energy, points.to(lower.dtype))
     log_z = torch.logsumexp(log_w - E.to(F64), dim=0).to(lower.dtype)
     if C.value_checks_active():

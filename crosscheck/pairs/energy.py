@@ -190,3 +190,49 @@ register_pair("energy", "log_partition_function", cases=_log_partition_cases, er
 register_pair("energy", "ising_log_potential", cases=_ising_potential_cases, errors=POTENTIAL_ERRORS)
 register_pair("energy", "ising_states", cases=_ising_states_cases, errors=STATES_ERRORS)
 register_pair("energy", "ising_denoise", cases=_ising_denoise_cases, errors=DENOISE_ERRORS)
+
+
+# --------------------------------------------------------------------------- maximum likelihood (learning)
+
+
+@st.composite
+def _cd_loss_cases(draw: st.DrawFn, dtype: str) -> Case:
+    n, m = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    return Case((draw(cs.bounded_floats((n,), -1e3, 1e3)), draw(cs.bounded_floats((m,), -1e3, 1e3))))
+
+
+@st.composite
+def _log_lik_grad_cases(draw: st.DrawFn, dtype: str) -> Case:
+    d = draw(st.integers(1, 2))
+    precision = draw(cs.spd_matrices(d, max_condition=1e2, scale=(0.2, 5.0)))
+    mean = draw(cs.bounded_floats((d,), -2.0, 2.0))
+    twin = Twin("energy.QuadraticEnergy", precision=precision, mean=mean)
+    x = draw(cs.bounded_floats((draw(st.integers(1, 6)), d), -4.0, 4.0))
+    if draw(st.booleans()):  # the model expectation from negatives (contrastive divergence)
+        return Case((twin, x, draw(cs.bounded_floats((draw(st.integers(1, 6)), d), -4.0, 4.0))))
+    lower = draw(cs.bounded_floats((d,), -8.0, -1.0))  # a box around the mean (or cutting part of the mass)
+    upper = draw(cs.bounded_floats((d,), 1.0, 8.0))
+    n_points = draw(st.one_of(st.integers(2, 64), st.sampled_from([2, 101])))
+    return Case((twin, x), {"lower": lower, "upper": upper, "n_points": n_points})
+
+
+CD_ERRORS = [
+    bad(np.array([1.0, np.inf]), np.array([0.0]), match="energy_pos: expected finite"),
+    bad(np.array([1.0]), np.zeros(0), match=r"energy_neg: expected a non-empty vector of energies"),
+    bad(np.zeros((2, 2)), np.zeros(2), match=r"energy_pos: expected a non-empty vector of energies of shape \(n,\)"),
+    bad(np.array([1e308]), np.array([-1e308]), match="energy_pos, energy_neg: "),
+]
+GAUSSIAN_1 = Twin("energy.QuadraticEnergy", precision=np.eye(1), mean=np.zeros(1))
+LOG_LIK_GRAD_ERRORS = [
+    bad(GAUSSIAN, np.zeros((3, 2)), match="negatives, lower, upper: give either negatives"),
+    bad(GAUSSIAN, np.zeros((3, 2)), np.zeros((2, 2)), lower=-np.ones(2), upper=np.ones(2), match="give either"),
+    bad(GAUSSIAN, np.zeros((3, 2)), np.zeros((2, 3)), match=r"negatives: expected"),
+    bad(GAUSSIAN, np.zeros((0, 2)), np.zeros((2, 2)), match=r"x: expected a non-empty batch"),
+    bad(GAUSSIAN, np.array([[0.0, NAN]]), np.zeros((2, 2)), match="x: expected finite"),
+    bad(GAUSSIAN, np.zeros((3, 2)), lower=-np.ones(1), upper=np.ones(1), match="lower: expected a box of dimension 2"),
+    bad(GAUSSIAN_1, np.zeros((3, 1)), lower=np.ones(1), upper=-np.ones(1), match="expected lower < upper"),
+    bad(WELL, np.zeros((3, 1)), np.zeros((2, 1)), error=TypeError, match="energy: expected"),
+]
+
+register_pair("energy", "contrastive_divergence_loss", cases=_cd_loss_cases, errors=CD_ERRORS)
+register_pair("energy", "log_likelihood_gradient", cases=_log_lik_grad_cases, errors=LOG_LIK_GRAD_ERRORS)

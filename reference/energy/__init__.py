@@ -18,6 +18,10 @@ Slides implemented
   p(x) / p(x') = exp(f(x) - f(x')) needs no Z: :func:`log_ratio`), 'Example: Ising Model'
   (denoising a 3x3 binary image by maximising p(y | x): :func:`ising_log_potential`,
   :func:`ising_denoise`).
+* Beigy, Score-Based Generative Models, the EBM slide of 'Introduction' (max_theta sum_k log p_theta(x_k)) and
+  Advanced Course on DGM, Lecture 8, 'Learning Energy Based Models': the log-likelihood gradient
+  -grad_theta E(x) + E_p[grad_theta E], the model expectation from negatives (contrastive divergence)
+  or by quadrature in d <= 2: :func:`log_likelihood_gradient`, :func:`contrastive_divergence_loss`.
 * Beigy, Score-Based Generative Models, slide 'Score Matching (SM)': the score of an EBM is
   grad_x log p_theta(x) = -grad_x E_theta(x), free of Z_theta.
 
@@ -25,7 +29,8 @@ Analytic energies: :class:`QuadraticEnergy` (a Gaussian) and :class:`DoubleWellE
 product density) have ``__call__`` and an analytic ``grad``; the reference side has no autograd, so
 :func:`energy_score` needs such an object.
 
-Submodules: ``density`` (the analytic energies, log p-hat, the score, log ratios, log Z) and
+Submodules: ``density`` (the analytic energies, log p-hat, the score, log ratios, log Z),
+``learning`` (maximum likelihood: the log-likelihood gradient and the contrastive-divergence loss) and
 ``ising`` (the Ising example); every public name is re-exported here.
 
 One-sided names: none.
@@ -44,15 +49,18 @@ from .density import (
     unnormalized_log_density,
 )
 from .ising import IsingPosterior, ising_denoise, ising_log_potential, ising_states
+from .learning import contrastive_divergence_loss, log_likelihood_gradient
 
 __all__ = [
     "DoubleWellEnergy",
     "IsingPosterior",
     "QuadraticEnergy",
+    "contrastive_divergence_loss",
     "energy_score",
     "ising_denoise",
     "ising_log_potential",
     "ising_states",
+    "log_likelihood_gradient",
     "log_partition_function",
     "log_ratio",
     "unnormalized_log_density",

@@ -95,6 +95,21 @@ def _check_box(
     return energy, lower, upper, AE.grid_points("n_points", A.count("n_points", n_points, minimum=2), lower.shape[0])
 
 
+def _trapezoid_grid(lower: np.ndarray, upper: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The tensor-product trapezoid grid on [lower, upper]: points (n^d, d) and their log-weights (n^d,)."""
+    d = lower.shape[0]
+    h = (upper - lower) / (n - 1)
+    g = np.arange(n, dtype=np.float64)
+    axes = [lower[k] + g * h[k] for k in range(d)]
+    log_c = np.where((g == 0) | (g == n - 1), math.log(0.5), 0.0)  # trapezoid end weights 1/2
+    grids = np.meshgrid(*axes, indexing="ij")
+    points = np.stack([G.reshape(-1) for G in grids], axis=-1)  # (n^d, d), first axis slowest
+    log_w = np.log(h[0]) + log_c
+    for k in range(1, d):
+        log_w = (log_w[:, None] + (np.log(h[k]) + log_c)[None, :]).reshape(-1)
+    return points, log_w
+
+
 def _evaluate(energy: Callable, points: np.ndarray) -> np.ndarray:
     """energy(points) as float64, checked: shape (m,) for points (m, d), no NaN."""
     E = C.as_float64("energy(points)", energy(points))
@@ -404,16 +419,7 @@ def log_partition_function(
     0.9189385332
     """
     energy, lower, upper, n = _check_box(energy, lower, upper, n_points)
-    d = lower.shape[0]
-    h = (upper - lower) / (n - 1)
-    g = np.arange(n, dtype=np.float64)
-    axes = [lower[k] + g * h[k] for k in range(d)]
-    log_c = np.where((g == 0) | (g == n - 1), math.log(0.5), 0.0)  # trapezoid end weights 1/2
-    grids = np.meshgrid(*axes, indexing="ij")
-    points = np.stack([G.reshape(-1) for G in grids], axis=-1)  # (n^d, d), first axis slowest
-    log_w = np.log(h[0]) + log_c
-    for k in range(1, d):
-        log_w = (log_w[:, None] + (np.log(h[k]) + log_c)[None, :]).reshape(-1)
+    points, log_w = _trapezoid_grid(lower, upper, n)
     E = _evaluate(energy, points)
     with np.errstate(over="ignore", invalid="ignore"):
         log_z = np.asarray(special.logsumexp(log_w - E))
