@@ -524,3 +524,17 @@ def test_a_model_returning_nan_is_named_on_both_sides(side):
         side.denoising_score_matching(lambda y: y * float("nan"), x, 1.0, noise=eps)
     with pytest.raises(ValueError, match=r"^model\(x\): expected finite values"):
         side.explicit_score_matching(lambda y: y * float("nan"), x, 1.0, noise=eps)
+
+
+def test_sliced_fisher_divergence_averages_to_the_fisher_divergence_over_a_complete_probe_set():
+    """sum_j v_j v_j^T = M I for the M = 2^d sign vectors: the sliced divergence is then exactly D_F."""
+    rng = np.random.default_rng(3)
+    s_p, s_q = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    signs = np.array(np.meshgrid(*[[-1.0, 1.0]] * 3)).reshape(3, -1).T  # the 8 sign vectors
+    v = np.broadcast_to(signs[:, None, :], (8, 5, 3)).copy()
+    fd = ref.fisher_divergence(s_p, s_q)
+    for out in on_both("sliced_fisher_divergence", (s_p, s_q), (t(s_p), t(s_q)), kind="rademacher", noise=v):
+        assert out == pytest.approx(fd, rel=1e-13)
+    out = ref.sliced_fisher_divergence(s_p, s_q, n_projections=3, rng=np.random.default_rng(0))
+    assert out >= 0 and np.isfinite(out)
+    assert float(acc.sliced_fisher_divergence(t(s_p), t(s_q), rng=torch.Generator().manual_seed(0))) >= 0

@@ -89,6 +89,20 @@ def _fisher_cases(draw: st.DrawFn) -> Case:
 
 
 @st.composite
+def _sliced_fisher_cases(draw: st.DrawFn) -> Case:
+    n, M = draw(st.integers(1, 8)), draw(st.integers(1, 4))
+    shape = (n, *draw(st.sampled_from([(1,), (3,), (5,), (2, 2), (1, 2, 3)])))
+    s_p = draw(cs.bounded_floats(shape, -10.0, 10.0))
+    s_q = s_p.copy() if draw(st.booleans()) and draw(st.booleans()) else draw(cs.bounded_floats(shape, -10.0, 10.0))
+    kind = draw(st.sampled_from(["gaussian", "rademacher"]))
+    noise = draw(_normals((M, *shape)) if kind == "gaussian" else _rademacher((M, *shape)))
+    kwargs = {"kind": kind, "noise": noise}
+    if draw(st.booleans()):
+        kwargs["n_projections"] = M
+    return Case((s_p, s_q), kwargs)
+
+
+@st.composite
 def _kde_cases(draw: st.DrawFn) -> Case:
     n, m, d = draw(st.integers(1, 8)), draw(st.integers(1, 10)), draw(st.integers(1, 4))
     data = draw(cs.bounded_floats((m, d), -3.0, 3.0))
@@ -225,6 +239,21 @@ register_pair(
         bad(np.full((1, 2), NAN), np.zeros((1, 2)), match="score_p: expected finite"),
         bad("scores", X, error=TypeError, match="score_p: expected"),
         bad(HUGE, X, match="score_p, score_q: the objective overflowed float64 from finite inputs"),
+    ],
+)
+register_pair(
+    "score_matching",
+    "sliced_fisher_divergence",
+    cases=lambda dtype: _sliced_fisher_cases(),
+    errors=[
+        bad(X, np.zeros((2, 2)), noise=np.ones((1, 2, 3)), match=r"score_q: expected shape \(2, 3\)"),
+        bad(X, X, match="pass exactly one of noise="),
+        bad(X, X, noise=np.ones((2, 3)), match=r"noise: expected probes"),
+        bad(X, X, noise=np.ones((2, 2, 3)), n_projections=3, match=r"\(3, 2, 3\)"),
+        bad(X, X, noise=np.full((1, 2, 3), 0.5), kind="rademacher", match="noise: expected Rademacher probes"),
+        bad(X, X, noise=np.ones((1, 2, 3)), kind="normal", match="kind: expected one of"),
+        bad(np.full((2, 3), NAN), X, noise=np.ones((1, 2, 3)), match="score_p: expected finite"),
+        bad(HUGE, X, noise=np.ones((1, 2, 3)), match="score_p, score_q, noise: the objective overflowed float64"),
     ],
 )
 register_pair(
