@@ -15,9 +15,12 @@ import reference._args as A
 __all__ = [
     "DIVERGED",
     "REDUCTIONS",
+    "UNITS",
     "clip_range",
+    "data_bits",
     "ddim_noise_shape",
     "eta",
+    "guidance",
     "model",
     "nonempty_batch",
     "open_unit",
@@ -29,6 +32,7 @@ __all__ = [
 ]
 
 REDUCTIONS = ("sum", "mean")
+UNITS = ("nats", "bits/dim")
 
 
 # The error of a sampler whose state became non-finite (the same text on both sides).
@@ -147,3 +151,24 @@ def nonempty_batch(name: str, shape: tuple[int, ...]) -> None:
     """
     if len(shape) == 0 or shape[0] == 0:
         raise ValueError(f"{name}: expected a batch of n >= 1 samples of shape (n, ...), got shape {tuple(shape)}")
+
+
+def data_bits(bits: object) -> int | None:
+    """``None`` (continuous data, the Gaussian decoder) or the bit depth 1..16 of data on a grid in [-1, 1].
+
+    >>> data_bits(8)
+    8
+    """
+    if bits is None:
+        return None
+    b = A.count("bits", bits)
+    if b > 16:
+        raise ValueError(f"bits: expected a bit depth in 1..16 (2^bits grid levels in [-1, 1]), got {b}")
+    return b
+
+
+def guidance(fn: object) -> object:
+    """``None`` or a callable ``guidance(x, t) -> g``, the classifier gradient at the mean x."""
+    if fn is not None and not callable(fn):
+        raise TypeError(f"guidance: expected None or a callable guidance(x, t), got {A.describe(fn)}")
+    return fn

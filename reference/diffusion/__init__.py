@@ -64,7 +64,16 @@ from .conversions import (
     velocity,
 )
 from .ddim import ddim_sample, ddim_step, respaced_timesteps
-from .elbo import elbo_weight, gaussian_kl, l_simple, l_t, prior_kl, weighted_dsm_loss
+from .elbo import (
+    decoder_log_likelihood,
+    elbo_weight,
+    gaussian_kl,
+    l_simple,
+    l_t,
+    nll_bound,
+    prior_kl,
+    weighted_dsm_loss,
+)
 from .forward import Posterior, q_posterior, q_sample, q_step
 from .guidance import classifier_free_guidance, classifier_guided_eps, classifier_guided_mean
 from .sampling import GaussianEps, ddpm_sample, ddpm_step
@@ -82,12 +91,14 @@ __all__ = [
     "ddim_step",
     "ddpm_sample",
     "ddpm_step",
+    "decoder_log_likelihood",
     "elbo_weight",
     "eps_to_score",
     "gaussian_kl",
     "l_simple",
     "l_t",
     "linear_beta_schedule",
+    "nll_bound",
     "p_mean_from_eps",
     "predict_eps_from_v",
     "predict_eps_from_x0",

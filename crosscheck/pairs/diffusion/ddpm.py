@@ -211,6 +211,46 @@ def _cfg_cases(draw: st.DrawFn) -> Case:
     return Case((draw(data(shape, 4.0)), draw(data(shape, 4.0)), draw(_scales())))
 
 
+def _grid_or_data(draw: st.DrawFn, shape: tuple[int, ...], bits: int | None) -> np.ndarray:
+    """Continuous data, or grid values 2 k / (2^bits - 1) - 1 in [-1, 1] (both edges drawn on purpose)."""
+    if bits is None:
+        return draw(data(shape))
+    top = 2**bits - 1
+    k = draw(hnp.arrays(np.int64, shape, elements=st.one_of(st.integers(0, top), st.sampled_from([0, top]))))
+    return 2.0 * k / top - 1.0
+
+
+@st.composite
+def _decoder_cases(draw: st.DrawFn) -> Case:
+    betas, shape, _ = draw(_setting())
+    bits = draw(st.sampled_from([None, 1, 3, 8, 16]))
+    x0 = _grid_or_data(draw, shape, bits)
+    eps, eps_pred = draw(data(shape, 4.0)), draw(data(shape, 4.0))
+    x_1 = (
+        ref.q_sample(x0, np.zeros((), np.int64), ref.Schedule(betas), eps) if draw(st.booleans()) else draw(data(shape))
+    )
+    return Case((x0, x_1, eps_pred, schedules(betas)), {"bits": bits})
+
+
+@st.composite
+def _nll_bound_cases(draw: st.DrawFn) -> Case:
+    """Short schedules (T <= 12) and the exact eps of Gaussian data as the model."""
+    betas = draw(betas_arrays(standard=False))
+    schedule = schedules(betas)
+    n, d = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    cov = draw(cs.spd_matrices(d, max_condition=1e2, scale=(0.05, 5.0)))
+    model = Twin(
+        "diffusion.GaussianEps", mean=Exact(draw(cs.bounded_floats((d,), -1.0, 1.0))), cov=Exact(cov), schedule=schedule
+    )
+    bits = draw(st.sampled_from([None, 1, 8]))
+    kwargs = {
+        "noise": draw(data((len(betas), n, d), 4.0)),
+        "bits": bits,
+        "unit": draw(st.sampled_from(["nats", "bits/dim"])),
+    }
+    return Case((model, _grid_or_data(draw, (n, d), bits), schedule), kwargs)
+
+
 # --------------------------------------------------------------------------- bad inputs
 
 S3 = Twin("diffusion.Schedule", betas=Exact(np.array([0.1, 0.2, 0.3])))
@@ -295,6 +335,23 @@ ERRORS = {
         bad(X, X, X, np.array([0, 3]), S3, match=POSITIONS),
         bad(HUGE_X, X, X, T2, S3, match=OVERFLOWED),
     ],
+    "decoder_log_likelihood": [
+        bad(X, X, X, S3, bits=0, match=r"bits: expected an integer >= 1"),
+        bad(X, X, X, S3, bits=17, match=r"bits: expected a bit depth in 1\.\.16"),
+        bad(X, X, X, S3, bits=8.0, error=TypeError, match=r"bits: expected an integer"),
+        bad(X + 2.0, X, X, S3, bits=8, match=r"x0: expected values in \[-1\.0, 1\.0\]"),
+        bad(X, X[:, :2], X, S3, match=r"x0, x_1, eps_pred: expected"),
+        bad(HUGE_X, X, X, S3, match=OVERFLOWED),
+    ],
+    "nll_bound": [
+        bad(lambda x, t: x, X, S3, np.zeros((2, 2, 3)), match=r"noise: expected shape \(3, 2, 3\)"),
+        bad(lambda x, t: x, X, S3, np.zeros((3, 2, 3)), unit="bits", match=r"unit: expected one of"),
+        bad(lambda x, t: x * np.nan, X, S3, np.zeros((3, 2, 3)), match=r"eps_fn\(x_t, t\): expected finite values"),
+        bad(lambda x, t: x[:, :1], X, S3, np.zeros((3, 2, 3)), match=r"eps_fn\(x_t, t\): expected"),
+        bad("model", X, S3, np.zeros((3, 2, 3)), error=TypeError, match=r"eps_fn: expected a callable"),
+        bad(lambda x, t: x, X, S3, match=r"pass exactly one of noise="),
+        bad(lambda x, t: x, X - 2.0, S3, np.zeros((3, 2, 3)), bits=8, match=r"x0: expected values in"),
+    ],
     "ddpm_step": [
         bad(X, X, T2, S3, noise=X, clip_x0=(1.0, -1.0), match=r"clip_x0: expected low < high"),
         bad(X, X, T2, S3, noise=X, clip_x0=1.0, error=TypeError, match=r"clip_x0: expected None or a pair"),
@@ -341,6 +398,8 @@ _REGISTRATIONS = [
     ("l_simple", _any_dtype(_l_simple_cases)),
     ("prior_kl", _any_dtype(_prior_kl_cases)),
     ("weighted_dsm_loss", _any_dtype(_dsm_cases)),
+    ("decoder_log_likelihood", _any_dtype(_decoder_cases)),
+    ("nll_bound", _any_dtype(_nll_bound_cases)),
     ("ddpm_step", _ddpm_step_cases),
     ("ddpm_sample", _ddpm_sample_cases),
     ("classifier_guided_mean", _any_dtype(_guided_mean_cases)),
@@ -352,6 +411,11 @@ _REGISTRATIONS = [
 # mixed-precision pass (inputs rounded to bfloat16 and float16; see crosscheck.tolerances).
 _MIXED_PRECISION = {"q_sample", "l_simple", "l_t", "weighted_dsm_loss", "ddpm_step", "ddpm_sample"}
 
+# The ELBO's decoder and bound are evaluated in float64 on the accelerated side whatever the data's dtype
+# (a log-density summed over features, compared in float64 here).
+_FLOAT64_ONLY = {"decoder_log_likelihood", "nll_bound"}
+
 for _name, _cases in _REGISTRATIONS:
     _dtypes = ("float64", "float32", *LOW_PRECISION) if _name in _MIXED_PRECISION else ("float64", "float32")
+    _dtypes = ("float64",) if _name in _FLOAT64_ONLY else _dtypes
     register_pair("diffusion", _name, cases=_cases, dtypes=_dtypes, errors=ERRORS[_name])

@@ -19,6 +19,6 @@ Schedules are built on each side from that side's own schedule functions; the in
 (alpha_bar by ``np.cumprod``, log-densities by SciPy) are computed here in NumPy.
 """
 
-from . import forward, guidance, sampling
+from . import elbo, forward, guidance, sampling
 
-__all__ = ["forward", "guidance", "sampling"]
+__all__ = ["elbo", "forward", "guidance", "sampling"]
