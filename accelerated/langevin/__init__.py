@@ -50,8 +50,9 @@ proposal terms cancel to O(eta^{3/2}), which float32 rounding of |x - x'|^2 / (2
 small eta.
 
 Submodules: ``sampler`` (langevin_step, langevin_step_, langevin_sample), ``annealed``
-(annealed_langevin_sample), ``mala`` (mala_log_acceptance_ratio, mala_sample), as on the reference
-side; every public name is re-exported here. The update kernels are in the private ``_update``.
+(annealed_langevin_sample), ``mala`` (mala_log_acceptance_ratio, mala_sample), ``sde``
+(euler_maruyama_step, euler_maruyama_solve: Lecture 13 'SDE basics'), as on the reference side;
+every public name is re-exported here. The update kernels are in the private ``_update``.
 
 One-sided names: ``langevin_step_`` (the in-place update of a tensor buffer; NumPy arrays of the
 reference are not updated in place, and the reference favours the readable out-of-place form).
@@ -63,11 +64,14 @@ from ._update import CHUNK_BYTES, _blocks, _fused_state  # noqa: F401  (tests an
 from .annealed import annealed_langevin_sample
 from .mala import MALAResult, mala_log_acceptance_ratio, mala_sample
 from .sampler import LangevinResult, langevin_sample, langevin_step, langevin_step_
+from .sde import euler_maruyama_solve, euler_maruyama_step
 
 __all__ = [
     "LangevinResult",
     "MALAResult",
     "annealed_langevin_sample",
+    "euler_maruyama_solve",
+    "euler_maruyama_step",
     "langevin_sample",
     "langevin_step",
     "langevin_step_",

@@ -26,7 +26,8 @@ __all__ = ["LangevinResult", "langevin_sample", "langevin_step", "langevin_step_
 
 
 class LangevinResult(NamedTuple):
-    """Result of :func:`langevin_sample` and :func:`annealed_langevin_sample` (tensors like x0).
+    """Result of :func:`langevin_sample`, :func:`annealed_langevin_sample` and :func:`euler_maruyama_solve` (tensors
+    like x0).
 
     Examples
     --------

@@ -16,7 +16,17 @@ from collections.abc import Callable, Sequence
 
 from . import describe, number_sequence
 
-__all__ = ["annealed_step_sizes", "call_model", "diverged_message", "function", "noise_levels", "record_steps"]
+__all__ = [
+    "annealed_step_sizes",
+    "call_model",
+    "diverged_message",
+    "function",
+    "noise_levels",
+    "record_steps",
+    "sde_diverged_message",
+    "step_sizes",
+    "time_grid",
+]
 
 
 def function(name: str, fn: object, what: str = "") -> object:
@@ -48,7 +58,23 @@ def diverged_message(*functions: str) -> str:
     )
 
 
-def call_model(name: str, fn: Callable, args: tuple, functions: tuple[str, ...], initial: bool = False) -> object:
+def sde_diverged_message() -> str:
+    """The error of an SDE solution whose state (or drift / diffusion there) became non-finite, or that a model
+    refused; the same text on both sides.
+
+    >>> sde_diverged_message()  # doctest: +ELLIPSIS
+    'times / noise / drift_fn / diffusion_fn: the solution diverged (non-finite states, drifts or diffusions...
+    """
+    return (
+        "times / noise / drift_fn / diffusion_fn: the solution diverged (non-finite states, drifts or diffusions, "
+        "or states that drift_fn refused): the time steps are too large for the drift, the noise is not standard "
+        "normal, or drift_fn / diffusion_fn returned non-finite values"
+    )
+
+
+def call_model(
+    name: str, fn: Callable, args: tuple, functions: tuple[str, ...], initial: bool = False, message: str = ""
+) -> object:
     """``fn(*args)``, a sampler's call of its model ``name``; a ValueError the model raises is re-raised naming
     the sampler's arguments: ``x0`` at the initial states (``initial=True``), else that the chain diverged.
 
@@ -62,6 +88,8 @@ def call_model(name: str, fn: Callable, args: tuple, functions: tuple[str, ...],
     Traceback (most recent call last):
         ...
     ValueError: x0: expected initial states at which score_fn is defined; score_fn(x0) raised: x: expected finite values
+
+    ``message`` replaces the divergence text (the SDE solver's :func:`sde_diverged_message`).
     """
     try:
         return fn(*args)
@@ -70,7 +98,7 @@ def call_model(name: str, fn: Callable, args: tuple, functions: tuple[str, ...],
             raise ValueError(
                 f"x0: expected initial states at which {name} is defined; {name}(x0) raised: {err}"
             ) from err
-        raise ValueError(f"{diverged_message(*functions)}; {name} raised: {err}") from err
+        raise ValueError(f"{message or diverged_message(*functions)}; {name} raised: {err}") from err
 
 
 def record_steps(value: object, n_total: int) -> tuple[int, ...]:
@@ -140,3 +168,41 @@ def annealed_step_sizes(name: str, eta: float, first: float, last: float) -> flo
     if not math.isfinite(largest):
         raise ValueError(step_size_overflow(name, eta, first, last))
     return largest
+
+
+def time_grid(name: str, values: Sequence[float]) -> tuple[float, ...]:
+    """A time grid t_0 < t_1 < ... < t_K of finite numbers (K >= 0), as Python floats, with finite steps.
+
+    >>> time_grid("times", [0, 0.5, 1.0])
+    (0.0, 0.5, 1.0)
+    >>> time_grid("times", [0.0, 0.0])
+    Traceback (most recent call last):
+        ...
+    ValueError: times: expected strictly increasing times t_0 < ... < t_K, got [0.0, 0.0]
+    """
+    grid = number_sequence(name, values)
+    if not all(math.isfinite(t) for t in grid):
+        raise ValueError(f"{name}: expected finite times, got {list(grid)}")
+    if any(b <= a for a, b in itertools.pairwise(grid)):
+        raise ValueError(f"{name}: expected strictly increasing times t_0 < ... < t_K, got {list(grid)}")
+    if not all(math.isfinite(b - a) for a, b in itertools.pairwise(grid)):
+        raise ValueError(f"{name}: expected time steps t_(k+1) - t_k finite in float64, got {list(grid)}")
+    return grid
+
+
+def step_sizes(name: str, values: Sequence[float], n_steps: int) -> tuple[float, ...]:
+    """Per-step step sizes alpha_0, ..., alpha_(K-1): K finite numbers > 0, as Python floats.
+
+    >>> step_sizes("step_size", [0.5, 0.25], 2)
+    (0.5, 0.25)
+    >>> step_sizes("step_size", [0.5, 0.0], 2)
+    Traceback (most recent call last):
+        ...
+    ValueError: step_size: expected finite step sizes > 0, got [0.5, 0.0]
+    """
+    sizes = number_sequence(name, values, minimum_length=0)
+    if len(sizes) != n_steps:
+        raise ValueError(f"{name}: expected one step size per step, {n_steps} (n_steps), got {len(sizes)}")
+    if not all(math.isfinite(a) and a > 0 for a in sizes):
+        raise ValueError(f"{name}: expected finite step sizes > 0, got {list(sizes)}")
+    return sizes

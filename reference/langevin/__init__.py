@@ -5,6 +5,8 @@ Slides implemented
 * Isachenko, Deep Generative Models, Lecture 7, slides 'Langevin dynamic' (Theorem (informal):
   x_{I+1} = x_I + (eta/2) grad log p(x_I) + sqrt(eta) eps_I, and the sampling slide that writes the
   same update with the score s_theta).
+* Isachenko, Deep Generative Models, Lecture 13, recap slide 'SDE basics' (dx = f(x, t) dt + g(t) dw,
+  dw = eps sqrt(dt): the Euler-Maruyama step and solver, :mod:`.sde`).
 * Isachenko, Deep Generative Models, Lecture 13, recap slide 'Langevin dynamics' (p is stationary for
   the Langevin SDE; the discrete chain only for small eta, see :func:`langevin_sample`) and slide
   'Noise Conditioned Score Network (NCSN)', 'Sampling (annealed Langevin dynamics)'.
@@ -35,7 +37,8 @@ Submodules
 One per group of slides; every public name is re-exported here, so ``reference.langevin.mala_sample``
 is the API. ``sampler`` (the unadjusted step and chain, :class:`LangevinResult`), ``annealed``
 (annealed Langevin, NCSN), ``mala`` (the Metropolis-adjusted chain and its log ratio,
-:class:`MALAResult`).
+:class:`MALAResult`), ``sde`` (the Euler-Maruyama step and solver of dx = f(x, t) dt + g(t) dw; the
+solver returns a :class:`LangevinResult`).
 
 One-sided names: none.
 """
@@ -45,11 +48,14 @@ from __future__ import annotations
 from .annealed import annealed_langevin_sample
 from .mala import MALAResult, mala_log_acceptance_ratio, mala_sample
 from .sampler import LangevinResult, langevin_sample, langevin_step
+from .sde import euler_maruyama_solve, euler_maruyama_step
 
 __all__ = [
     "LangevinResult",
     "MALAResult",
     "annealed_langevin_sample",
+    "euler_maruyama_solve",
+    "euler_maruyama_step",
     "langevin_sample",
     "langevin_step",
     "mala_log_acceptance_ratio",

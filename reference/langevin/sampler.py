@@ -22,7 +22,7 @@ __all__ = ["LangevinResult", "langevin_sample", "langevin_step"]
 
 
 class LangevinResult(NamedTuple):
-    """Result of :func:`langevin_sample` and :func:`annealed_langevin_sample`.
+    """Result of :func:`langevin_sample`, :func:`annealed_langevin_sample` and :func:`euler_maruyama_solve`.
 
     Examples
     --------
