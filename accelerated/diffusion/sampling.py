@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import torch
 
+import reference._args as A
 import reference._args.diffusion as AD
 
 from .. import _checks as C
@@ -33,7 +34,7 @@ from .schedules import Schedule
 __all__ = ["GaussianEps", "ddpm_sample", "ddpm_step"]
 
 
-def _step(x_t, eps_pred, t, schedule, z, clip) -> torch.Tensor:
+def _step(x_t, eps_pred, t, schedule, z, clip, guidance=None, scale=1.0) -> torch.Tensor:
     if clip is None:
         mean = _p_mean(x_t, eps_pred, t, schedule)
     else:
@@ -46,7 +47,18 @@ def _step(x_t, eps_pred, t, schedule, z, clip) -> torch.Tensor:
             _at(schedule, "posterior_mean_coef_xt", t, x_t),
             x_t,
         )
+    if guidance is not None:  # L14 'Guided sampling' step 4: mu + beta_tilde g, g at x_{t-1} = mu
+        g = _guidance_output(guidance(mean, t.expand(x_t.shape[:1]) if t.ndim == 0 else t), mean)
+        mean = torch.addcmul(mean, _at(schedule, "beta_tilde", t, x_t) * scale, g.to(mean.dtype))
     return torch.addcmul(mean, _at(schedule, "sqrt_beta_tilde", t, x_t), z)
+
+
+def _guidance_output(g: object, mean: torch.Tensor) -> torch.Tensor:
+    if not isinstance(g, torch.Tensor) or g.shape != mean.shape or not g.is_floating_point():
+        raise ValueError(
+            f"guidance(x, t): expected a floating tensor of shape {tuple(mean.shape)}, got {C.describe(g)}"
+        )
+    return g
 
 
 def ddpm_step(
@@ -58,6 +70,8 @@ def ddpm_step(
     *,
     rng=None,
     clip_x0: tuple[float, float] | None = None,
+    guidance: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    guidance_scale: float = 1.0,
 ) -> torch.Tensor:
     r"""One ancestral step x_{t-1} = mu_theta(x_t, t) + sqrt(beta_tilde_t) z (no noise at position 0).
 
@@ -80,14 +94,25 @@ def ddpm_step(
         z; exactly one of ``noise`` and ``rng``.
     rng : torch.Generator, optional
     clip_x0 : (float, float), optional
+    guidance : callable, optional
+        ``guidance(x, t)``: g = grad log p(y | x) at x = mu; the step is mu + gamma beta_tilde g + sqrt(beta_tilde) z
+        (L14 'Guided sampling', algorithm 1; see :func:`reference.diffusion.ddpm_step`).
+    guidance_scale : float
+        gamma.
 
     Returns
     -------
     (n, ...) Tensor
 
+    Notes
+    -----
+    The guidance gradient is taken at x_{t-1} = mu (the slide's step 3), not at x_t; no shift at position 0
+    (beta_tilde = 0). Its output's shape is checked; non-finite values surface in the result's check.
+
     References
     ----------
     Isachenko, DGM Lecture 13, recap 'Sampling'; Ho, Jain, Abbeel, NeurIPS 2020, Algorithm 2.
+    Isachenko, DGM Lecture 14, 'Guided sampling' (with ``guidance``).
 
     Examples
     --------
@@ -108,13 +133,14 @@ def ddpm_step(
     _check_same(("x_t", "eps_pred"), (x_t, eps_pred), one_dtype=False)
     t = _check_positions(t, schedule, x_t, "x_t")
     clip = AD.clip_range(clip_x0)
+    guidance, gamma = AD.guidance(guidance), A.real("guidance_scale", guidance_scale)
     z = _noise(noise, rng, x_t)
     _check_same(("x_t", "noise"), (x_t, z))
     if x_t.dtype in _HALF:  # step in float32 (1 / sqrt(alpha_bar) overflows float16), return in x_t's dtype
         f = torch.float32
-        x_prev = _step(x_t.to(f), eps_pred.to(f), t, schedule, z.to(f), clip).to(x_t.dtype)
+        x_prev = _step(x_t.to(f), eps_pred.to(f), t, schedule, z.to(f), clip, guidance, gamma).to(x_t.dtype)
     else:
-        x_prev = _step(x_t, eps_pred.to(x_t.dtype), t, schedule, z, clip)
+        x_prev = _step(x_t, eps_pred.to(x_t.dtype), t, schedule, z, clip, guidance, gamma)
     return _checked(x_prev, (("x_t", x_t), ("eps_pred", eps_pred), ("noise", z)))
 
 
@@ -141,6 +167,7 @@ def _sampler_coefficients(schedule: Schedule, device: torch.device, dtype: torch
     else:
         table = {"neg_k": -s.betas / s.sqrt_one_minus_alpha_bars, "sqrt_alpha": torch.sqrt(s.alphas)}
     table["sigma"] = torch.sqrt(s.beta_tilde)
+    table["beta_tilde"] = s.beta_tilde
     stacked = torch.stack(list(table.values())).to(device=device, dtype=dtype)
     return {name: list(row.unbind(0)) for name, row in zip(table, stacked)}
 
@@ -154,6 +181,8 @@ def ddpm_sample(
     rng=None,
     clip_x0: tuple[float, float] | None = None,
     progress: bool = False,
+    guidance: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    guidance_scale: float = 1.0,
 ) -> torch.Tensor:
     r"""Ancestral DDPM sampling from x_T ~ N(0, I) down to x_0, with no host synchronisation per step.
 
@@ -189,6 +218,10 @@ def ddpm_sample(
     clip_x0 : (float, float), optional
     progress : bool
         tqdm progress bar.
+    guidance : callable, optional
+        Classifier guidance (L14 'Guided sampling', algorithm 1): mu + gamma beta_tilde g with g = guidance(mu, t).
+    guidance_scale : float
+        gamma.
 
     Returns
     -------
@@ -220,6 +253,7 @@ def ddpm_sample(
     0.9487
     """
     eps_fn, shape, clip = AD.model(eps_fn), AD.sample_shape(shape), AD.clip_range(clip_x0)
+    guidance, gamma = AD.guidance(guidance), A.real("guidance_scale", guidance_scale)
     schedule = _check_schedule(schedule)
     noise = _check_sample_noise(noise, rng, (schedule.T, *shape))
     T = schedule.T
@@ -235,7 +269,7 @@ def ddpm_sample(
     work = torch.float32 if dtype in _HALF else dtype
     coef = _sampler_coefficients(schedule, device, work, clip is not None)
     positions = torch.arange(T, device=device).unsqueeze(1).expand(T, shape[0]).contiguous().unbind(0)
-    sigma = coef["sigma"]
+    sigma, beta_tilde = coef["sigma"], coef["beta_tilde"]
     if clip is None:
         neg_k, sqrt_alpha = coef["neg_k"], coef["sqrt_alpha"]
     else:
@@ -256,6 +290,11 @@ def ddpm_sample(
             else:
                 x0_hat = torch.addcmul(xw, eps, neg_s[t]).div_(sqrt_ab[t]).clamp_(low, high)
                 mean = torch.addcmul(x0_hat.mul_(c0[t]), xw, c1[t])
+            if guidance is not None:  # L14 'Guided sampling' step 4: mu + gamma beta_tilde g, g at mu
+                g = guidance(mean, positions[t])
+                if k == 0:
+                    _guidance_output(g, mean)
+                mean = torch.addcmul(mean, g.to(work), beta_tilde[t] * gamma)
             if t == 0:
                 x = mean
             else:

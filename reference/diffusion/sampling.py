@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+import reference._args as A
 import reference._args.diffusion as AD
 
 from .. import _checks as C
@@ -29,6 +30,8 @@ def _step(
     schedule: Schedule,
     z: np.ndarray,
     clip: tuple[float, float] | None,
+    guidance=None,
+    scale: float = 1.0,
 ) -> np.ndarray:
     if clip is None:
         mean = _p_mean(x_t, eps_pred, t, schedule)
@@ -40,7 +43,14 @@ def _step(
             _at(schedule, "posterior_mean_coef_x0", t, x_t) * x0_hat
             + _at(schedule, "posterior_mean_coef_xt", t, x_t) * x_t
         )
-    return mean + np.sqrt(_at(schedule, "beta_tilde", t, x_t)) * z
+    beta_tilde = _at(schedule, "beta_tilde", t, x_t)
+    if guidance is not None:  # L14 'Guided sampling' step 4: mu + beta_tilde g, g at x_{t-1} = mu
+        g = C.as_float64("guidance(x, t)", guidance(mean, np.broadcast_to(t, x_t.shape[:1]).astype(np.int64)))
+        if g.shape != mean.shape:
+            raise ValueError(f"guidance(x, t): expected an output of shape {mean.shape}, got shape {g.shape}")
+        C.check_finite("guidance(x, t)", g)
+        mean = mean + scale * beta_tilde * g
+    return mean + np.sqrt(beta_tilde) * z
 
 
 def ddpm_step(
@@ -52,6 +62,8 @@ def ddpm_step(
     *,
     rng=None,
     clip_x0: tuple[float, float] | None = None,
+    guidance: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    guidance_scale: float = 1.0,
 ) -> np.ndarray:
     r"""One ancestral sampling step x_t -> x_{t-1} ~ N(mu_theta(x_t, t), beta_tilde_t I).
 
@@ -79,11 +91,24 @@ def ddpm_step(
     rng : numpy.random.Generator, optional
     clip_x0 : (float, float), optional
         Range for the x_0 prediction, ``low < high``; ``None`` (default) for no clipping.
+    guidance : callable, optional
+        Classifier guidance, L14 'Guided sampling' (algorithm 1): ``guidance(x, t)`` returns
+        g = grad_x log p(y | x, phi) at x = mu (the step's mean; t an int64 array of shape (n,)), and the
+        step is x_{t-1} = mu + gamma beta_tilde_t g + sqrt(beta_tilde_t) z (:func:`classifier_guided_mean`).
+    guidance_scale : float
+        gamma (1: the slide's algorithm).
 
     Returns
     -------
     (n, ...) ndarray
         x_{t-1}.
+
+    Notes
+    -----
+    With ``guidance`` the gradient is taken at x_{t-1} = mu, as the slide's step 3 writes (not at x_t).
+    At position 0, beta_tilde = 0, so the last step has neither noise nor guidance shift. A guidance
+    output of another shape or with non-finite values is refused with a ``ValueError`` naming
+    ``guidance(x, t)``.
 
     References
     ----------
@@ -99,8 +124,9 @@ def ddpm_step(
     """
     x_t, eps_pred, t, schedule = _check_pair(("x_t", "eps_pred"), x_t, eps_pred, t, schedule)
     clip = AD.clip_range(clip_x0)
+    guidance, gamma = AD.guidance(guidance), A.real("guidance_scale", guidance_scale)
     z = _noise(noise, rng, x_t)
-    return _step(x_t, eps_pred, t, schedule, z, clip)
+    return _step(x_t, eps_pred, t, schedule, z, clip, guidance, gamma)
 
 
 def _check_sample_noise(noise: object, rng: object, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -121,6 +147,8 @@ def ddpm_sample(
     rng=None,
     clip_x0: tuple[float, float] | None = None,
     progress: bool = False,
+    guidance: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    guidance_scale: float = 1.0,
 ) -> np.ndarray:
     r"""Ancestral DDPM sampling: x_T ~ N(0, I), then T steps of :func:`ddpm_step` down to x_0.
 
@@ -151,6 +179,11 @@ def ddpm_sample(
         Clip the x_0 prediction to this range at every step (see :func:`ddpm_step`).
     progress : bool
         Show a tqdm progress bar.
+    guidance : callable, optional
+        Classifier guidance (L14 'Guided sampling', algorithm 1): every step is
+        x_{t-1} = mu + gamma beta_tilde_t g + sqrt(beta_tilde_t) z with g = guidance(mu, t) (see :func:`ddpm_step`).
+    guidance_scale : float
+        gamma.
 
     Returns
     -------
@@ -176,6 +209,7 @@ def ddpm_sample(
     0.9487
     """
     eps_fn, shape, clip = AD.model(eps_fn), AD.sample_shape(shape), AD.clip_range(clip_x0)
+    guidance, gamma = AD.guidance(guidance), A.real("guidance_scale", guidance_scale)
     schedule = _check_schedule(schedule)
     noise = _check_sample_noise(noise, rng, (schedule.T, *shape))
     T = schedule.T
@@ -191,7 +225,7 @@ def ddpm_sample(
             z = zeros
         else:
             z = noise[k + 1] if noise is not None else rng.standard_normal(shape)
-        x = _step(x, eps, tt, schedule, z, clip)
+        x = _step(x, eps, tt, schedule, z, clip, guidance, gamma)
         if not np.all(np.isfinite(x)):
             raise ValueError(AD.DIVERGED)
     return x

@@ -157,7 +157,14 @@ def _ddpm_step_cases(draw: st.DrawFn, dtype: str) -> Case:
         # a clipped x0_hat is exact unless it lies within its own rounding error of the clip bound
         scale = c0 * np.where((x0_hat < clip[0]) | (x0_hat > clip[1]), np.abs(x0_hat), scale_x0) + c1 * np.abs(x_r)
     assume(_float32_conditioned(dtype, mean + sigma * z_r, scale + sigma * np.abs(z_r)))
+    if dtype == "float64" and draw(st.booleans()):  # classifier guidance, L14 'Guided sampling' (algorithm 1)
+        kwargs["guidance"], kwargs["guidance_scale"] = toy_gradient, draw(_scales())
     return Case((x_t, eps, t, schedules(betas)), kwargs)
+
+
+def toy_gradient(x, t):
+    """A classifier gradient for the guided pairs, one expression on NumPy arrays and tensors."""
+    return 0.5 - 0.25 * x
 
 
 @st.composite
@@ -355,6 +362,11 @@ ERRORS = {
     "ddpm_step": [
         bad(X, X, T2, S3, noise=X, clip_x0=(1.0, -1.0), match=r"clip_x0: expected low < high"),
         bad(X, X, T2, S3, noise=X, clip_x0=1.0, error=TypeError, match=r"clip_x0: expected None or a pair"),
+        bad(X, X, T2, S3, noise=X, guidance=1.0, error=TypeError, match=r"guidance: expected None or a callable"),
+        bad(X, X, T2, S3, noise=X, guidance=lambda x, t: x[:, :1], match=r"guidance\(x, t\): expected"),
+        bad(
+            X, X, T2, S3, noise=X, guidance=toy_gradient, guidance_scale=NAN, match=r"guidance_scale: expected a finite"
+        ),
     ],
     "ddpm_sample": [
         bad(lambda x, t: x, (2, 3), S3, noise=np.zeros((2, 2, 3)), match=r"noise: expected shape \(3, 2, 3\)"),
