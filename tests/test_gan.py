@@ -1052,3 +1052,18 @@ def test_tanh_critic_refuses_non_finite_samples(side):
         for method in (critic, critic.grad):
             with pytest.raises(ValueError, match="x: expected finite values"):
                 method(conv(bad_x))
+
+
+def test_mean_difference_and_variance_ratio_tests_match_scipy():
+    from reference import gan as R
+
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(3, 15)), 0.4 + 2.0 * rng.normal(size=(3, 11))
+    t, p = R.mean_difference_test(x, y)
+    peer = stats.ttest_ind(x, y, axis=-1, equal_var=False)
+    np.testing.assert_allclose(t, peer.statistic, rtol=1e-13)
+    np.testing.assert_allclose(p, peer.pvalue, rtol=1e-12)
+    F, p = R.variance_ratio_test(x, y)
+    F_peer = np.var(x, axis=-1, ddof=1) / np.var(y, axis=-1, ddof=1)
+    np.testing.assert_allclose(F, F_peer, rtol=1e-13)
+    np.testing.assert_allclose(p, 2 * np.minimum(stats.f.cdf(F_peer, 14, 10), stats.f.sf(F_peer, 14, 10)), rtol=1e-12)

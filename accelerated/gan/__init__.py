@@ -67,7 +67,8 @@ One per group of slides; every public name is re-exported here, so ``accelerated
 API. ``objectives`` (V(G, D), D* and its logit, the discriminator and generator losses),
 ``wasserstein`` (critic objective, weight clipping, interpolates, WGAN-GP, :class:`TanhCritic`),
 ``zero_centred`` (the R1 / R2 penalties), ``truncation`` (BigGAN truncated normal, StyleGAN psi),
-``two_sample`` (the classifier two-sample test). The argument checks of each group are one combined
+``two_sample`` (the classifier two-sample test and the mean-difference and variance-ratio tests).
+The argument checks of each group are one combined
 checker per group in the private ``_common`` (tensors), with the pure-Python part shared by both sides in
 ``reference._args.gan``.
 
@@ -86,7 +87,7 @@ from .objectives import (
     optimal_discriminator_logit,
 )
 from .truncation import truncate_latent, truncated_normal
-from .two_sample import C2STResult, classifier_two_sample_test
+from .two_sample import C2STResult, classifier_two_sample_test, mean_difference_test, variance_ratio_test
 from .wasserstein import (
     TanhCritic,
     clip_weights,
@@ -108,6 +109,7 @@ __all__ = [
     "gradient_penalty",
     "gradient_penalty_from_gradients",
     "interpolate",
+    "mean_difference_test",
     "optimal_discriminator",
     "optimal_discriminator_logit",
     "r1_penalty",
@@ -115,5 +117,6 @@ __all__ = [
     "r2_penalty",
     "truncate_latent",
     "truncated_normal",
+    "variance_ratio_test",
     "wasserstein_critic_objective",
 ]

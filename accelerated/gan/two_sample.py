@@ -9,14 +9,17 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import numpy as np
 import torch
+from scipy import stats
 
 import reference._args.gan as G
 
+from .. import _checks as C
 from .._numerics import softplus
 from ._common import _check_feature_scale, _check_split, _check_two_samples
 
-__all__ = ["C2STResult", "classifier_two_sample_test"]
+__all__ = ["C2STResult", "classifier_two_sample_test", "mean_difference_test", "variance_ratio_test"]
 
 # Newton solve: squared Newton decrement below which the full step is taken (as in reference.gan).
 _FULL_STEP_DECREMENT = 1e-10
@@ -203,3 +206,141 @@ def classifier_two_sample_test(
     p0 = max(m_x, m_y) / n_test
     p_value = _binomial_upper_tail(correct, n_test, p0)
     return C2STResult(correct / n_test, p_value, n_test, w, b)
+
+
+_SAMPLES_TEXT = "(..., n) with n >= 2 along the last axis (the batch axes broadcast)"
+
+
+def _check_one_d_samples(x: object, y: object) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two finite sample tensors (..., n), (..., m), n, m >= 2, one dtype and device, batch axes broadcasting."""
+    x = C.as_float_tensor("x", x)
+    y = C.as_float_tensor("y", y)
+    C.check_same_device_dtype(("x", "y"), (x, y))
+    for name, a in (("x", x), ("y", y)):
+        if a.ndim < 1 or a.shape[-1] < 2:
+            raise ValueError(f"{name}: expected samples of shape {_SAMPLES_TEXT}, got shape {tuple(a.shape)}")
+    C.check_finite("x", x)
+    C.check_finite("y", y)
+    C.broadcast_batch(("x", "y"), (x.shape[:-1], y.shape[:-1]))
+    return x, y
+
+
+def _mean_var(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample mean and unbiased variance along the last axis (two passes, in float64 on the device)."""
+    a = a.to(torch.float64)
+    mean = a.mean(dim=-1)
+    return mean, ((a - mean[..., None]) ** 2).sum(dim=-1) / (a.shape[-1] - 1)
+
+
+def _host_p_values(fn, like: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
+    """p-values from scipy.stats on the host (float64), returned on ``like``'s device and dtype."""
+    host = [a.detach().to("cpu", torch.float64).numpy() for a in args]
+    return torch.as_tensor(np.asarray(fn(*host), dtype=np.float64)).to(like.device, like.dtype)
+
+
+def mean_difference_test(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Welch's two-sample t test of equal means, batched: the statistic and its two-sided p-value.
+
+    .. math::
+
+        T = \frac{\bar x - \bar y}{\sqrt{s_x^2 / n + s_y^2 / m}}, \qquad p = 2 \Pr(t_\nu > |T|),
+        \quad \nu \text{ (Welch-Satterthwaite)}.
+
+    Parameters
+    ----------
+    x : (..., n) Tensor
+        Samples of P along the last axis, finite, n >= 2.
+    y : (..., m) Tensor
+        Samples of Q, finite, m >= 2; same dtype and device; batch axes broadcast.
+
+    Returns
+    -------
+    statistic, p_value : (...) Tensor
+        T (differentiable, on the device) and the two-sided p-value (in x's dtype and device).
+
+    Notes
+    -----
+    The statistic and nu are computed batched on the device (means and variances in float64, the
+    results cast to x's dtype: float32 samples of a small spread around a large mean keep their
+    digits); the p-value is one host computation at the end (torch has no Student t CDF: T and nu
+    are copied to the host and ``scipy.stats.t.sf`` evaluated there, as on the reference), so the
+    p-value carries no gradient. Both samples constant is refused with a ``ValueError`` naming x, y
+    (that check reads one flag on the host, as the p-value does); a non-finite statistic is refused.
+
+    References
+    ----------
+    Advanced Course on DGM, Lecture 8, slide 'Two-Sample Tests'; Welch, Biometrika 34, 1947.
+
+    Examples
+    --------
+    x = (0, 2), y = (1, 3): T = -1/sqrt(2), nu = 2, p = 1 - 0.7071 / sqrt(2.5) = 0.5528 (closed form):
+
+    >>> t, p = mean_difference_test(torch.tensor([0.0, 2.0]), torch.tensor([1.0, 3.0]))
+    >>> round(float(t), 6), round(float(p), 4)
+    (-0.707107, 0.5528)
+    """
+    x, y = _check_one_d_samples(x, y)
+    n, m = x.shape[-1], y.shape[-1]
+    mx, vx = _mean_var(x)
+    my, vy = _mean_var(y)
+    a, b = vx / n, vy / m
+    if C.value_checks_active() and bool(((a + b) == 0).any()):
+        raise ValueError("x, y: expected samples with positive variance on at least one side, got both constant")
+    t = ((mx - my) / torch.sqrt(a + b)).to(x.dtype)
+    nu = ((a + b) ** 2 / (a**2 / (n - 1) + b**2 / (m - 1))).to(x.dtype)
+    C.check_result(t, (("x", x), ("y", y)))
+    C.check_result(nu, (("x", x), ("y", y)))
+    return t, _host_p_values(lambda t_, nu_: 2.0 * stats.t.sf(np.abs(t_), nu_), t, t, nu)
+
+
+def variance_ratio_test(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The F test of equal variances, batched: s_x^2 / s_y^2 and its two-sided p-value under F_{n-1, m-1}.
+
+    .. math::
+
+        F = s_x^2 / s_y^2, \qquad p = 2 \min\bigl(\Pr(F_{n-1, m-1} \le F), \Pr(F_{n-1, m-1} \ge F)\bigr).
+
+    Parameters
+    ----------
+    x : (..., n) Tensor
+        Samples of P along the last axis, finite, n >= 2.
+    y : (..., m) Tensor
+        Samples of Q, finite, m >= 2; same dtype and device; batch axes broadcast.
+
+    Returns
+    -------
+    statistic, p_value : (...) Tensor
+        F (differentiable, on the device) and the two-sided p-value, at most 1.
+
+    Notes
+    -----
+    F is computed batched on the device (the variances in float64, F cast to x's dtype); the p-value
+    is one host computation at the end
+    (``scipy.stats.f``, as on the reference: torch has no F CDF). A constant y is refused with a
+    ``ValueError`` naming y; a non-finite ratio is refused.
+
+    References
+    ----------
+    Advanced Course on DGM, Lecture 8, slide 'Two-Sample Tests'; Snedecor and Cochran, 1989, Section 6.9.
+
+    Examples
+    --------
+    Equal sample variances give F = 1, the median of F_{2, 2}, so p = 1 (closed form):
+
+    >>> F, p = variance_ratio_test(torch.tensor([0.0, 1.0, 2.0]), torch.tensor([5.0, 6.0, 7.0]))
+    >>> float(F), round(float(p), 6)
+    (1.0, 1.0)
+    """
+    x, y = _check_one_d_samples(x, y)
+    n, m = x.shape[-1], y.shape[-1]
+    _, vx = _mean_var(x)
+    _, vy = _mean_var(y)
+    if C.value_checks_active() and bool((vy == 0).any()):
+        raise ValueError("y: expected samples with positive variance (the denominator of F), got a constant y")
+    F = (vx / vy).to(x.dtype)
+    C.check_result(F, (("x", x), ("y", y)))
+
+    def two_sided(F_: np.ndarray) -> np.ndarray:
+        return np.minimum(2.0 * np.minimum(stats.f.cdf(F_, n - 1, m - 1), stats.f.sf(F_, n - 1, m - 1)), 1.0)
+
+    return F, _host_p_values(two_sided, F, F)

@@ -4,7 +4,8 @@
 * D* = 1/2 and V = -log 4 when p_G = p_data;
 * D* maximises V(G, .);
 * the discriminator's cross-entropy in logit form is -V;
-* the inverse-CDF truncated normal has the truncated Gaussian law.
+* the inverse-CDF truncated normal has the truncated Gaussian law;
+* the mean-difference (Welch) and variance-ratio (F) tests: uniform p-values under H0, power under H1.
 """
 
 from __future__ import annotations
@@ -201,3 +202,61 @@ def truncated_normal_law(side: Side) -> Evidence:
     )
     measured = inverse_worst if outside == 0 else math.inf
     return Evidence(measured, bound, detail)
+
+
+# The mean-difference and variance tests (L8 'Two-Sample Tests'): R replicate pairs of samples of size n,
+# batched along the first axis.
+R_TESTS, N_TESTS = 2000, 20
+
+
+def _replicates(seed: int, shift: float = 0.0, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(R_TESTS, N_TESTS)), shift + scale * rng.normal(size=(R_TESTS, N_TESTS))
+
+
+@theorem("Two-sample mean and variance tests: p-values uniform under H0", slide=f"{L8}, 'Two-Sample Tests'")
+def two_sample_tests_uniform_under_null(side: Side) -> Evidence:
+    gan = side.lib.gan
+    x, y = _replicates(31)
+    p_mean = side.numpy(gan.mean_difference_test(side.array(x), side.array(y))[1])
+    p_var = side.numpy(gan.variance_ratio_test(side.array(x), side.array(y))[1])
+    d_mean = stats.kstest(p_mean, "uniform").statistic
+    d_var = stats.kstest(p_var, "uniform").statistic
+    # Bound: the Kolmogorov quantile at level 1e-3, 1.95 / sqrt(R) (one-sample KS, R = 2000: 0.0436). The F
+    # test is exact for Gaussian samples; Welch's t null is the Satterthwaite approximation, exact here
+    # (equal sizes and variances give Student t_{2n-2} up to the random nu): 0.01 of slack for it. A p-value
+    # of the wrong tail (one-sided, or sf for cdf) gives D near 0.5; a variance without Bessel's
+    # correction shifts F's null by (n-1)/n on both sides and leaves it, so the power check follows.
+    bound = 1.95 / math.sqrt(R_TESTS)
+    measured = max(d_mean - 0.01, d_var)
+    detail = (
+        f"{R_TESTS} pairs of N(0, 1) samples of size {N_TESTS}: KS distance of the p-values to U(0, 1), "
+        f"Welch mean-difference test {d_mean:.4f} (0.01 allowed for the Satterthwaite approximation), "
+        f"F variance-ratio test {d_var:.4f}"
+    )
+    return Evidence(float(measured), bound, detail)
+
+
+@theorem(
+    "Two-sample mean and variance tests: power under a shift and a scale change", slide=f"{L8}, 'Two-Sample Tests'"
+)
+def two_sample_tests_power(side: Side) -> Evidence:
+    gan = side.lib.gan
+    x, y = _replicates(32, shift=1.0)
+    rej_mean = float(np.mean(side.numpy(gan.mean_difference_test(side.array(x), side.array(y))[1]) < 0.05))
+    x, y = _replicates(33, scale=2.0)
+    rej_var = float(np.mean(side.numpy(gan.variance_ratio_test(side.array(x), side.array(y))[1]) < 0.05))
+    # Exact powers at level 0.05, n = 20: the t test of a 1 sd shift has power 1 - F_{t_38, ncp = sqrt(10)}(2.024)
+    # = 0.869; the F test of a variance ratio 4 has power P(F_{19,19} > 2.526 / 4) + P(F_{19,19} < 0.396 / 4)
+    # = 0.836. With R = 2000 the rejection rates have sd <= 0.009: each must exceed its exact power
+    # minus 0.05 (over 5 sd), measured as the largest shortfall.
+    power_mean = float(stats.nct.sf(stats.t.ppf(0.975, 38), 38, math.sqrt(10.0)))
+    f_hi, f_lo = stats.f.ppf(0.975, 19, 19), stats.f.ppf(0.025, 19, 19)
+    power_var = float(stats.f.sf(f_hi / 4.0, 19, 19) + stats.f.cdf(f_lo / 4.0, 19, 19))
+    measured = max(power_mean - rej_mean, power_var - rej_var)
+    detail = (
+        f"rejection rates at level 0.05 over {R_TESTS} pairs (n = {N_TESTS}): Welch test, shift 1 sd, "
+        f"{rej_mean:.3f} (exact t-test power {power_mean:.3f}); F test, variance ratio 4, {rej_var:.3f} "
+        f"(exact power {power_var:.3f})"
+    )
+    return Evidence(float(measured), 0.05, detail)

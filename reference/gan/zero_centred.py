@@ -49,7 +49,7 @@ def r1_penalty_from_gradients(gradients: np.ndarray, *, gamma: float) -> np.ndar
     References
     ----------
     Mescheder et al. 2018, eq. (9) and (10); Mescheder, Geiger, Nowozin, Which Training Methods for GANs do
-    actually Converge?, ICML 2018.
+    actually Converge?, ICML 2018. Beyond the slides.
 
     Examples
     --------
@@ -96,7 +96,7 @@ def r1_penalty(discriminator: object, x_real: np.ndarray, *, gamma: float) -> np
     References
     ----------
     Mescheder et al. 2018, eq. (9); Mescheder, Geiger, Nowozin, Which Training Methods for GANs do
-    actually Converge?, ICML 2018.
+    actually Converge?, ICML 2018. Beyond the slides.
 
     Examples
     --------
@@ -134,7 +134,7 @@ def r2_penalty(discriminator: object, x_fake: np.ndarray, *, gamma: float) -> np
     References
     ----------
     Mescheder et al. 2018, eq. (10); Mescheder, Geiger, Nowozin, Which Training Methods for GANs do
-    actually Converge?, ICML 2018.
+    actually Converge?, ICML 2018. Beyond the slides.
 
     Examples
     --------

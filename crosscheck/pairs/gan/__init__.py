@@ -304,3 +304,45 @@ register_pair(
         ),
     ],
 )
+
+
+# --------------------------------------------------------------------------- mean-difference and variance tests
+# (L8 'Two-Sample Tests'). The samples are drawn within +-100 so the statistics stay O(1e3) at most.
+
+from hypothesis import strategies as st  # noqa: E402
+
+from crosscheck import strategies as cs  # noqa: E402
+from crosscheck.agree import Case  # noqa: E402
+
+
+@st.composite
+def _one_d_two_sample_cases(draw: st.DrawFn, dtype: str) -> Case:
+    batch = draw(cs.batch_shapes(max_dims=2))
+    y_batch = tuple(1 if draw(st.booleans()) else s for s in batch)
+    n, m = draw(st.integers(2, 12)), draw(st.integers(2, 12))
+    x = draw(cs.bounded_floats((*batch, n), -100.0, 100.0))
+    scale = draw(st.sampled_from([1e-3, 1.0, 10.0]))  # y on another scale: unequal variances
+    y = draw(cs.bounded_floats((*y_batch, m), -100.0, 100.0)) * scale + draw(st.floats(-5.0, 5.0))
+    x = x + np.linspace(0.0, 1.0, n)  # never constant
+    y = y + np.linspace(0.0, 1e-3, m)
+    return Case((x, y))
+
+
+ONE_D_ERRORS = [
+    bad(vec(1.0), vec(1.0, 2.0), match=r"x: expected samples of shape \(\.\.\., n\) with n >= 2"),
+    bad(vec(1.0, 2.0), np.zeros((2, 0)), match=r"y: expected samples of shape"),
+    bad(vec(1.0, NAN), vec(1.0, 2.0), match="x: expected finite"),
+    bad(np.zeros((2, 3)), np.zeros((3, 3)) + vec(0.0, 1.0, 2.0), match="do not broadcast"),
+]
+register_pair(
+    "gan",
+    "mean_difference_test",
+    cases=_one_d_two_sample_cases,
+    errors=[*ONE_D_ERRORS, bad(vec(1.0, 1.0), vec(2.0, 2.0), match="x, y: expected samples with positive variance")],
+)
+register_pair(
+    "gan",
+    "variance_ratio_test",
+    cases=_one_d_two_sample_cases,
+    errors=[*ONE_D_ERRORS, bad(vec(1.0, 2.0), vec(2.0, 2.0), match="y: expected samples with positive variance")],
+)
