@@ -497,3 +497,23 @@ def test_mala_log_ratio_is_minus_inf_not_nan_where_both_log_densities_are_minus_
     assert np.asarray(r).tolist() == [-np.inf, -np.inf]
     r = lib.mala_log_acceptance_ratio(x, x, conv(np.array([-np.inf, 0.0])), conv(np.zeros(2)), x, x, step_size=0.1)
     assert np.asarray(r).tolist() == [np.inf, 0.0]
+
+
+# ---------------------------------------------------------------- per-step step sizes alpha_t (Advanced Course L8)
+
+
+@pytest.mark.parametrize("side", ["reference", "accelerated"])
+def test_per_step_sizes_constant_equal_the_scalar_and_follow_the_schedule(side):
+    lib, conv = (ref, np.asarray) if side == "reference" else (acc, t)
+    rng = np.random.default_rng(3)
+    x0, noise = rng.standard_normal((4, 2)), rng.standard_normal((3, 4, 2))
+    scalar = lib.langevin_sample(gaussian_score, conv(x0), step_size=0.2, n_steps=3, noise=conv(noise))
+    for sizes in ([0.2] * 3, np.full(3, 0.2), conv(np.full(3, 0.2))):
+        out = lib.langevin_sample(gaussian_score, conv(x0), step_size=sizes, n_steps=3, noise=conv(noise))
+        np.testing.assert_array_equal(np.asarray(out.samples), np.asarray(scalar.samples))
+    alphas = [0.4, 0.2, 0.1]
+    x = x0.copy()
+    for k, a in enumerate(alphas):  # by hand: x + (a/2) s(x) + sqrt(a) z
+        x = x + a / 2 * gaussian_score(x) + math.sqrt(a) * noise[k]
+    out = lib.langevin_sample(gaussian_score, conv(x0), step_size=conv(np.array(alphas)), n_steps=3, noise=conv(noise))
+    np.testing.assert_allclose(np.asarray(out.samples), x, rtol=1e-14, atol=1e-14)

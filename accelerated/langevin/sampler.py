@@ -14,9 +14,11 @@ import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 import reference._args as A
+from reference._args import langevin as AL
 
 from .. import _checks as C
 from ._common import _check_chain, _check_draws, _check_state, _Recorder, _score, _standard_normals, _steps
@@ -210,11 +212,44 @@ def _in_place_detail(s: torch.Tensor, z: torch.Tensor, x: torch.Tensor, eta: flo
     )
 
 
+def _step_size_detail(table: torch.Tensor) -> str:
+    """The failure path: the host check's message (the values are read only here)."""
+    try:
+        AL.step_sizes("step_size", table.tolist(), table.shape[0])
+    except ValueError as err:
+        return str(err)
+    return "step_size: expected finite step sizes > 0"
+
+
+def _coefficients(step_size: object, n_steps: int, x: torch.Tensor) -> tuple[Sequence, Sequence]:
+    """Per-step coefficients (alpha_k / 2, sqrt(alpha_k)): Python floats from a host sequence or array, or
+    (K,) tensors in x's dtype on x's device from a tensor (checked by one device assertion, no host read)."""
+    if not isinstance(step_size, torch.Tensor):
+        values = np.asarray(step_size, dtype=np.float64) if isinstance(step_size, np.ndarray) else None
+        if values is not None and values.ndim != 1:
+            raise ValueError(f"step_size: expected a number or a vector of n_steps sizes, got shape {values.shape}")
+        sizes = AL.step_sizes("step_size", values.tolist() if values is not None else step_size, n_steps)
+        return tuple(v / 2.0 for v in sizes), tuple(math.sqrt(v) for v in sizes)
+    if not step_size.is_floating_point():
+        raise TypeError(f"step_size: expected floating-point step sizes, got {C.describe(step_size)}")
+    if step_size.ndim != 1:
+        raise ValueError(
+            f"step_size: expected a number or a vector of n_steps sizes, got shape {tuple(step_size.shape)}"
+        )
+    if step_size.shape[0] != n_steps:
+        raise ValueError(f"step_size: expected one step size per step, {n_steps} (n_steps), got {step_size.shape[0]}")
+    table = step_size.detach().to(device=x.device, dtype=torch.float64)
+    if C.value_checks_active() and n_steps:
+        ok = (table.amin() > 0) & (table.amax() < math.inf)
+        C.require(ok, "step_size: expected finite step sizes > 0", _step_size_detail, table)
+    return (table / 2.0).to(x.dtype), table.sqrt().to(x.dtype)
+
+
 def langevin_sample(
     score_fn: Callable[[torch.Tensor], torch.Tensor],
     x0: torch.Tensor,
     *,
-    step_size: float,
+    step_size: float | torch.Tensor,
     n_steps: int,
     noise: torch.Tensor | None = None,
     rng: torch.Generator | None = None,
@@ -225,7 +260,9 @@ def langevin_sample(
 
     .. math::
 
-        x_{k+1} = x_k + \frac{\eta}{2}\, s(x_k) + \sqrt{\eta}\, \varepsilon_k, \quad k = 0, \dots, K - 1.
+        x_{k+1} = x_k + \frac{\eta_k}{2}\, s(x_k) + \sqrt{\eta_k}\, \varepsilon_k, \quad k = 0, \dots, K - 1,
+
+    with one step size eta_k = eta or per-step sizes alpha_t (Advanced Course, Lecture 8).
 
     For p = N(0, s^2) the stationary variance of the chain is s^2 / (1 - eta / (4 s^2)), not s^2.
 
@@ -235,8 +272,10 @@ def langevin_sample(
         ``score_fn(x) -> s(x)``, a tensor of x's shape, dtype and device.
     x0 : (n, ...) Tensor
         Initial states, finite (copied: x0 is never modified).
-    step_size : float
-        eta > 0 (eps^2 in the Beigy parametrisation).
+    step_size : float or (n_steps,) Tensor
+        eta > 0 (eps^2 in the Beigy parametrisation), or one step size per step alpha_0, ..., alpha_(K-1)
+        > 0: a 1-D tensor (any device; copied to x0's once, checked by one device assertion) or a NumPy
+        array, list or tuple (checked on the host) of exactly n_steps finite numbers.
     n_steps : int
         K >= 0.
     noise : (n_steps, n, d) Tensor, optional
@@ -261,11 +300,15 @@ def langevin_sample(
     synchronisation; skipped with value checks off, where the non-finite states are returned).
     A ``ValueError`` that score_fn raises at a state (a model that refuses far points, e.g. a
     mixture's score at |x| = 1e300) is re-raised as the same divergence, the model's message appended.
+    Per-step sizes of the wrong length (not n_steps) or not 1-D are refused naming ``step_size``; entries
+    that are not finite and > 0 too (a tensor: by one device assertion at entry, no host read; the
+    per-step coefficients alpha_k / 2 and sqrt(alpha_k) are 0-d device tensors, read by no Python branch).
 
     References
     ----------
     Isachenko, DGM Lecture 7, slide 'Langevin dynamic'; Lecture 13, recap slide 'Langevin dynamics';
-    Beigy, Score-Based Generative Models, Example 3.3; Roberts and Tweedie, Bernoulli 2(4), 1996.
+    Advanced Course on DGM, Lecture 8, slide 'Langevin dynamics' (the per-step alpha_t); Beigy, Score-Based
+    Generative Models, Example 3.3; Roberts and Tweedie, Bernoulli 2(4), 1996.
 
     Examples
     --------
@@ -276,18 +319,26 @@ def langevin_sample(
     >>> out = langevin_sample(lambda x: -x, x0, step_size=0.5, n_steps=2, noise=torch.zeros(2, 1, 1, dtype=x0.dtype))
     >>> float(out.samples[0, 0])
     0.5625
+
+    Per-step sizes alpha_t = (0.5, 1.0): factors 0.75 and 0.5, so 0.375:
+
+    >>> alphas = torch.tensor([0.5, 1.0], dtype=torch.float64)
+    >>> out = langevin_sample(lambda x: -x, x0, step_size=alphas, n_steps=2, noise=torch.zeros(2, 1, 1, dtype=x0.dtype))
+    >>> float(out.samples[0, 0])
+    0.375
     """
-    x, eta = _check_chain(score_fn, x0, step_size, noise, rng)
+    per_step = isinstance(step_size, torch.Tensor | np.ndarray | list | tuple)
+    x, eta = _check_chain(score_fn, x0, 1.0 if per_step else step_size, noise, rng)
     K = A.count("n_steps", n_steps, minimum=0)
+    a, b = _coefficients(step_size, K, x) if per_step else ((eta / 2.0,) * K, (math.sqrt(eta),) * K)
     noise, record = _check_draws(noise, x, (K,), record_steps)
     record = _Recorder(record, x)
     record(0, x)
-    a, b = eta / 2.0, math.sqrt(eta)
     steps = _steps(K, progress, "Langevin")
     with C.off_in_loop():  # validated at entry: this library's checks are off inside the loop
         for k in steps:
             eps = noise[k] if noise is not None else _standard_normals(rng, x)
-            x = _advance(x, _score(score_fn, x), eps, a, b)
+            x = _advance(x, _score(score_fn, x), eps, a[k], b[k])
             record(k + 1, x)
     _check_state(x, "score_fn")
     return LangevinResult(x, record.trajectory)

@@ -177,8 +177,12 @@ def _step_cases(draw: st.DrawFn) -> Case:
 def _sample_cases(draw: st.DrawFn, dtype: str) -> Case:
     twin, lam_min, x0 = draw(_chain_setup())
     K = draw(st.integers(0, 6))
+    if draw(st.booleans()):  # one step size, or per-step sizes alpha_t (Advanced Course, Lecture 8)
+        step_size = lam_min * draw(st.floats(0.01, 1.0))
+    else:
+        step_size = lam_min * np.array(draw(st.lists(st.floats(0.01, 1.0), min_size=K, max_size=K)), dtype=np.float64)
     kwargs = {
-        "step_size": lam_min * draw(st.floats(0.01, 1.0)),
+        "step_size": step_size,
         "n_steps": K,
         "noise": draw(normals((K, *x0.shape))),
         "record_steps": draw(record_steps(K)),
@@ -342,6 +346,15 @@ SAMPLE_ERRORS = [
     bad(_score, X, step_size=0.1, n_steps=2, noise=np.full((2, 3, 2), np.inf), match="noise: expected finite"),
     bad(_score, X, step_size=0.1, n_steps=2, noise=NOISE, progress=1, error=TypeError, match="progress: expected"),
     bad(_steep_score, ONES, step_size=0.1, n_steps=2, noise=NOISE, match=DIVERGED),
+    bad(
+        _score, X, step_size=np.array([0.1, 0.0]), n_steps=2, noise=NOISE, match="step_size: expected finite step sizes"
+    ),
+    bad(_score, X, step_size=np.array([0.1, -1.0]), n_steps=2, noise=NOISE, match="step_size: expected finite step"),
+    bad(_score, X, step_size=np.array([0.1, np.inf]), n_steps=2, noise=NOISE, match="step_size: expected finite step"),
+    bad(_score, X, step_size=np.array([0.1]), n_steps=2, noise=NOISE, match=r"step_size: expected one step size per"),
+    bad(_score, X, step_size=[0.1, 0.1, 0.1], n_steps=2, noise=NOISE, match=r"step_size: expected one step size per"),
+    bad(_score, X, step_size=np.full((2, 1), 0.1), n_steps=2, noise=NOISE, match="step_size: expected a number or a"),
+    bad(_score, X, step_size=[0.1, "0.1"], n_steps=2, noise=NOISE, error=TypeError, match=r"step_size\[1\]: expected"),
     bad(_nan_score, ONES, step_size=0.1, n_steps=2, noise=NOISE, match=DIVERGED),
 ]
 ANNEALED = {"step_size": 0.1, "n_steps_each": 1, "noise": ANNEALED_NOISE}

@@ -14,6 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 import reference._args as A
+from reference._args import langevin as AL
 
 from .. import _checks as C
 from ._common import _check_chain, _check_draws, _check_state, _score, _trajectory, _update
@@ -105,11 +106,21 @@ def langevin_step(x: np.ndarray, score: np.ndarray, *, step_size: float, noise: 
     return C.check_result(out, (("x", x), ("score", s), ("noise", z), ("step_size", eta)))
 
 
+def _step_sizes(step_size: object, n_steps: int) -> tuple[float, ...]:
+    """Per-step sizes alpha_0, ..., alpha_(K-1): a 1-D array (or a list / tuple) of K finite numbers > 0."""
+    if isinstance(step_size, np.ndarray):
+        values = C.as_float64("step_size", step_size)
+        if values.ndim != 1:
+            raise ValueError(f"step_size: expected a number or a vector of n_steps sizes, got shape {values.shape}")
+        step_size = values.tolist()
+    return AL.step_sizes("step_size", step_size, n_steps)
+
+
 def langevin_sample(
     score_fn: Callable[[np.ndarray], np.ndarray],
     x0: np.ndarray,
     *,
-    step_size: float,
+    step_size: float | np.ndarray,
     n_steps: int,
     noise: np.ndarray | None = None,
     rng: np.random.Generator | None = None,
@@ -120,8 +131,11 @@ def langevin_sample(
 
     .. math::
 
-        x_{k+1} = x_k + \frac{\eta}{2}\, s(x_k) + \sqrt{\eta}\, \varepsilon_k,
-        \qquad \varepsilon_k \sim \mathcal N(0, I), \quad k = 0, \dots, K - 1.
+        x_{k+1} = x_k + \frac{\eta_k}{2}\, s(x_k) + \sqrt{\eta_k}\, \varepsilon_k,
+        \qquad \varepsilon_k \sim \mathcal N(0, I), \quad k = 0, \dots, K - 1,
+
+    with one step size eta_k = eta, or the per-step sizes alpha_t of the Advanced Course's slide
+    (``step_size`` a vector of K sizes, e.g. a decreasing schedule).
 
     The slides' theorem (p is stationary) holds for the Langevin SDE, i.e. as eta -> 0; at a fixed
     step the chain has a biased stationary law. For p = N(0, s^2) the chain is the AR(1)
@@ -136,8 +150,9 @@ def langevin_sample(
         ``score`` method of :class:`reference.distributions.GaussianMixture`).
     x0 : (n, ...) array_like
         Initial states of n chains, finite.
-    step_size : float
-        eta > 0 (eta = eps^2 in the Beigy parametrisation).
+    step_size : float or (n_steps,) array_like
+        eta > 0 (eta = eps^2 in the Beigy parametrisation), or one step size per step, alpha_0, ...,
+        alpha_(K-1) > 0 (a 1-D array, list or tuple of exactly n_steps finite numbers).
     n_steps : int
         K >= 0 (K = 0 returns a copy of x0).
     noise : (n_steps, n, ...) array_like, optional
@@ -162,12 +177,16 @@ def langevin_sample(
     loop, with the same message).
     A ``ValueError`` that score_fn raises at a state (a model that refuses far points, e.g. a
     mixture's score at |x| = 1e300) is re-raised as the same divergence, the model's message appended.
+    Per-step sizes of the wrong length (not n_steps), not 1-D, or with an entry that is not finite and
+    > 0 are refused with a ``ValueError`` naming ``step_size``.
+    The Advanced Course's slide writes the score as grad log p_theta(x) without an index; it is evaluated
+    at the current state x_{t-1}, as here.
 
     References
     ----------
     Isachenko, DGM Lecture 7, slide 'Langevin dynamic'; Lecture 13, recap slide 'Langevin dynamics';
-    Advanced Course on DGM, Lecture 8, slide 'Langevin dynamics'; Beigy, Score-Based Generative Models,
-    slide 'Score-based generative models' and Example 3.3; Roberts and Tweedie, Bernoulli 2(4), 1996.
+    Advanced Course on DGM, Lecture 8, slide 'Langevin dynamics' (the per-step alpha_t); Beigy, Score-Based
+    Generative Models, slide 'Score-based generative models' and Example 3.3; Roberts and Tweedie, Bernoulli 2(4), 1996.
 
     Examples
     --------
@@ -177,14 +196,22 @@ def langevin_sample(
     >>> out = langevin_sample(lambda x: -x, np.ones((1, 1)), step_size=0.5, n_steps=2, noise=np.zeros((2, 1, 1)))
     >>> float(out.samples[0, 0])
     0.5625
+
+    Per-step sizes alpha_t = (0.5, 1.0): factors 0.75 and 0.5, so 0.375:
+
+    >>> out = langevin_sample(lambda x: -x, np.ones((1, 1)), step_size=[0.5, 1.0], n_steps=2, noise=np.zeros((2, 1, 1)))
+    >>> float(out.samples[0, 0])
+    0.375
     """
-    x, eta = _check_chain(score_fn, x0, step_size, noise, rng)
+    per_step = isinstance(step_size, (np.ndarray, list, tuple))
+    x, eta = _check_chain(score_fn, x0, 1.0 if per_step else step_size, noise, rng)
     K = A.count("n_steps", n_steps, minimum=0)
+    sizes = _step_sizes(step_size, K) if per_step else (eta,) * K
     noise, record = _check_draws(noise, x, (K,), record_steps)
     states = [x.copy()] if 0 in record else []
     for k in tqdm(range(K), disable=not A.flag("progress", progress), desc="Langevin", unit="step"):
         eps = noise[k] if noise is not None else rng.standard_normal(x.shape)
-        x = _update(x, _score(score_fn, x), eps, eta)
+        x = _update(x, _score(score_fn, x), eps, sizes[k])
         _check_state(x, "score_fn")
         if k + 1 in record:
             states.append(x.copy())
