@@ -102,7 +102,8 @@ def slide_citation(obj: object) -> str:
     if not clauses:
         name = getattr(obj, "__qualname__", repr(obj))
         raise ValueError(f"{name}: its docstring has no References section to read the slide citation from")
-    return f"{clauses[0]} (beyond the slides)"
+    first = re.sub(r"[.\s]*\(?beyond the slides[^)]*\)?\.?", "", clauses[0], flags=re.I).strip()
+    return f"{first} (beyond the slides)"
 
 
 # --------------------------------------------------------------------------- README's table of formulas

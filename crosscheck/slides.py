@@ -193,7 +193,7 @@ def citations_of(obj: object) -> list[tuple[str, str]]:
 
 
 def beyond_the_slides(obj: object) -> bool:
-    return "beyond the slides" in references(obj)
+    return "beyond the slides" in references(obj).lower()
 
 
 @dataclass

@@ -129,7 +129,7 @@ def velocity(x0: np.ndarray, eps: np.ndarray, t: np.ndarray, schedule: Schedule)
     References
     ----------
     Salimans, Ho, Progressive Distillation for Fast Sampling of Diffusion Models, ICLR 2022, Section 4
-    and Appendix D.
+    and Appendix D. Beyond the slides.
 
     Examples
     --------
@@ -164,7 +164,7 @@ def predict_x0_from_v(x_t: np.ndarray, v: np.ndarray, t: np.ndarray, schedule: S
 
     References
     ----------
-    Salimans, Ho, ICLR 2022, Section 4.
+    Salimans, Ho, ICLR 2022, Section 4. Beyond the slides.
 
     Examples
     --------
@@ -198,7 +198,7 @@ def predict_eps_from_v(x_t: np.ndarray, v: np.ndarray, t: np.ndarray, schedule: 
 
     References
     ----------
-    Salimans, Ho, ICLR 2022, Section 4.
+    Salimans, Ho, ICLR 2022, Section 4. Beyond the slides.
 
     Examples
     --------

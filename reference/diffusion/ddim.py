@@ -73,7 +73,7 @@ def respaced_timesteps(T: int, n_steps: int) -> np.ndarray:
     References
     ----------
     Nichol, Dhariwal, Improved Denoising Diffusion Probabilistic Models, ICML 2021, Section 4 (respacing);
-    Song, Meng, Ermon, Denoising Diffusion Implicit Models, ICLR 2021, Section 4.2.
+    Song, Meng, Ermon, Denoising Diffusion Implicit Models, ICLR 2021, Section 4.2. Beyond the slides.
 
     Examples
     --------
@@ -197,7 +197,7 @@ def ddim_step(
     References
     ----------
     Song, Meng, Ermon, Denoising Diffusion Implicit Models, ICLR 2021, eqs. (12) and (16); with eta = 1
-    and t_prev = t - 1 it is the DDPM step of :func:`~reference.diffusion.ddpm_step`.
+    and t_prev = t - 1 it is the DDPM step of :func:`~reference.diffusion.ddpm_step`. Beyond the slides.
 
     Examples
     --------
@@ -289,7 +289,7 @@ def ddim_sample(
     References
     ----------
     Song, Meng, Ermon, Denoising Diffusion Implicit Models, ICLR 2021, Section 4 and eq. (12); Nichol,
-    Dhariwal, ICML 2021, Section 4 (the respacing).
+    Dhariwal, ICML 2021, Section 4 (the respacing). Beyond the slides.
 
     Examples
     --------

@@ -90,7 +90,7 @@ def cosine_beta_schedule(T: int, s: float = 0.008, max_beta: float = 0.999) -> n
 
     References
     ----------
-    Nichol, Dhariwal, Improved Denoising Diffusion Probabilistic Models, ICML 2021, eq. (17).
+    Nichol, Dhariwal, Improved Denoising Diffusion Probabilistic Models, ICML 2021, eq. (17). Beyond the slides.
 
     Examples
     --------
