@@ -538,3 +538,28 @@ def test_sliced_fisher_divergence_averages_to_the_fisher_divergence_over_a_compl
     out = ref.sliced_fisher_divergence(s_p, s_q, n_projections=3, rng=np.random.default_rng(0))
     assert out >= 0 and np.isfinite(out)
     assert float(acc.sliced_fisher_divergence(t(s_p), t(s_q), rng=torch.Generator().manual_seed(0))) >= 0
+
+
+def test_energy_forms_accept_a_hess_method_and_are_differentiable_in_the_energy():
+    """Reference: any energy with grad and hess; accelerated: any callable, differentiable in its parameters."""
+
+    class Quartic:  # E = sum x^4 / 4: grad x^3, hess diag(3 x^2)
+        def __call__(self, x):
+            return np.sum(x**4, axis=-1) / 4
+
+        def grad(self, x):
+            return x**3
+
+        def hess(self, x):
+            return np.einsum("ni,ij->nij", 3 * x**2, np.eye(x.shape[1]))
+
+    x = RNG.normal(size=(4, 2))
+    expected = np.mean(0.5 * np.sum(x**6, axis=1) - np.sum(3 * x**2, axis=1))
+    assert float(ref.implicit_score_matching_energy(Quartic(), x)) == pytest.approx(expected, rel=1e-13)
+    scale = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+    loss = acc.implicit_score_matching_energy(lambda y: scale * (y**4).sum(-1) / 4, t(x))
+    assert float(loss) == pytest.approx(expected, rel=1e-13)
+    (grad,) = torch.autograd.grad(loss, scale)  # d/dc of mean(c^2 |x^3|^2 / 2 - c tr) at c = 1
+    assert float(grad) == pytest.approx(np.mean(np.sum(x**6, axis=1) - np.sum(3 * x**2, axis=1)), rel=1e-12)
+    with pytest.raises(TypeError, match="energy: expected an analytic energy with grad"):
+        ref.implicit_score_matching_energy(lambda y: y.sum(-1), x)

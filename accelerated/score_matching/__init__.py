@@ -12,7 +12,8 @@ Submodules
 ----------
 The same as on the reference side, every public name re-exported here: ``explicit``
 (fisher_divergence, sliced_fisher_divergence, kde_score, explicit_score_matching), ``implicit`` (jacobian_trace,
-implicit_score_matching, hutchinson_trace, sliced_score_matching, sliced_score_matching_vr),
+implicit_score_matching, hutchinson_trace, sliced_score_matching, sliced_score_matching_vr,
+implicit_score_matching_energy, sliced_score_matching_energy),
 ``denoising`` (denoising_score_matching, geometric_sigmas, ncsn_loss, tweedie_denoise); the tensor
 checks they share in ``_common``, the argument checks both sides share in
 :mod:`reference._args.score_matching`.
@@ -80,8 +81,10 @@ from .explicit import explicit_score_matching, fisher_divergence, kde_score, sli
 from .implicit import (
     hutchinson_trace,
     implicit_score_matching,
+    implicit_score_matching_energy,
     jacobian_trace,
     sliced_score_matching,
+    sliced_score_matching_energy,
     sliced_score_matching_vr,
 )
 
@@ -92,11 +95,13 @@ __all__ = [
     "geometric_sigmas",
     "hutchinson_trace",
     "implicit_score_matching",
+    "implicit_score_matching_energy",
     "jacobian_trace",
     "kde_score",
     "ncsn_loss",
     "sliced_fisher_divergence",
     "sliced_score_matching",
+    "sliced_score_matching_energy",
     "sliced_score_matching_vr",
     "tweedie_denoise",
 ]

@@ -22,6 +22,7 @@ from .. import strategies as cs
 from ..agree import Case, Twin, _round
 from ..registry import bad, register_pair
 from ..tolerances import EPS, LOW_PRECISION, tolerance_for
+from .energy import energy_twins
 from .models import linear_twins, mlp_twins
 
 # The training objectives also run the mixed-precision pass (inputs rounded to bfloat16 and float16).
@@ -186,6 +187,25 @@ def _half_conditioned(dtype: str, objective: str, model: Twin, x: np.ndarray, v:
 
 
 @st.composite
+def _energy_ism_cases(draw: st.DrawFn) -> Case:
+    d = draw(st.integers(1, 3))
+    x = draw(cs.bounded_floats((draw(st.integers(1, 8)), d), -3.0, 3.0))
+    return Case((draw(energy_twins(d)), x))
+
+
+@st.composite
+def _energy_ssm_cases(draw: st.DrawFn) -> Case:
+    d, n, M = draw(st.integers(1, 3)), draw(st.integers(1, 8)), draw(st.integers(1, 4))
+    x = draw(cs.bounded_floats((n, d), -3.0, 3.0))
+    kind = draw(st.sampled_from(["gaussian", "rademacher"]))
+    noise = draw(_normals((M, n, d)) if kind == "gaussian" else _rademacher((M, n, d)))
+    kwargs = {"kind": kind, "noise": noise}
+    if draw(st.booleans()):
+        kwargs["n_projections"] = M
+    return Case((draw(energy_twins(d)), x), kwargs)
+
+
+@st.composite
 def _dsm_cases(draw: st.DrawFn) -> Case:
     conditional = draw(st.booleans())
     model = draw(mlp_twins(cond_dim=1)) if conditional else draw(_unconditional_models())
@@ -346,6 +366,34 @@ register_pair(
         bad(MLP, X, n_projections=0, noise=np.ones((1, 2, 3)), match="n_projections: expected an integer >= 1"),
         bad(MLP, X, n_projections=2.0, noise=np.ones((2, 2, 3)), error=TypeError, match="n_projections: expected"),
         bad(LINEAR, HUGE, noise=np.ones((1, 2, 3)), match=r"x, noise, model\(x\): the objective overflowed float64"),
+    ],
+)
+QUADRATIC = Twin("energy.QuadraticEnergy", precision=np.eye(3), mean=np.zeros(3))
+WELL = Twin("energy.DoubleWellEnergy", a=1.0, b=1.0)
+register_pair(
+    "score_matching",
+    "implicit_score_matching_energy",
+    cases=lambda dtype: _energy_ism_cases(),
+    errors=[
+        bad(QUADRATIC, np.full((2, 3), NAN), match="x: expected finite"),
+        bad(QUADRATIC, np.zeros((2, 1, 3)), match=r"x: expected points of shape \(n, d\)"),
+        bad(QUADRATIC, np.zeros((2, 2)), match=r"x: expected"),
+        bad("energy", X, error=TypeError, match="energy: expected"),
+        bad(WELL, np.full((2, 3), 1e120), match=r"energy.grad\(x\): expected finite values"),
+    ],
+)
+register_pair(
+    "score_matching",
+    "sliced_score_matching_energy",
+    cases=lambda dtype: _energy_ssm_cases(),
+    errors=[
+        bad(QUADRATIC, X, match="pass exactly one of noise="),
+        bad(QUADRATIC, X, noise=np.ones((2, 3)), match=r"noise: expected probes"),
+        bad(WELL, X, noise=np.full((1, 2, 3), 0.5), kind="rademacher", match="noise: expected Rademacher probes"),
+        bad(WELL, X, noise=np.ones((1, 2, 3)), kind="normal", match="kind: expected one of"),
+        bad(QUADRATIC, np.zeros((2, 1, 3)), noise=np.ones((1, 2, 1, 3)), match=r"x: expected points of shape \(n, d\)"),
+        bad(3.0, X, noise=np.ones((1, 2, 3)), error=TypeError, match="energy: expected"),
+        bad(WELL, X, noise=np.full((1, 2, 3), 1e200), match=r"x, noise, energy.grad\(x\): the objective overflowed"),
     ],
 )
 register_pair(

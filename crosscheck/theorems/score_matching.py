@@ -5,6 +5,7 @@
 * Hutchinson's trace estimator is unbiased for Gaussian and Rademacher probes;
 * sliced score matching and its variance-reduced form equal implicit score matching in expectation;
 * the sliced Fisher divergence = sliced score matching + a constant in theta, for each law of v (exactly);
+* the energy forms of implicit and sliced score matching = the score forms with s = -grad E;
 * denoising score matching = Fisher divergence to the noisy marginal + const in theta: exactly
   (Gaussian data, linear scores) and by Monte Carlo (MLP scores);
 * explicit score matching with a Gaussian KDE of bandwidth h = DSM with sigma = h + const (Vincent 2011);
@@ -280,6 +281,60 @@ def sliced_fisher_minus_sliced_sm_exact(side: Side) -> Evidence:
         + "; ".join(parts)
         + "; measured: worst error in units of 256 eps max(|D_SF|, |J_SSM|, |const|) (rounding of sums "
         "over 96 terms), bound 1"
+    )
+    return Evidence(worst, 1.0, detail)
+
+
+@theorem(
+    "Energy forms of ISM and SSM = the score forms with s = -grad E (quadratic and double-well energies)",
+    slide="Beigy, 'Score Matching (SM)' (ISM in terms of E) and 'Denoising Score Matching (DSM)' (SSM in terms of E)",
+)
+def energy_forms_equal_score_forms(side: Side) -> Evidence:
+    # A quadratic energy E = 1/2 (x - m)^T P (x - m) has the linear score s = -P (x - m) = x (-P) + m P, so the
+    # energy forms must equal implicit_score_matching / sliced_score_matching of LinearScore(-P, m P) (same
+    # probes). A double-well energy is checked against its closed-form derivatives in NumPy,
+    # 1/2 |4a x (x^2 - b)|^2 - 4a (3x^2 - b) summed over coordinates. The slide's printed forms (second
+    # derivative squared, its sign +) differ by O(1) here: the check can fail. Bound: rounding of sums of
+    # O(10) terms, 64 eps times the largest magnitude.
+    sm = _lib(side, "score_matching")
+    energy = _lib(side, "energy")
+    rng = np.random.default_rng(2021)
+    d, n, M = 3, 9, 5
+    x = rng.normal(size=(n, d))
+    worst, parts = 0.0, []
+    for kind in ("gaussian", "rademacher"):
+        v = _probes(rng, kind, (M, n, d))
+        for _ in range(3):
+            A = rng.normal(size=(d, d))
+            P, m = A @ A.T + 0.5 * np.eye(d), rng.normal(size=d)
+            E = energy.QuadraticEnergy(side.array(P), side.array(m))
+            model = _model(side, "LinearScore", {"W": -P, "b": m @ P})
+            pairs = [
+                (sm.implicit_score_matching_energy(E, side.array(x)), sm.implicit_score_matching(model, side.array(x))),
+                (
+                    sm.sliced_score_matching_energy(E, side.array(x), kind=kind, noise=side.array(v)),
+                    sm.sliced_score_matching(model, side.array(x), kind=kind, noise=side.array(v)),
+                ),
+            ]
+            for a, b in pairs:
+                a, b = _scalar(side, a), _scalar(side, b)
+                worst = max(worst, abs(a - b) / (64 * EPS * max(abs(a), abs(b), 1.0)))
+        a_, b_ = 0.7, 1.3
+        g = 4 * a_ * x * (x**2 - b_)
+        h = 4 * a_ * (3 * x**2 - b_)
+        ism_np = float(np.mean(0.5 * np.sum(g**2, axis=1) - np.sum(h, axis=1)))
+        ssm_np = float(np.mean(0.5 * np.einsum("mni,ni->mn", v, g) ** 2 - np.einsum("mni,ni,mni->mn", v, h, v)))
+        well = energy.DoubleWellEnergy(a_, b_)
+        ism = _scalar(side, sm.implicit_score_matching_energy(well, side.array(x)))
+        ssm = _scalar(side, sm.sliced_score_matching_energy(well, side.array(x), kind=kind, noise=side.array(v)))
+        for a, b in ((ism, ism_np), (ssm, ssm_np)):
+            worst = max(worst, abs(a - b) / (64 * EPS * max(abs(a), abs(b), 1.0)))
+        parts.append(f"{kind}: double well ISM {ism:.10g} (closed form {ism_np:.10g}), SSM {ssm:.10g} ({ssm_np:.10g})")
+    detail = (
+        f"n = {n} points in d = {d}, M = {M} probes; 3 random quadratic energies per probe law against "
+        "LinearScore(-P, m P) through implicit_score_matching and sliced_score_matching; "
+        + "; ".join(parts)
+        + "; measured: worst |energy form - score form| in units of 64 eps max(|.|, 1) (rounding), bound 1"
     )
     return Evidence(worst, 1.0, detail)
 

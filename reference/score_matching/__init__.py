@@ -20,9 +20,10 @@ Slides implemented
 Submodules
 ----------
 One per group of slides; every public name is re-exported here, so ``reference.score_matching.ncsn_loss``
-is the API. ``explicit`` (fisher_divergence, sliced_fisher_divergence, kde_score, explicit_score_matching), ``implicit``
-(jacobian_trace, implicit_score_matching, hutchinson_trace, sliced_score_matching,
-sliced_score_matching_vr), ``denoising`` (denoising_score_matching, geometric_sigmas, ncsn_loss,
+is the API. ``explicit`` (fisher_divergence, sliced_fisher_divergence, kde_score, explicit_score_matching),
+``implicit`` (jacobian_trace, implicit_score_matching, hutchinson_trace, sliced_score_matching,
+sliced_score_matching_vr, and the energy forms implicit_score_matching_energy and
+sliced_score_matching_energy), ``denoising`` (denoising_score_matching, geometric_sigmas, ncsn_loss,
 tweedie_denoise). The array checks they share are in ``_common``, the argument checks both sides share
 in :mod:`reference._args.score_matching`.
 
@@ -75,8 +76,10 @@ from .explicit import explicit_score_matching, fisher_divergence, kde_score, sli
 from .implicit import (
     hutchinson_trace,
     implicit_score_matching,
+    implicit_score_matching_energy,
     jacobian_trace,
     sliced_score_matching,
+    sliced_score_matching_energy,
     sliced_score_matching_vr,
 )
 
@@ -87,11 +90,13 @@ __all__ = [
     "geometric_sigmas",
     "hutchinson_trace",
     "implicit_score_matching",
+    "implicit_score_matching_energy",
     "jacobian_trace",
     "kde_score",
     "ncsn_loss",
     "sliced_fisher_divergence",
     "sliced_score_matching",
+    "sliced_score_matching_energy",
     "sliced_score_matching_vr",
     "tweedie_denoise",
 ]
