@@ -1,7 +1,7 @@
 """Slide statements about Langevin sampling, each checked on both sides through :class:`~crosscheck.registry.Side`.
 
 * Unadjusted Langevin on N(0, s^2) has the stationary variance s^2 / (1 - eta / (4 s^2)), not s^2
-  (the slides' "p is stationary" holds for the SDE, eta -> 0).
+  (the slides' "p is stationary" holds for the SDE, eta -> 0); its bias shrinks linearly as eta -> 0.
 * Beigy, Example 3.3 (0.6 N(2, 0.5^2) + 0.4 N(-2, 0.2^2), 10000 starts uniform on [-3, 3], 100
   steps), reproduced with its histogram figure: the ULA and MALA samples follow the exact laws of
   their chains (computed independently by propagating the density on a grid); the mode *weights*
@@ -21,7 +21,7 @@ checks are reproducible.
 """
 
 # Registration order is the report's order: ULA's stationary variance, Example 3.3, MALA, then the SDE.
-from .stationary import ula_stationary_variance  # isort: skip
+from .stationary import ula_bias_linear_in_step, ula_stationary_variance  # isort: skip
 from .example import beigy_example_annealed, beigy_example_mala, beigy_example_ula  # isort: skip
 from .mala import mala_acceptance_to_one, mala_invariance  # isort: skip
 from .sde import sde_langevin_stationary, sde_ornstein_uhlenbeck  # isort: skip
@@ -34,5 +34,6 @@ __all__ = [
     "mala_invariance",
     "sde_langevin_stationary",
     "sde_ornstein_uhlenbeck",
+    "ula_bias_linear_in_step",
     "ula_stationary_variance",
 ]
