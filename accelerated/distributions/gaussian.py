@@ -71,7 +71,7 @@ class Gaussian:
 
     References
     ----------
-    Beigy, Score-Based Generative Models, slide 'Score function, One-dimensional Gaussian distribution'.
+    Beigy, Score-Based Generative Models, slide 'Score function (One-dimensional Gaussian distribution)'.
 
     Examples
     --------

@@ -65,7 +65,7 @@ class Gaussian:
 
     References
     ----------
-    Beigy, Score-Based Generative Models, slide 'Score function, One-dimensional Gaussian distribution'
+    Beigy, Score-Based Generative Models, slide 'Score function (One-dimensional Gaussian distribution)'
     (the 1-D case s(x) = (mu - x) / sigma^2).
 
     Examples
@@ -164,7 +164,7 @@ def gaussian_log_prob(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.nd
 
     References
     ----------
-    Beigy, Score-Based Generative Models, slide 'Score function, One-dimensional Gaussian distribution'.
+    Beigy, Score-Based Generative Models, slide 'Score function (One-dimensional Gaussian distribution)'.
 
     Examples
     --------
@@ -181,7 +181,7 @@ def gaussian_score(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarr
 
     References
     ----------
-    Beigy, Score-Based Generative Models, slide 'Score function, One-dimensional Gaussian distribution'.
+    Beigy, Score-Based Generative Models, slide 'Score function (One-dimensional Gaussian distribution)'.
 
     Examples
     --------
@@ -198,7 +198,7 @@ def gaussian_sample(noise: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.
 
     References
     ----------
-    Beigy, Score-Based Generative Models, slide 'Score function, One-dimensional Gaussian distribution'.
+    Beigy, Score-Based Generative Models, slide 'Score function (One-dimensional Gaussian distribution)'.
 
     Examples
     --------

@@ -155,7 +155,7 @@ def l_t_is_weighted_eps_error(side: Side) -> Evidence:
 
 @theorem(
     "eps_to_score of the true noise equals grad log q(x_t | x_0)",
-    slide=f"{L13}, 'DDPM vs NCSN'; {L14}, recap 'DDPM vs NCSN'",
+    slide=f"{L13}, 'DDPM vs NCSN'; {L14}, recap 'NCSN objective' and 'DDPM objective'",
 )
 def eps_to_score_is_kernel_score(side: Side) -> Evidence:
     D = _lib(side)
@@ -194,7 +194,10 @@ def eps_to_score_is_kernel_score(side: Side) -> Evidence:
 
 @theorem(
     "NCSN <-> DDPM: the sigma^2-weighted DSM term is the L_simple term, and L_t is elbo_weight times it",
-    slide=f"{L13}, 'Noise Conditioned Score Network (NCSN)' and 'DDPM vs NCSN'; {L14}, recap 'DDPM vs NCSN'",
+    slide=(
+        f"{L13}, 'Noise Conditioned Score Network (NCSN)' and 'DDPM vs NCSN'; "
+        f"{L14}, recap 'NCSN objective' and 'DDPM objective'"
+    ),
 )
 def ncsn_loss_is_ddpm_objective(side: Side) -> Evidence:
     D = _lib(side)
