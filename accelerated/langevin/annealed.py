@@ -125,6 +125,17 @@ def annealed_langevin_sample(
     Noise levels whose largest step size eta (sigma_1 / sigma_L)^2 overflows float64 (e.g. sigmas =
     [1, 1e-300]) are refused at entry with a ``ValueError`` naming ``sigmas``.
 
+    Slide typo (index of the level vs the step): Lecture 13, slide 'Sampling (annealed Langevin
+    dynamics)', writes the inner step as x_t = x_{t-1} + (1/2) alpha_t s_theta(x_{t-1}, sigma_t) +
+    sqrt(alpha_t) eps_t, so t indexes both the T steps within a level (x_t, eps_t, t = 1..T) and the
+    noise level (sigma_t, alpha_t), and "choose the next sigma_t" then reads as if the level changed at
+    every step. The correct form, written by the Lecture 14 recap 'NCSN sampling (annealed Langevin
+    dynamics)' and implemented here, keeps the level l fixed for its T steps:
+    x_t = x_{t-1} + (1/2) alpha_l s_theta(x_{t-1}, sigma_l) + sqrt(alpha_l) eps_t, t = 1..T, then the
+    next level l + 1 (alpha_l = eta sigma_l^2 / sigma_L^2, Song and Ermon's Algorithm 1); only eps_t is
+    drawn anew at every step. (The Beigy rule eta_t = eta (sigma_t / sigma_T)^2 likewise uses t and T
+    for the level and the number of levels.)
+
     References
     ----------
     Isachenko, DGM Lecture 13, slide 'Noise Conditioned Score Network (NCSN)', sampling by annealed
