@@ -563,3 +563,31 @@ def test_energy_forms_accept_a_hess_method_and_are_differentiable_in_the_energy(
     assert float(grad) == pytest.approx(np.mean(np.sum(x**6, axis=1) - np.sum(3 * x**2, axis=1)), rel=1e-12)
     with pytest.raises(TypeError, match="energy: expected an analytic energy with grad"):
         ref.implicit_score_matching_energy(lambda y: y.sum(-1), x)
+
+
+def test_kde_log_density_integrates_to_one_and_its_gradient_is_kde_score():
+    """The 1/h^D normaliser (not the slide's 1/h): exp(log q) integrates to 1 in 1-D and 2-D (trapezoid rule)."""
+    rng = np.random.default_rng(7)
+    h = 0.4
+    for d in (1, 2):
+        data = rng.normal(size=(5, d))
+        g = np.linspace(-6.0, 6.0, 601 if d == 1 else 241)
+        grid = np.stack(np.meshgrid(*[g] * d, indexing="ij"), axis=-1).reshape(-1, d)
+        for lib, conv in ((ref, np.asarray), (acc, t)):
+            q = np.exp(n(lib.kde_log_density(conv(grid), conv(data), h))).reshape((g.size,) * d)
+            for _ in range(d):
+                q = np.trapezoid(q, g, axis=0)
+            assert float(q) == pytest.approx(1.0, abs=1e-6)  # the tails beyond +-6 and the rule's error: < 1e-8
+    data, x = rng.normal(size=(6, 3)), rng.normal(size=(4, 3))
+    xt = t(x).requires_grad_(True)
+    (grad,) = torch.autograd.grad(acc.kde_log_density(xt, t(data), 0.7).sum(), xt)
+    np.testing.assert_allclose(n(grad), ref.kde_score(x, data, 0.7), rtol=1e-12, atol=1e-12)
+    step = 1e-6  # central differences of the reference's log density: error O(step^2)
+    fd = np.stack(
+        [
+            (ref.kde_log_density(x + step * e, data, 0.7) - ref.kde_log_density(x - step * e, data, 0.7)) / (2 * step)
+            for e in np.eye(3)
+        ],
+        axis=1,
+    )
+    np.testing.assert_allclose(fd, ref.kde_score(x, data, 0.7), rtol=1e-6, atol=1e-7)

@@ -8,6 +8,8 @@ Divergence'; Beigy, Score-Based Generative Models, 'Score Matching (SM)'). Conve
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 import reference._args as A
@@ -26,7 +28,7 @@ from ._common import (
     _standard_normals,
 )
 
-__all__ = ["explicit_score_matching", "fisher_divergence", "kde_score", "sliced_fisher_divergence"]
+__all__ = ["explicit_score_matching", "fisher_divergence", "kde_log_density", "kde_score", "sliced_fisher_divergence"]
 
 # kde_score: at most this many entries of the (rows, m, d) difference tensor at once.
 _KDE_CHUNK_ENTRIES = 2**22
@@ -223,6 +225,65 @@ def kde_score(x: torch.Tensor, data: torch.Tensor, bandwidth: float) -> torch.Te
     if score.numel() and C.value_checks_active():  # a device-side check, no host read
         C.require(C.result_flag(score), SA.kde_far_message("x"))
     return score
+
+
+def kde_log_density(x: torch.Tensor, data: torch.Tensor, bandwidth: float) -> torch.Tensor:
+    r"""Log of the Gaussian KDE :math:`q(x) = \frac1m \sum_k h^{-D} K((x - x_k)/h)` at the rows of x.
+
+    .. math::
+
+        \log q(x) = \operatorname{logsumexp}_k\Bigl(-\frac{\lVert x - x_k\rVert^2}{2h^2}\Bigr) - \log m
+            - \frac D2 \log 2\pi - D \log h, \qquad K(u) = (2\pi)^{-D/2} e^{-\lVert u\rVert^2 / 2}.
+
+    See :func:`reference.score_matching.kde_log_density`; its gradient in x is :func:`kde_score`.
+
+    Parameters
+    ----------
+    x : (n, ...) Tensor
+        Evaluation points, finite.
+    data : (m, ...) Tensor
+        Kernel centres, finite; same dtype, device and feature shape.
+    bandwidth : float
+        Kernel width h > 0.
+
+    Returns
+    -------
+    (n,) Tensor
+        log q(x_i), in x's dtype (differentiable in x and data).
+
+    Notes
+    -----
+    Beigy's slide normalises the kernel by 1/h, the 1-D case; in D dimensions it is 1/h^D (used here).
+    Evaluated in float64 (rows of x in chunks), as :func:`kde_score`, and cast back; points where the
+    result is not finite (the squared distance in units of h overflows, or the value leaves x's dtype)
+    are refused device-side with a ``ValueError`` naming ``x``.
+
+    References
+    ----------
+    Beigy, Score-Based Generative Models, slide 'Score Matching (SM)' (the kernel density estimator);
+    Parzen, Annals of Mathematical Statistics 33 (1962).
+
+    Examples
+    --------
+    One kernel at 0 with h = 1 is N(0, 1): log q(0) = -1/2 log(2 pi) = -0.9189... (closed form):
+
+    >>> round(float(kde_log_density(torch.zeros(1, 1), torch.zeros(1, 1), 1.0)[0]), 4)
+    -0.9189
+    """
+    x, data, h = _check_kde(x, data, bandwidth)
+    flat_x, flat_data = x.reshape(x.shape[0], -1), data.reshape(data.shape[0], -1)
+    m, D = flat_data.shape
+    rows = max(1, _KDE_CHUNK_ENTRIES // (m * D))
+    x64, data64 = flat_x.to(torch.float64), flat_data.to(torch.float64)
+    out = []
+    for start in range(0, x.shape[0], rows):
+        diff = data64.unsqueeze(0) - x64[start : start + rows].unsqueeze(1)  # x_k - x, (rows, m, D)
+        out.append(torch.logsumexp(-0.5 * (diff**2).sum(dim=-1) / h**2, dim=1))
+    const = math.log(m) + 0.5 * D * math.log(2 * math.pi) + D * math.log(h)
+    log_q = ((torch.cat(out) if len(out) > 1 else out[0]) - const).to(x.dtype)
+    if log_q.numel() and C.value_checks_active():  # a device-side check, no host read
+        C.require(C.result_flag(log_q), SA.kde_log_density_message("x"))
+    return log_q
 
 
 def _kde_score(x: torch.Tensor, data: torch.Tensor, h: float) -> torch.Tensor:

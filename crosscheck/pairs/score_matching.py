@@ -293,6 +293,19 @@ register_pair(
 )
 register_pair(
     "score_matching",
+    "kde_log_density",
+    cases=lambda dtype: _kde_cases(),
+    errors=[
+        bad(X, np.zeros((4, 2)), 1.0, match="x and data: expected the same feature shape"),
+        bad(X, np.zeros((4, 3)), 0.0, match="bandwidth: expected a finite positive"),
+        bad(X, np.zeros((4, 3)), 1e-300, match="bandwidth: expected a scale whose square is a normal float64"),
+        bad(X, np.zeros((0, 3)), 1.0, match="data: expected samples of shape"),
+        bad(np.full((2, 3), NAN), np.zeros((4, 3)), 1.0, match="x: expected finite"),
+        bad(np.full((2, 3), 1e300), np.zeros((4, 3)), 1.0, match="x: expected points at which the kernel density"),
+    ],
+)
+register_pair(
+    "score_matching",
     "explicit_score_matching",
     cases=lambda dtype: _esm_cases(),
     errors=[

@@ -17,6 +17,7 @@ __all__ = [
     "check_model",
     "geometric_arguments",
     "kde_far_message",
+    "kde_log_density_message",
     "levels_message",
     "levels_with_noise",
     "noise_level",
@@ -104,4 +105,13 @@ def kde_far_message(name: str = "x") -> str:
         f"{name}: expected points at which the kernel density estimate's score is finite in float64, got points "
         f"whose squared distance to every data point, in units of the bandwidth, overflows (|x - x_k| / bandwidth "
         f"above about 1e154), or whose score (x_k - x) / bandwidth^2 overflows"
+    )
+
+
+def kde_log_density_message(name: str = "x") -> str:
+    """The error for finite points at which the KDE log density is not finite in float64 (both sides)."""
+    return (
+        f"{name}: expected points at which the kernel density estimate's log density is finite, got points whose "
+        f"squared distance to every data point, in units of the bandwidth, overflows (|x - x_k| / bandwidth above "
+        f"about 1e154), or whose log density leaves the range of x's dtype"
     )

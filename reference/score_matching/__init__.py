@@ -20,7 +20,8 @@ Slides implemented
 Submodules
 ----------
 One per group of slides; every public name is re-exported here, so ``reference.score_matching.ncsn_loss``
-is the API. ``explicit`` (fisher_divergence, sliced_fisher_divergence, kde_score, explicit_score_matching),
+is the API. ``explicit`` (fisher_divergence, sliced_fisher_divergence, kde_log_density, kde_score,
+explicit_score_matching),
 ``implicit`` (jacobian_trace, implicit_score_matching, hutchinson_trace, sliced_score_matching,
 sliced_score_matching_vr, and the energy forms implicit_score_matching_energy and
 sliced_score_matching_energy), ``denoising`` (denoising_score_matching, geometric_sigmas, ncsn_loss,
@@ -72,7 +73,7 @@ from __future__ import annotations
 from reference._args.score_matching import PROBE_KINDS, TRACE_METHODS  # noqa: F401  (the option sets)
 
 from .denoising import denoising_score_matching, geometric_sigmas, ncsn_loss, tweedie_denoise
-from .explicit import explicit_score_matching, fisher_divergence, kde_score, sliced_fisher_divergence
+from .explicit import explicit_score_matching, fisher_divergence, kde_log_density, kde_score, sliced_fisher_divergence
 from .implicit import (
     hutchinson_trace,
     implicit_score_matching,
@@ -92,6 +93,7 @@ __all__ = [
     "implicit_score_matching",
     "implicit_score_matching_energy",
     "jacobian_trace",
+    "kde_log_density",
     "kde_score",
     "ncsn_loss",
     "sliced_fisher_divergence",
