@@ -397,6 +397,10 @@ CLASS_BAD = [
         r"cov: expected symmetric positive definite",
     ),
     (Twin("diffusion.GaussianEps", mean=np.zeros(2), cov=np.eye(3), schedule=S3), r"cov: expected shape \(2, 2\)"),
+    (
+        Twin("diffusion.GaussianEps", mean=np.zeros(0), cov=np.zeros((0, 0)), schedule=S3),
+        r"mean: expected at least one dimension",
+    ),
 ]
 
 

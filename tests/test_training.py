@@ -434,6 +434,8 @@ def _diffusion_calls():
         "classifier_guided_mean": lambda: AD.classifier_guided_mean(x, var, e, 2.0),
         "classifier_guided_eps": lambda: AD.classifier_guided_eps(e, x, t, S, 2.0),
         "classifier_free_guidance": lambda: AD.classifier_free_guidance(e, x, 3.0),
+        "decoder_log_likelihood": lambda: AD.decoder_log_likelihood(x, x, e, S),
+        "nll_bound": lambda: AD.nll_bound(eps_fn, x, S, noise=torch.randn(T, 3, 2)),
     }
     for name in ("ddim_step", "ddim_sample"):  # DDIM, where it is part of the package
         if hasattr(AD, name):

@@ -356,6 +356,8 @@ class GaussianEps:
         C.check_same_device_dtype(("mean", "cov"), (mean, cov))
         if mean.ndim != 1:
             raise ValueError(f"mean: expected a vector of shape (d,), got shape {tuple(mean.shape)}")
+        if mean.shape[0] == 0:  # d = 0 would otherwise be refused as a cov of the wrong shape
+            raise ValueError("mean: expected at least one dimension, got shape (0,)")
         C.check_shape("cov", cov, (mean.shape[0], mean.shape[0]))
         C.check_finite("mean", mean)
         C.cholesky_spd("cov", cov.detach().to(_F64))  # the model runs in float64 (no half Cholesky)

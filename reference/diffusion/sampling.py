@@ -276,6 +276,8 @@ class GaussianEps:
         mean, cov = _check_data("mean", mean), C.as_float64("cov", cov)
         if mean.ndim != 1:
             raise ValueError(f"mean: expected a vector of shape (d,), got shape {mean.shape}")
+        if mean.shape[0] == 0:  # d = 0 would otherwise be refused as a cov of the wrong shape
+            raise ValueError("mean: expected at least one dimension, got shape (0,)")
         C.check_shape("cov", cov, (mean.shape[0], mean.shape[0]))
         C.cholesky_spd("cov", cov)
         self.schedule = _check_schedule(schedule)
