@@ -47,7 +47,7 @@ def ula_stationary_variance(side: Side) -> Evidence:
 
 @theorem(
     "ULA converges as alpha -> 0: its stationary-variance bias on N(0, s^2) shrinks linearly, ~ alpha / 4",
-    slide=f"{L13}, 'Langevin dynamics' (for small enough eta); Advanced Course on DGM Lecture 8, 'Langevin dynamics'",
+    slide=f"{L13}, 'Langevin dynamics' (for small enough eta); L8, 'Langevin dynamics' (alpha_t -> 0)",
 )
 def ula_bias_linear_in_step(side: Side) -> Evidence:
     # Derivation for the step x' = x + (alpha/2) s(x) + sqrt(alpha) z with s(x) = -x / s^2: x' = c x + sqrt(alpha) z,
