@@ -6,11 +6,13 @@
 * the discriminator's cross-entropy in logit form is -V;
 * the inverse-CDF truncated normal has the truncated Gaussian law;
 * the mean-difference (Welch) and variance-ratio (F) tests: uniform p-values under H0, power under H1;
+* GAN convergence on a finite support: gradient steps on V(G, D*) over softmax logits reach p_data;
 * good likelihood, bad samples: log(0.01 p_data + 0.99 p_noise) >= log p_data - log 100, tight in high d.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -299,3 +301,37 @@ def noisy_mixture_likelihood_bound(side: Side) -> Evidence:
         f"excess {worst:.2g}, tightness error {tight:.2g}"
     )
     return Evidence(measured, 1e-12, detail)
+
+
+@theorem(
+    "GAN convergence on a finite support: gradient flow of V(G, D*) drives p_G to p_data (JSD -> 0)",
+    slide=f"{L7}, recap 'GAN optimality theorem'; {L8}, 'For an Optimal Discriminator'",
+)
+def gan_gradient_flow_finite_support(side: Side) -> Evidence:
+    gan, div = side.lib.gan, side.lib.divergences
+    rng = np.random.default_rng(35)
+    k = 6
+    p_data = rng.dirichlet(np.ones(k))
+    theta = np.zeros(k)  # p_G = softmax(theta), uniform start
+    lr, steps = 2.0, 3000
+    jsd = []
+    for step in range(steps + 1):
+        p_G = special.softmax(theta)
+        if step % 500 == 0:
+            jsd.append(float(side.numpy(div.js_divergence(side.array(p_data), side.array(p_G)))))
+        # The generator's step against the optimal discriminator D* (the side's optimal_discriminator):
+        # dV/dp_G(x) = log(1 - D*(x)) with D* held fixed, which is the gradient of 2 JSD - log 4 (dV/dD = 0
+        # at D*); through the softmax, dV/dtheta = p_G * (g - p_G . g).
+        D = side.numpy(gan.optimal_discriminator(side.array(p_data), side.array(p_G)))
+        g = np.log1p(-D)
+        theta = theta - lr * p_G * (g - p_G @ g)
+    decreasing = all(b <= a for a, b in itertools.pairwise(jsd))
+    # Bound: V(G, D*) = 2 JSD - log 4 is convex in p_G with its unique minimum at p_data (L7 theorem);
+    # near it 2 JSD ~ chi^2 / 4, so the flow converges linearly: after 3000 steps of 2 the JSD must be
+    # below 1e-10 (from 0.07 at the start), and decrease at every checkpoint.
+    measured = jsd[-1] if decreasing else math.inf
+    detail = (
+        f"k = {k} points, p_data ~ Dirichlet(1), p_G = softmax(theta) from uniform, {steps} gradient steps "
+        f"(lr {lr}) on V(G, D*): JSD every 500 steps {', '.join(f'{v:.2e}' for v in jsd)}; monotone: {decreasing}"
+    )
+    return Evidence(measured, 1e-10, detail)
