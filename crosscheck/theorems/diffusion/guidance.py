@@ -139,3 +139,98 @@ def cfg_at_one_is_conditional(side: Side) -> Evidence:
         "-C_y^-1 (x - mu_y), in ulps; bound 8 ulps (a multiplication and a division by sqrt(1 - alpha_bar))"
     )
     return Evidence(measured, 8.0, detail)
+
+
+# ---------------------------------------------------------------- the discrete chain x_(t-1) -> x_t, y | x_(t-1)
+
+
+def _discrete_chains(side: Side, n_chains: int = 24, n_prev: int = 5, n_next: int = 4, n_labels: int = 3):
+    """Random finite chains as the side's arrays: q(x_(t-1)) (c, a), q(x_t | x_(t-1)) (c, a, b), q(y | x_(t-1))
+    (c, a, k), and a label law q(y | x_(t-1), x_t) (c, a, b, k) that also reads x_t (the non-Markov control)."""
+    rng = np.random.default_rng(141)
+    prior = rng.dirichlet(np.ones(n_prev), n_chains)
+    kernel = rng.dirichlet(np.ones(n_next), (n_chains, n_prev))
+    label = rng.dirichlet(np.ones(n_labels), (n_chains, n_prev))
+    label_both = rng.dirichlet(np.ones(n_labels), (n_chains, n_prev, n_next))
+    return tuple(side.array(a) for a in (prior, kernel, label, label_both))
+
+
+def _markov_joint(prior, kernel, label):
+    """q(x_(t-1), x_t, y) = q(x_(t-1)) q(x_t | x_(t-1)) q(y | x_(t-1)), shape (c, a, b, k); broadcasting and
+    positional sums only, so one expression runs on NumPy arrays and on torch tensors."""
+    return prior[:, :, None, None] * kernel[:, :, :, None] * label[:, :, None, :]
+
+
+def _ulps(a, b, side: Side) -> float:
+    a, b = side.numpy(a), side.numpy(b)
+    return float(np.max(np.abs(a - b) / (EPS * np.abs(b))))
+
+
+@theorem(
+    "Markov label: q(y | x_(t-1), x_t) = q(y | x_(t-1)) on a discrete chain (exact enumeration)",
+    slide=f"{L14}, 'Classifier guidance'",
+)
+def markov_label_ignores_x_t(side: Side) -> Evidence:
+    prior, kernel, label, label_both = _discrete_chains(side)
+    joint = _markov_joint(prior, kernel, label)  # enumerated with the side's array library
+    pair = joint.sum(3)  # q(x_(t-1), x_t)
+    worst = _ulps(joint / pair[..., None], label[:, :, None, :] + 0 * joint, side)
+    # also the slide's first line, q(x_t | x_(t-1), y) = q(x_t | x_(t-1)): the chain is built Markov
+    prev_label = joint.sum(2)  # q(x_(t-1), y)
+    worst = max(worst, _ulps(joint / prev_label[:, :, None, :], kernel[..., None] + 0 * joint, side))
+    # control: a label that reads x_t too breaks the identity by O(1), so the enumeration can tell
+    control = prior[:, :, None, None] * kernel[..., None] * label_both
+    gap = float(
+        np.max(
+            np.abs(
+                side.numpy(
+                    control / control.sum(3)[..., None]
+                    - control.sum(2)[:, :, None, :] / control.sum((2, 3))[:, :, None, None]
+                )
+            )
+        )
+    )
+    measured = worst if gap > 0.05 else np.inf
+    detail = (
+        "24 random chains (5 states x_(t-1), 4 states x_t, 3 labels; Dirichlet laws), joint q(x_(t-1)) "
+        "q(x_t | x_(t-1)) q(y | x_(t-1)) enumerated on the side's arrays: q(y | x_(t-1), x_t) = joint / "
+        "q(x_(t-1), x_t) vs q(y | x_(t-1)), and q(x_t | x_(t-1), y) vs q(x_t | x_(t-1)); measured max error in "
+        "ulps of the right side; bound 8 ulps (a product of three and a sum of three, then one division); "
+        f"a label reading x_t as well gives q(y | x_(t-1), x_t) - q(y | x_(t-1)) up to {gap:.3g} (must be > 0.05)"
+    )
+    return Evidence(measured, 8.0, detail)
+
+
+@theorem(
+    "Guided reverse step: q(x_(t-1) | x_t, y) = q(y | x_(t-1)) q(x_(t-1) | x_t) / q(y | x_t) on a discrete chain",
+    slide=f"{L14}, 'Classifier guidance', 'Conditional distribution'",
+)
+def guided_reverse_conditional(side: Side) -> Evidence:
+    prior, kernel, label, label_both = _discrete_chains(side)
+    joint = _markov_joint(prior, kernel, label)
+    posterior = joint / joint.sum(1)[:, None, :, :]  # q(x_(t-1) | x_t, y) by Bayes on the joint
+    pair = joint.sum(3)  # q(x_(t-1), x_t)
+    reverse = pair / pair.sum(1)[:, None, :]  # q(x_(t-1) | x_t)
+    product = label[:, :, None, :] * reverse[..., None]  # q(y | x_(t-1)) q(x_(t-1) | x_t), unnormalised
+    # the slide's const(x_(t-1)) is 1 / q(y | x_t): constant in x_(t-1), a function of (x_t, y) only
+    label_given_next = joint.sum(1) / pair.sum(1)[..., None]  # q(y | x_t)
+    worst = max(
+        _ulps(product / product.sum(1)[:, None], posterior, side),
+        _ulps(product / label_given_next[:, None], posterior, side),
+    )
+    # control: with a label reading x_t the product q(y | x_(t-1)) q(x_(t-1) | x_t), normalised, is wrong
+    control = prior[:, :, None, None] * kernel[..., None] * label_both
+    c_post = control / control.sum(1)[:, None]
+    c_pair = control.sum(3)
+    c_label = control.sum(2) / c_pair.sum(2)[..., None]
+    c_prod = c_label[:, :, None, :] * (c_pair / c_pair.sum(1)[:, None, :])[..., None]
+    gap = float(np.max(np.abs(side.numpy(c_prod / c_prod.sum(1)[:, None] - c_post))))
+    measured = worst if gap > 0.05 else np.inf
+    detail = (
+        "the 24 random chains of the Markov-label row: q(x_(t-1) | x_t, y) = joint / q(x_t, y) vs "
+        "q(y | x_(t-1)) q(x_(t-1) | x_t) normalised over x_(t-1), and vs the same product divided by q(y | x_t) "
+        "(the slide's const(x_(t-1))); measured max error in ulps; bound 16 ulps (two enumerated marginals and "
+        f"three divisions each side); for a label reading x_t the normalised product is off by up to {gap:.3g} "
+        "(must be > 0.05)"
+    )
+    return Evidence(measured, 16.0, detail)
