@@ -179,6 +179,12 @@ def js_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     only its own range (clamped), so neither yields NaN values or gradients.
     A batch axis of size 0 is refused (``ValueError`` naming p or q): there is no row to check.
 
+    Slide typo: Lecture 8's slide 'Jensen-Shannon Divergence' says JSD is "also called the symmetric KL
+    divergence"; that is false. The symmetric KL (Jeffreys) is (KL(p || q) + KL(q || p)) / 2, unbounded
+    (+inf for disjoint supports, and for p = (1, 0), q = (1/2, 1/2)); JSD symmetrises the KL *to the
+    mixture* m = (p + q) / 2, is bounded by log 2 and is finite for any p, q. This function computes
+    the slide's formula (the mixture form), which is the correct JSD.
+
     Examples
     --------
     Disjoint supports give JSD = log 2 (L7 recap 'Informal theoretical results'):
