@@ -160,7 +160,8 @@ def geometric_sigmas(sigma_1: float, sigma_L: float, L: int) -> torch.Tensor:
     Parameters
     ----------
     sigma_1 : float
-        Largest level, finite.
+        Largest level, finite: by the rule of Song and Ermon (2020, Technique 1), about the largest
+        pairwise distance between training points (see :func:`reference.score_matching.geometric_sigmas`).
     sigma_L : float
         Smallest level, 0 < sigma_L < sigma_1.
     L : int
@@ -170,6 +171,11 @@ def geometric_sigmas(sigma_1: float, sigma_L: float, L: int) -> torch.Tensor:
     -------
     (L,) Tensor
         float64, strictly decreasing, on the CPU.
+
+    Notes
+    -----
+    The arguments are refused as on the reference side (sigma_1 > sigma_L > 0 finite, L >= 2, and a
+    ratio that leaves L distinct float64 levels).
 
     References
     ----------

@@ -162,7 +162,12 @@ def geometric_sigmas(sigma_1: float, sigma_L: float, L: int) -> np.ndarray:
     Parameters
     ----------
     sigma_1 : float
-        The largest level (chosen so that pi(x' | sigma_1) is close to N(0, sigma_1^2 I)), finite.
+        The largest level (chosen so that pi(x' | sigma_1) is close to N(0, sigma_1^2 I)), finite. The
+        rule (Song and Ermon 2020, Technique 1): sigma_1 about the largest pairwise distance
+        max_ij ||x_i - x_j|| of the training data, so that the kernels of the two farthest points overlap
+        (a point drawn from N(x_i, sigma_1^2 I) is attributed to x_j with probability at least
+        1/2 erfc(1 / (2 sqrt 2)) = 0.31) and annealed Langevin can move between all modes at level 1.
+        Checked on a data set by the theorem row "Noise levels' rule".
     sigma_L : float
         The smallest level, 0 < sigma_L < sigma_1 (pi(x' | sigma_L) close to pi(x)).
     L : int
@@ -178,7 +183,8 @@ def geometric_sigmas(sigma_1: float, sigma_L: float, L: int) -> np.ndarray:
     Isachenko, DGM Lecture 13, slide 'Noise Conditioned Score Network (NCSN)'; Beigy, Score-Based
     Generative Models, slides 'Denoising Score Matching (DSM)' (the NCSN noise levels, a decreasing
     geometric sequence); Song and Ermon, Generative Modeling by Estimating Gradients of the Data
-    Distribution, NeurIPS 2019, Section 4.2.
+    Distribution, NeurIPS 2019, Section 4.2; Song and Ermon, Improved Techniques for Training
+    Score-Based Generative Models, NeurIPS 2020, Technique 1 (the choice of sigma_1).
 
     Examples
     --------
