@@ -9,7 +9,8 @@
 * MALA leaves its target invariant (exact samples stay exact, where ULA visibly drifts).
 * MALA's acceptance rate equals its exact expectation and tends to 1 as eta -> 0.
 * SDE basics (Lecture 13): Euler-Maruyama on the Ornstein-Uhlenbeck SDE matches its closed-form mean and
-  variance at T; the Langevin SDE leaves p = N(m, s^2) stationary (within Monte-Carlo error + O(dt)).
+  variance at T; the Langevin SDE leaves p = N(m, s^2) and a double well stationary (within Monte-Carlo
+  error + O(dt)).
 
 Submodules: ``stationary`` (ULA's stationary variance), ``example`` (Beigy Example 3.3 with its
 figure), ``mala`` (invariance and acceptance rate), ``sde`` (Euler-Maruyama); importing this package
@@ -24,7 +25,7 @@ checks are reproducible.
 from .stationary import ula_bias_linear_in_step, ula_stationary_variance  # isort: skip
 from .example import beigy_example_annealed, beigy_example_mala, beigy_example_ula  # isort: skip
 from .mala import mala_acceptance_to_one, mala_invariance  # isort: skip
-from .sde import sde_langevin_stationary, sde_ornstein_uhlenbeck  # isort: skip
+from .sde import sde_langevin_double_well, sde_langevin_stationary, sde_ornstein_uhlenbeck  # isort: skip
 
 __all__ = [
     "beigy_example_annealed",
@@ -32,6 +33,7 @@ __all__ = [
     "beigy_example_ula",
     "mala_acceptance_to_one",
     "mala_invariance",
+    "sde_langevin_double_well",
     "sde_langevin_stationary",
     "sde_ornstein_uhlenbeck",
     "ula_bias_linear_in_step",
