@@ -129,6 +129,13 @@ def denoising_score_matching(
     () Tensor
         The estimate, differentiable in the model's parameters.
 
+    Notes
+    -----
+    Slide typos the formula gets right (see :func:`reference.score_matching.denoising_score_matching`):
+    Lecture 7's noised objective is an expectation over q(x_sigma) with the gradient in x_sigma (the
+    slide writes E_pi and grad_x); Lecture 8's DSM identity is "= ... + const", not "="; in Beigy's
+    sigma -> 0 expansion the dropped "Constant" terms depend on theta.
+
     References
     ----------
     Isachenko, DGM Lecture 7, slides 'Denoising score matching'; Advanced Course on DGM, Lecture 8,
@@ -257,6 +264,8 @@ def ncsn_loss(
     A ``weighting`` outside {"sigma2", "none"} is refused (``ValueError``, a non-string ``TypeError``).
     The unweighted residual s + eps / sigma is formed in at least float32 (eps / sigma overflows
     float16 at small sigma).
+    Beigy's weighted J_dsm writes s_theta(x) and q(x, x~); the correct form, computed here, is
+    s_theta(x~, sigma_t) against the score of the conditional q(x~ | x).
 
     References
     ----------

@@ -122,6 +122,23 @@ def denoising_score_matching(
     overflows float64, e.g. noise at 1e300) is refused with a ``ValueError`` naming the inputs, as on
     the accelerated side (see Conventions in :mod:`reference.score_matching`); never inf or NaN.
 
+    **Slide typos this function gets right.** (1) Lecture 7 'Denoising score matching' writes the
+    noised objective as :math:`\mathbb{E}_\pi \lVert s_{\theta,\sigma}(x_\sigma) - \nabla_x \log
+    q(x_\sigma)\rVert^2`; the correct form is :math:`\mathbb{E}_{q(x_\sigma)} \lVert s_{\theta,\sigma}
+    (x_\sigma) - \nabla_{x_\sigma} \log q(x_\sigma)\rVert^2`, because the noisy points are distributed
+    as q(x_sigma), not pi, and the score is the gradient in x_sigma (as on the slide's own theorem).
+    (2) Lecture 8 'Denoising Score Matching' writes the two Fisher divergences as equal ("="); they are
+    equal up to an additive constant in theta, "= ... + const" (Vincent 2011; the constant is
+    :math:`\frac12 \mathbb{E}\lVert\nabla\log q_\sigma\rVert^2 - \frac12 \mathbb{E}\lVert\nabla
+    \log q_\sigma(\tilde x \mid x)\rVert^2`, d / (2 sigma^2) - 1/2 tr((Sigma + sigma^2 I)^-1) for
+    Gaussian data, see the theorem row). (3) Beigy's small-sigma expansion ('Denoising Score Matching
+    (DSM)', the variance as sigma -> 0) keeps :math:`\frac2\sigma z^\top \nabla \log p_\theta(x) +
+    \lVert z \rVert^2 / \sigma^2` and calls the rest "Constant"; the dropped terms
+    :math:`\lVert \nabla \log p_\theta(x)\rVert^2 + 2 z^\top \nabla^2 \log p_\theta(x) z + O(\sigma)`
+    depend on theta (they are the implicit score matching objective in expectation), so they are
+    not a constant; only :math:`\lVert z\rVert^2/\sigma^2` is. This function evaluates the exact
+    estimator, never the expansion.
+
     References
     ----------
     Isachenko, DGM Lecture 7, slides 'Denoising score matching' (theorem and proof); Advanced Course on
@@ -275,6 +292,14 @@ def ncsn_loss(
     overflows float64, e.g. noise at 1e300) is refused with a ``ValueError`` naming the inputs, as on
     the accelerated side (see Conventions in :mod:`reference.score_matching`); never inf or NaN.
     A ``weighting`` outside {"sigma2", "none"} is refused (``ValueError``, a non-string ``TypeError``).
+
+    **Slide typo this function gets right.** Beigy's weighted objective ('Denoising Score Matching
+    (DSM)', the NCSN loss) writes :math:`\sigma_t^2\, \mathbb{E}\lVert s_\theta(x) - \nabla_{\tilde x}
+    \log q_{\sigma_t}(x, \tilde x)\rVert^2`; the correct form is :math:`\sigma_t^2\, \mathbb{E}\lVert
+    s_\theta(\tilde x, \sigma_t) - \nabla_{\tilde x} \log q_{\sigma_t}(\tilde x \mid x)\rVert^2`: the
+    model is evaluated at the noisy point x~ (its own second line has s_theta(x~)), and the target is
+    the score of the conditional q(x~ | x), not of the joint (their gradients in x~ agree, but the
+    joint is not what the slide's derivation differentiates).
 
     References
     ----------
