@@ -166,6 +166,16 @@ def gaussian_log_prob(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) ->
     value is below the range of the parameters' dtype, e.g. float32); never NaN (finite x, since the
     parameters are checked finite).
 
+    **Slide typo.** Beigy's slide 'Score function (One-dimensional Gaussian distribution)' writes the
+    log density as -log(sqrt(2 pi) sigma) 1/2 ((x - mu) / sigma)^2, a product: the minus sign between
+    the two terms is missing. The correct form, computed here (in its d-dimensional version), is
+    -log(sqrt(2 pi) sigma) - 1/2 ((x - mu) / sigma)^2, the log of
+    exp(-1/2 ((x - mu) / sigma)^2) / (sqrt(2 pi) sigma).
+
+    References
+    ----------
+    Beigy, Score-Based Generative Models, slide 'Score function (One-dimensional Gaussian distribution)'.
+
     Examples
     --------
     log N(0; 0, 1) = -log(2 pi) / 2 (closed form):
@@ -179,6 +189,18 @@ def gaussian_log_prob(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) ->
 
 def gaussian_score(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
     """``Gaussian(mean, cov).score(x)``, x (..., d) -> (..., d).
+
+    Notes
+    -----
+    **Slide typo.** Beigy's slide 'Score function (One-dimensional Gaussian distribution)' derives the
+    score from a log density printed without the minus sign between its two terms
+    (-log(sqrt(2 pi) sigma) 1/2 ((x - mu) / sigma)^2) and prints the result as mu x / sigma^2. The
+    correct score, computed here, is (mu - x) / sigma^2, the derivative of
+    -log(sqrt(2 pi) sigma) - 1/2 ((x - mu) / sigma)^2 (in d dimensions -cov^{-1} (x - mean)).
+
+    References
+    ----------
+    Beigy, Score-Based Generative Models, slide 'Score function (One-dimensional Gaussian distribution)'.
 
     Examples
     --------

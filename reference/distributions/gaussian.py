@@ -162,6 +162,12 @@ def gaussian_log_prob(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.nd
     log p = -inf where the quadratic form overflows: the density is 0 in float64; never NaN (finite
     x, since the parameters are checked finite).
 
+    **Slide typo.** Beigy's slide 'Score function (One-dimensional Gaussian distribution)' writes the
+    log density as -log(sqrt(2 pi) sigma) 1/2 ((x - mu) / sigma)^2, a product: the minus sign between
+    the two terms is missing. The correct form, computed here (in its d-dimensional version), is
+    -log(sqrt(2 pi) sigma) - 1/2 ((x - mu) / sigma)^2, the log of
+    exp(-1/2 ((x - mu) / sigma)^2) / (sqrt(2 pi) sigma).
+
     References
     ----------
     Beigy, Score-Based Generative Models, slide 'Score function (One-dimensional Gaussian distribution)'.
@@ -178,6 +184,14 @@ def gaussian_log_prob(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.nd
 
 def gaussian_score(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
     """``Gaussian(mean, cov).score(x)``: -cov^{-1}(x - mean), x (..., d) -> (..., d).
+
+    Notes
+    -----
+    **Slide typo.** Beigy's slide 'Score function (One-dimensional Gaussian distribution)' derives the
+    score from a log density printed without the minus sign between its two terms
+    (-log(sqrt(2 pi) sigma) 1/2 ((x - mu) / sigma)^2) and prints the result as mu x / sigma^2. The
+    correct score, computed here, is (mu - x) / sigma^2, the derivative of
+    -log(sqrt(2 pi) sigma) - 1/2 ((x - mu) / sigma)^2 (in d dimensions -cov^{-1} (x - mean)).
 
     References
     ----------
