@@ -36,6 +36,13 @@ def classifier_guided_mean(mean: torch.Tensor, variance: torch.Tensor, grad_log_
     -------
     (n, ...) Tensor
 
+    Notes
+    -----
+    As :func:`reference.diffusion.classifier_guided_mean`: the first-order Taylor step errs by
+    O(||Sigma||^2) in the mean (O(||Sigma||) in the linearised log p(y | x)). The slide's "Check that
+    grad_{x_t} Z != 0" is a typo: grad_{x_t} Z = 0, because Z integrates x_t out, so the guided score has
+    no grad log Z term.
+
     References
     ----------
     Isachenko, DGM Lecture 14, 'Classifier guidance'; Dhariwal, Nichol, NeurIPS 2021, Algorithm 1.

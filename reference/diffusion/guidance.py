@@ -44,6 +44,16 @@ def classifier_guided_mean(mean: np.ndarray, variance: np.ndarray, grad_log_py: 
     (n, ...) ndarray
         The guided mean; the variance is unchanged.
 
+    Notes
+    -----
+    The shift is the first-order Taylor step of the slide: log p(y | x) linearised at mu errs by
+    1/2 tr(H Sigma) = O(||Sigma||), and the guided mean then differs from the exact tilted mean
+    E[x | y] by O(||Sigma||^2) (Stein's identity; theorem row "Classifier guidance: the first-order Taylor
+    step ..."). The slide's exercise writes "Check that grad_{x_t} Z != 0" for the normaliser of
+    p(y | x_t)^gamma p(x_t) / Z: a typo, the correct statement is grad_{x_t} Z = 0, because Z integrates
+    x_t out (as the normaliser const(x_{t-1}) of this step integrates x_{t-1} out), which is why the
+    guided score is gamma grad log p(y | x) + grad log p(x) with no grad log Z term.
+
     References
     ----------
     Isachenko, DGM Lecture 14, 'Classifier guidance' and 'Guided sampling' (step 4);
