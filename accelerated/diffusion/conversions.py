@@ -236,7 +236,7 @@ def eps_to_score(eps: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> torc
 
     References
     ----------
-    Isachenko, DGM Lecture 13, 'DDPM vs NCSN'; Lecture 14, recap 'DDPM vs NCSN'.
+    Isachenko, DGM Lecture 13, 'DDPM vs NCSN'; Lecture 14, recap 'DDPM objective'.
 
     Examples
     --------
@@ -269,7 +269,7 @@ def score_to_eps(score: torch.Tensor, t: torch.Tensor, schedule: Schedule) -> to
 
     References
     ----------
-    Isachenko, DGM Lecture 14, recap 'DDPM vs NCSN'.
+    Isachenko, DGM Lecture 14, recap 'DDPM objective'.
 
     Examples
     --------

@@ -2,7 +2,7 @@ r"""Ancestral sampling: one reverse step, the sampling loop, and the exact eps o
 
 Part of :mod:`accelerated.diffusion` (PyTorch); its docstring holds the conventions (time positions
 0..T-1, float64 tables, batches, sums over features, randomness). Slides:
-Isachenko, DGM Lecture 13, recap 'Sampling' (Ho et al. Algorithm 2); Lecture 14, recap 'DDPM vs NCSN'
+Isachenko, DGM Lecture 13, recap 'Sampling' (Ho et al. Algorithm 2); Lecture 14, recap 'DDPM objective'
 (the exact eps of Gaussian data through its score).
 """
 
@@ -337,7 +337,7 @@ class GaussianEps:
 
     References
     ----------
-    Isachenko, DGM Lecture 14, recap 'DDPM vs NCSN'; Ho, Jain, Abbeel, NeurIPS 2020, Section 3.2.
+    Isachenko, DGM Lecture 14, recap 'DDPM objective'; Ho, Jain, Abbeel, NeurIPS 2020, Section 3.2.
 
     Examples
     --------

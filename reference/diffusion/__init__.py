@@ -7,7 +7,7 @@ Slides implemented
   'Reparametrization' (mu_theta from eps_theta, the weight of ||eps - eps_theta||^2), 'Simplified
   objective' (L_simple), 'Training' and 'Sampling' (Ho et al. Algorithms 1 and 2), and
   'DDPM vs NCSN' (grad log q(x_t | x_0) = -eps / sqrt(1 - alpha_bar_t), the score reparametrisation).
-* Isachenko, Deep Generative Models, Lecture 14: recap 'DDPM vs NCSN', 'Classifier guidance' (the
+* Isachenko, Deep Generative Models, Lecture 14: recap 'DDPM objective', 'Classifier guidance' (the
   mean shift mu + sigma^2 g and the corrected eps_hat = eps - gamma sqrt(1 - alpha_bar) grad log p(y | x_t)),
   'Classifier-free guidance' (eps_hat = gamma eps(x_t, y) + (1 - gamma) eps(x_t)).
 

@@ -233,7 +233,7 @@ def eps_to_score(eps: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.ndarr
 
     References
     ----------
-    Isachenko, DGM Lecture 13, 'DDPM vs NCSN'; Lecture 14, recap 'DDPM vs NCSN' and 'Classifier guidance';
+    Isachenko, DGM Lecture 13, 'DDPM vs NCSN'; Lecture 14, recap 'DDPM objective' and 'Classifier guidance';
     Song et al., Score-Based Generative Modeling through SDEs, ICLR 2021, Appendix B.
 
     Examples
@@ -267,7 +267,7 @@ def score_to_eps(score: np.ndarray, t: np.ndarray, schedule: Schedule) -> np.nda
 
     References
     ----------
-    Isachenko, DGM Lecture 14, recap 'DDPM vs NCSN'.
+    Isachenko, DGM Lecture 14, recap 'DDPM objective'.
 
     Examples
     --------
@@ -302,7 +302,7 @@ def q_score(x_t: np.ndarray, x0: np.ndarray, t: np.ndarray, schedule: Schedule) 
 
     References
     ----------
-    Isachenko, DGM Lecture 13, 'DDPM vs NCSN'; Lecture 14, recap 'DDPM vs NCSN';
+    Isachenko, DGM Lecture 13, 'DDPM vs NCSN'; Lecture 14, recap 'DDPM objective';
     Vincent, A Connection Between Score Matching and Denoising Autoencoders, Neural Computation 2011.
 
     Examples

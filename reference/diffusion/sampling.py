@@ -2,7 +2,7 @@ r"""Ancestral sampling: one reverse step, the sampling loop, and the exact eps o
 
 Part of :mod:`reference.diffusion` (NumPy, float64); its docstring holds the conventions (time positions
 0..T-1, float64 tables, batches, sums over features, randomness). Slides:
-Isachenko, DGM Lecture 13, recap 'Sampling' (Ho et al. Algorithm 2); Lecture 14, recap 'DDPM vs NCSN'
+Isachenko, DGM Lecture 13, recap 'Sampling' (Ho et al. Algorithm 2); Lecture 14, recap 'DDPM objective'
 (the exact eps of Gaussian data through its score).
 """
 
@@ -112,7 +112,8 @@ def ddpm_step(
 
     References
     ----------
-    Isachenko, DGM Lecture 13, recap 'Sampling' (steps 2-3); Ho, Jain, Abbeel, NeurIPS 2020, Algorithm 2.
+    Isachenko, DGM Lecture 13, recap 'Sampling' (steps 2-3); Lecture 14, slide 'Guided sampling' (with
+    ``guidance``, algorithm 1); Ho, Jain, Abbeel, NeurIPS 2020, Algorithm 2.
 
     Examples
     --------
@@ -199,7 +200,8 @@ def ddpm_sample(
 
     References
     ----------
-    Isachenko, DGM Lecture 13, recap 'Sampling'; Ho, Jain, Abbeel, NeurIPS 2020, Algorithm 2.
+    Isachenko, DGM Lecture 13, recap 'Sampling'; Lecture 14, slide 'Guided sampling' (with ``guidance``,
+    algorithm 1); Ho, Jain, Abbeel, NeurIPS 2020, Algorithm 2.
 
     Examples
     --------
@@ -259,7 +261,7 @@ class GaussianEps:
 
     References
     ----------
-    Isachenko, DGM Lecture 14, recap 'DDPM vs NCSN' (s = -eps / sqrt(1 - alpha_bar));
+    Isachenko, DGM Lecture 14, recap 'DDPM objective' (s = -eps / sqrt(1 - alpha_bar));
     Ho, Jain, Abbeel, NeurIPS 2020, Section 3.2.
 
     Examples
