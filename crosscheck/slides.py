@@ -53,32 +53,42 @@ GAPS: tuple[Gap, ...] = (
     Gap(
         "L7",
         "Kantorovich-Rubinstein duality",
-        "the supremum over all 1-Lipschitz functions",
+        "W_1 as the supremum over all 1-Lipschitz functions",
         "not checkable",
-        "a supremum over a function space: checked on finite supports only (the dual LP), and as the bound "
-        "K W_1 >= a clipped critic's objective",
+        "a supremum over a function space: checked on finite supports only (the dual LP in 1-D and 2-D), and "
+        "as the bound K W_1 >= a clipped critic's objective",
     ),
     Gap(
-        "L8",
-        "Two-Sample Tests",
-        "asymptotic normality of the test statistics",
+        "L7",
+        "GAN optimality theorem",
+        "convergence of the generator for ANY function G and an optimal D at every step",
         "not checkable",
-        "an asymptotic statement: the finite-n null distributions are checked (uniform p-values), not the limit",
+        "a statement over all generators: checked as the gradient flow of V(G, D*) over a categorical generator "
+        "on a finite support (JSD -> 0)",
     ),
     Gap(
         "L8",
         "Hard to scale",
-        "the cost of the Jacobian trace is exponential / quadratic in d",
+        "the nested backprop of tr(grad s) does not scale with d",
         "not checkable",
-        "a statement about cost, not a value: benchmarks/ measures the trace's time against its floor instead",
+        "a statement about cost, not a value: the exact trace, its factored MLP form and Hutchinson's estimator "
+        "are checked for values; their time is a benchmark question",
     ),
     Gap(
-        "L7",
-        "Precision-Recall",
-        "the precision-recall curve of Sajjadi et al. (the figure)",
-        "not implemented",
-        "the slide's figure shows the PRD curve of Sajjadi et al. 2018; the library implements the k-NN ball "
-        "precision and recall of Kynkaanniemi et al. 2019 that the slide's formulas define",
+        "Beigy",
+        "Introduction",
+        "computing Z_theta numerically scales exponentially in the number of dimensions",
+        "not checkable",
+        "a statement about cost: log_partition_function is a quadrature in d <= 2 on purpose, and no finite "
+        "check shows an exponential rate",
+    ),
+    Gap(
+        "Beigy",
+        "Denoising Score Matching (DSM)",
+        "the sliced score matching estimator is consistent and asymptotically normal",
+        "not checkable",
+        "an asymptotic statement (m, M -> infinity) under regularity conditions: the finite-sample objective and "
+        "its expectation are checked, not the limit law",
     ),
 )
 
