@@ -9,8 +9,6 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numpy as np
-
 from . import count, positive, real
 
 __all__ = [
@@ -140,34 +138,36 @@ def cost_scale(
     return diameter
 
 
-def check_cost_resolved(Q: object, cost: object, total: float, p: float) -> None:
-    r"""The exact transport problem on the scaled cost ``(D_ij / 2^k)^p`` (largest entry in [2^-p, 1)):
-    ValueError naming p where an entry that underflowed float64 decides the result.
+# The exact transport problem is solved on the scaled cost (D_ij / 2^k)^p (largest entry in [2^-p, 1)).
+# An entry below the smallest normal float (2^-1022) is harmless if its squared scaled distance is below
+# NEGLIGIBLE_Q (its distance below 2^-52 of the largest: below that distance's rounding) or if the
+# optimal cost is at least RESOLVED_TOTAL (its error is then below the rounding of W_p).
+NEGLIGIBLE_Q = 2.0**-104
+RESOLVED_TOTAL = 2.0**-970
 
-    ``Q`` (n, m): the squared scaled distances ``(D_ij / 2^k)^2`` (largest in [1/4, 1)); ``cost``: their
-    p-th powers as the solver saw them; ``total``: the optimal cost ``sum gamma * cost``. An entry below
-    the smallest normal float (2^-1022) is harmless if its distance is below 2^-52 times 2^k (below the
-    rounding of the largest distance) or if ``total`` >= 2^-970 (its error is below the rounding of W_p).
 
-    >>> import numpy as np
-    >>> check_cost_resolved(np.array([[0.25, 0.0]]), np.array([[0.5, 0.0]]), 0.5, 1.0)
-    >>> check_cost_resolved(np.array([[0.25]]), np.array([[0.0]]), 0.0, 2000.0)
+def check_cost_resolved(total: float, unresolved: int, p: float) -> None:
+    r"""ValueError naming p where entries of the scaled cost that underflowed float64 decide the result.
+
+    ``total``: the optimal scaled cost; ``unresolved``: the number of entries whose p-th power is below
+    2^-1022 although their squared scaled distance is at least :data:`NEGLIGIBLE_Q` (each side counts
+    them on its arrays, only where ``total`` < :data:`RESOLVED_TOTAL`).
+
+    >>> check_cost_resolved(0.5, 0, 1.0)
+    >>> check_cost_resolved(0.0, 1, 2000.0)
     Traceback (most recent call last):
         ...
     ValueError: p: the cost ||x_i - y_j||^p relative to the largest one underflows float64 at p = 2000.0 for 1
     pair(s) whose distances are not negligible, and the optimal cost depends on them; expected a smaller p (or
     distances of one scale)
     """
-    if total >= 2.0**-970:
+    if total >= RESOLVED_TOTAL or not unresolved:
         return
-    Q, cost = np.asarray(Q), np.asarray(cost)
-    unresolved = (Q >= 2.0**-104) & (cost < np.finfo(np.float64).tiny)
-    if np.any(unresolved):
-        raise ValueError(
-            f"p: the cost ||x_i - y_j||^p relative to the largest one underflows float64 at p = {p!r} for "
-            f"{int(np.count_nonzero(unresolved))} pair(s) whose distances are not negligible, and the optimal cost "
-            "depends on them; expected a smaller p (or distances of one scale)"
-        )
+    raise ValueError(
+        f"p: the cost ||x_i - y_j||^p relative to the largest one underflows float64 at p = {p!r} for "
+        f"{unresolved} pair(s) whose distances are not negligible, and the optimal cost "
+        "depends on them; expected a smaller p (or distances of one scale)"
+    )
 
 
 def epsilon_schedule(diameter: float, epsilon: float, scaling: float | None) -> list[float]:
