@@ -13,8 +13,8 @@ Submodules
 The same as on the reference side, every public name re-exported here: ``explicit``
 (fisher_divergence, sliced_fisher_divergence, kde_log_density, kde_score,
 explicit_score_matching), ``implicit`` (jacobian_trace,
-implicit_score_matching, hutchinson_trace, sliced_score_matching, sliced_score_matching_vr,
-implicit_score_matching_energy, sliced_score_matching_energy),
+implicit_score_matching, hutchinson_trace, sliced_score_matching, sliced_score_matching_vr),
+``energy_forms`` (implicit_score_matching_energy, sliced_score_matching_energy),
 ``denoising`` (denoising_score_matching, geometric_sigmas, ncsn_loss, tweedie_denoise); the tensor
 checks they share in ``_common``, the argument checks both sides share in
 :mod:`reference._args.score_matching`.
@@ -78,14 +78,13 @@ from __future__ import annotations
 from reference._args.score_matching import PROBE_KINDS, TRACE_METHODS  # noqa: F401  (the option sets)
 
 from .denoising import denoising_score_matching, geometric_sigmas, ncsn_loss, tweedie_denoise
+from .energy_forms import implicit_score_matching_energy, sliced_score_matching_energy
 from .explicit import explicit_score_matching, fisher_divergence, kde_log_density, kde_score, sliced_fisher_divergence
 from .implicit import (
     hutchinson_trace,
     implicit_score_matching,
-    implicit_score_matching_energy,
     jacobian_trace,
     sliced_score_matching,
-    sliced_score_matching_energy,
     sliced_score_matching_vr,
 )
 
