@@ -281,7 +281,7 @@ def test_mala_accepts_and_rejects_by_the_log_ratio():
 
 
 # The bad inputs of the five pairs (shapes, counts, scales, callables, sigmas, uniforms) are registered in
-# crosscheck/pairs/langevin.py and run on both sides by tests/test_error_inputs.py; the rng protocol
+# crosscheck/pairs/langevin/ and run on both sides by tests/test_error_inputs.py; the rng protocol
 # (a generator of each side's own type) stays here.
 
 

@@ -9,7 +9,8 @@ Submodules
 One per group of slides, each a few hundred lines; every public name is re-exported here, so
 ``accelerated.diffusion.q_sample`` is the API. ``schedules`` (beta schedules, :class:`Schedule`),
 ``forward`` (q_step, q_sample, q_posterior), ``conversions`` (eps / x_0 / v / score, the
-eps-parametrised mean), ``elbo`` (Gaussian KL, L_t, L_simple, prior KL, weighted DSM), ``sampling``
+eps-parametrised mean), ``elbo`` (Gaussian KL, L_t, L_simple, prior KL, weighted DSM), ``likelihood`` (the decoder's
+log p(x_0 | x_1), discretised for grid data, and the assembled NLL bound), ``sampling``
 (ddpm_step, ddpm_sample, GaussianEps), ``guidance`` (classifier and classifier-free), ``ddim``
 (respaced_timesteps, ddim_step, ddim_sample: DDIM with eta, Song et al. 2021, beyond the slides). The
 private ``_inputs`` holds the array checks, one combined checker per argument group, with the same names
@@ -75,17 +76,16 @@ from .conversions import (
 )
 from .ddim import ddim_sample, ddim_step, respaced_timesteps
 from .elbo import (
-    decoder_log_likelihood,
     elbo_weight,
     gaussian_kl,
     l_simple,
     l_t,
-    nll_bound,
     prior_kl,
     weighted_dsm_loss,
 )
 from .forward import Posterior, q_posterior, q_sample, q_step
 from .guidance import classifier_free_guidance, classifier_guided_eps, classifier_guided_mean
+from .likelihood import decoder_log_likelihood, nll_bound
 from .sampling import GaussianEps, ddpm_sample, ddpm_step
 from .schedules import Schedule, cosine_beta_schedule, linear_beta_schedule
 
