@@ -11,9 +11,11 @@ try:
     import torch  # noqa: F401
 except ImportError as err:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "the 'accelerated' package needs PyTorch: install the extra with "
-        "`pip install 'dgm-formulas[torch]'` (for a CPU-only machine, `pip install torch==2.13.0` first "
-        "or use the CPU wheel index)"
+        "the 'accelerated' package needs PyTorch. On a machine with a CUDA GPU: "
+        "`pip install 'dgm-formulas[torch]'` (on Linux x86_64, torch from PyPI is the CUDA build, with "
+        "several GB of nvidia-* wheels). On a CPU-only machine, the CPU build first, from PyTorch's CPU "
+        "wheel index: `pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu`, "
+        "then `pip install 'dgm-formulas[torch]'` (README: 'On a fresh machine')"
     ) from err
 
 from ._checks import get_value_checks, set_value_checks, value_checks

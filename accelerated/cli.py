@@ -8,8 +8,19 @@ Inputs are NumPy files:
 
 * ``.npy``: a 2-D array, one sample (feature vector, or class-probability row) per row; it is
   memory-mapped and streamed in row batches, so FID statistics of files larger than memory work;
-* ``.npz`` with arrays ``mu`` and ``sigma``: saved statistics (:func:`reference.metrics.save_statistics`,
-  pytorch-fid and clean-fid write the same keys), accepted wherever FID needs statistics;
+* ``.npz`` with arrays ``mu`` and ``sigma``: saved statistics, accepted wherever FID needs statistics.
+  Two conventions are read, and ``fid`` prints which one it found for each input:
+
+  - ``dgm-formulas (mu, sigma, n)``: written by :func:`reference.metrics.save_statistics` and
+    ``python -m accelerated stats``, with the sample count ``n`` (0 if it was not known);
+  - ``pytorch-fid/clean-fid (mu, sigma; no n)``: the files of pytorch-fid (``--save-stats``) and
+    clean-fid (``make_custom_stats`` and its reference statistics), which both write
+    ``np.savez_compressed(path, mu=..., sigma=...)`` with ``sigma = np.cov(features, rowvar=False)``,
+    the unbiased covariance (divisor n - 1) that this library uses too, so sigma is taken as it is.
+    Such a file does not record n: it is reported as 0, "not recorded" (the documented sentinel of
+    :attr:`reference.metrics.FeatureStatistics.n`). FID needs no n: the Frechet distance is a function
+    of mu and sigma alone; only estimates that need the samples (FID_inf, KID) would, and those take
+    features, not statistics;
 * ``.npz`` with a single array (or one named ``features``): a 2-D array as for ``.npy``.
 
 Nothing is ever unpickled (``allow_pickle=False``). An unreadable input (empty, truncated or corrupted,
@@ -97,6 +108,17 @@ def _npz_names(path: str) -> list[str]:
         raise InputError(f"{path}: cannot read as an .npz archive (empty, truncated or corrupted: {err})") from err
 
 
+PYTORCH_FID = "pytorch-fid/clean-fid (mu, sigma; no n)"
+DGM_FORMULAS = "dgm-formulas (mu, sigma, n)"
+
+
+def _read_as(path: str, kind: str, value: object) -> str:
+    """What an input was read as: features (with their row count) or statistics in one of two conventions."""
+    if kind == "array":
+        return f"features ({value.shape[0]} rows)"
+    return DGM_FORMULAS if "n" in _npz_names(path) else PYTORCH_FID
+
+
 def _check_2d(path: str, array: np.ndarray) -> np.ndarray:
     if array.ndim != 2 or array.dtype.kind not in "biuf":
         raise InputError(f"{path}: expected a 2-D numeric array (one sample per row), got {array.dtype} {array.shape}")
@@ -148,12 +170,18 @@ def _features_only(path: str, kind: str, value: object, what: str) -> np.ndarray
 
 
 def _run_fid(args: argparse.Namespace) -> dict:
-    stats = [_statistics(path, *_load(path), args) for path in (args.a, args.b)]
-    s1, s2 = stats
+    loaded = [_load(path) for path in (args.a, args.b)]
+    read_as = [_read_as(path, *item) for path, item in zip((args.a, args.b), loaded)]
+    s1, s2 = (_statistics(path, *item, args) for path, item in zip((args.a, args.b), loaded))
     if s1.mu.shape != s2.mu.shape:
         raise InputError(f"{args.a} and {args.b}: feature dimensions differ ({s1.mu.shape[0]} and {s2.mu.shape[0]})")
     value = metrics.frechet_distance(s1.mu, s1.sigma, s2.mu, s2.sigma)
-    return {"fid": float(value), "n": [s1.n, s2.n], "dim": int(s1.mu.shape[0])}
+    return {
+        "fid": float(value),
+        "n": [s1.n, s2.n],
+        "dim": int(s1.mu.shape[0]),
+        "inputs": [{"path": str(path), "read_as": how} for path, how in zip((args.a, args.b), read_as)],
+    }
 
 
 def _run_stats(args: argparse.Namespace) -> dict:
@@ -213,8 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("fid", parents=[common], help="Frechet distance between two feature files or statistics")
-    p.add_argument("a", help="features (.npy/.npz) or saved statistics (.npz with mu, sigma)")
-    p.add_argument("b", help="features (.npy/.npz) or saved statistics (.npz with mu, sigma)")
+    stats_help = "features (.npy/.npz) or saved statistics (.npz with mu, sigma: pytorch-fid's, clean-fid's or ours)"
+    p.add_argument("a", help=stats_help)
+    p.add_argument("b", help=stats_help)
     p.set_defaults(run=_run_fid)
 
     p = sub.add_parser("stats", parents=[common], help="save the mean and covariance of a feature file")
@@ -238,7 +267,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _text(command: str, result: dict) -> str:
     if command == "fid":
-        return f"FID: {result['fid']:.6f}"
+        lines = [f"FID: {result['fid']:.6f}"]
+        for item, n in zip(result["inputs"], result["n"]):
+            note = ""
+            if item["read_as"] == PYTORCH_FID:
+                note = " (n not recorded, reported as 0; FID needs only mu and sigma)"
+            elif item["read_as"] == DGM_FORMULAS:
+                note = f", n = {n}" + (" (not recorded)" if n == 0 else "")
+            lines.append(f"{item['path']}: read as {item['read_as']}{note}")
+        return "\n".join(lines)
     if command == "stats":
         return f"saved statistics of {result['n']} rows (d = {result['dim']}) to {result['output']}"
     if command == "prdc":

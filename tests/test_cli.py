@@ -150,3 +150,60 @@ def test_hostile_statistics_files_exit_1_with_one_line(files, capsys, tmp_path):
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1, err
         assert name in err and message in err and "Traceback" not in err, err
+
+
+def test_fid_reads_pytorch_fid_and_clean_fid_statistics_and_says_which_convention(files, capsys, tmp_path):
+    """pytorch-fid (``--save-stats``) and clean-fid (``make_custom_stats``) both write
+    ``np.savez_compressed(path, mu=..., sigma=np.cov(features, rowvar=False))``: no n, the unbiased covariance.
+    Written here the same way (nothing is downloaded); the FID equals the one from the features."""
+    paths, real, fake, _ = files
+    theirs = tmp_path / "fake_pytorch_fid.npz"
+    np.savez_compressed(theirs, mu=fake.mean(axis=0), sigma=np.cov(fake, rowvar=False))
+    ours = tmp_path / "real_stats.npz"
+    assert main(["stats", str(paths["real"]), "-o", str(ours), "--no-progress"]) == 0
+    capsys.readouterr()
+    expected = float(ref.fid(real, fake))
+
+    out = run_json(capsys, "fid", str(ours), str(theirs))
+    assert out["fid"] == pytest.approx(expected, rel=1e-10)
+    assert [i["read_as"] for i in out["inputs"]] == [
+        "dgm-formulas (mu, sigma, n)",
+        "pytorch-fid/clean-fid (mu, sigma; no n)",
+    ]
+    assert out["n"] == [300, 0]  # 0: not recorded (FeatureStatistics.n's sentinel); FID does not use n
+
+    assert main(["fid", str(theirs), str(paths["fake"]), "--no-progress"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("FID: ") and float(lines[0].split()[1]) == pytest.approx(0.0, abs=1e-9)
+    assert (
+        lines[1] == f"{theirs}: read as pytorch-fid/clean-fid (mu, sigma; no n) (n not recorded, reported as 0; "
+        "FID needs only mu and sigma)"
+    )
+    assert lines[2] == f"{paths['fake']}: read as features (200 rows)"
+
+    # float32 arrays (a file written from float32 activations) load as float64 and give the same FID.
+    np.savez(theirs, mu=fake.mean(axis=0).astype(np.float32), sigma=np.cov(fake, rowvar=False).astype(np.float32))
+    out = run_json(capsys, "fid", str(ours), str(theirs))
+    assert out["fid"] == pytest.approx(expected, rel=1e-5)
+    assert out["inputs"][1]["read_as"] == "pytorch-fid/clean-fid (mu, sigma; no n)"
+
+
+def test_fid_text_names_an_unknown_n_in_our_own_files(files, capsys, tmp_path):
+    paths, real, _, _ = files
+    s = ref.feature_statistics(real)
+    ref.save_statistics(tmp_path / "unknown_n.npz", ref.FeatureStatistics(s.mu, s.sigma, 0))
+    assert main(["fid", str(tmp_path / "unknown_n.npz"), str(paths["real"]), "--no-progress"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].endswith("read as dgm-formulas (mu, sigma, n), n = 0 (not recorded)")
+
+
+@pytest.mark.parametrize(("package", "extra"), [("accelerated", "torch"), ("crosscheck", "test")])
+def test_import_error_without_torch_says_how_to_install_on_each_kind_of_machine(package, extra):
+    """Without torch the extras' ImportError gives both commands: the CPU wheel index for a CPU-only machine
+    (torch from PyPI on Linux x86_64 is the CUDA build), the plain extra for a CUDA machine."""
+    code = f"import sys; sys.modules['torch'] = None; import {package}"  # None in sys.modules: ImportError
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert proc.returncode == 1 and "ImportError" in proc.stderr, proc.stderr
+    assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in proc.stderr
+    assert f"pip install 'dgm-formulas[{extra}]'" in proc.stderr and "CUDA build" in proc.stderr
