@@ -14,8 +14,11 @@ try:
     import torch  # noqa: F401
 except ImportError as err:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "the 'crosscheck' package needs PyTorch and hypothesis: install the extra with "
-        "`pip install 'dgm-formulas[test]'` (for a CPU-only machine, `pip install torch==2.13.0` first)"
+        "the 'crosscheck' package needs PyTorch and hypothesis. On a machine with a CUDA GPU: "
+        "`pip install 'dgm-formulas[test]'` (on Linux x86_64, torch from PyPI is the CUDA build, with "
+        "several GB of nvidia-* wheels). On a CPU-only machine, the CPU build first, from PyTorch's CPU "
+        "wheel index: `pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu`, "
+        "then `pip install 'dgm-formulas[test]'` (README: 'On a fresh machine')"
     ) from err
 
 from . import strategies, tolerances
