@@ -2,6 +2,8 @@
 
 Public API for users testing their own code against the reference:
 
+* :func:`check` (from :mod:`crosscheck.check`): your function against a registered pair's reference, on
+  the pair's own inputs and tolerance, in one call (``python -m crosscheck --against MODULE`` for a module);
 * :func:`assert_agree` and :class:`Twin` (from :mod:`crosscheck.agree`);
 * :mod:`crosscheck.strategies`, hypothesis strategies for the input domains;
 * :mod:`crosscheck.tolerances`, the dtype-keyed tolerance table;
@@ -23,5 +25,16 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
 
 from . import strategies, tolerances
 from .agree import AgreeResult, Case, Twin, assert_agree, run_both
+from .check import CheckResult, check
 
-__all__ = ["AgreeResult", "Case", "Twin", "assert_agree", "run_both", "strategies", "tolerances"]
+__all__ = [
+    "AgreeResult",
+    "Case",
+    "CheckResult",
+    "Twin",
+    "assert_agree",
+    "check",
+    "run_both",
+    "strategies",
+    "tolerances",
+]

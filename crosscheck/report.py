@@ -68,6 +68,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--list", action="store_true", help="list the registered formulas and theorems")
     parser.add_argument(
+        "--against",
+        metavar="MODULE",
+        default=None,
+        help="check YOUR module instead: every function of MODULE named like a registered formula, against "
+        "the reference, on the pair's inputs and tolerance (crosscheck.check); --dtype, --examples, --device apply",
+    )
+    parser.add_argument(
         "--slides",
         action="store_true",
         help="also print the slide index: deck by deck, slide by slide, the functions, pairs and theorems "
@@ -182,6 +189,12 @@ def _slide_index(pairs, theorems, pair_outcomes, theorem_outcomes) -> tuple[str,
 def run(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     load_profile("ci")
+    if args.against:
+        from .check import run_against
+
+        examples = args.examples or (QUICK_EXAMPLES if args.quick else DEFAULT_EXAMPLES)
+        dtypes = None if args.dtype == "all" else [args.dtype]
+        return run_against(args.against, dtypes=dtypes, max_examples=examples, device=args.device)
     pairs, theorems = load_all()
     pairs = [p for p in pairs if args.filter in p.name]
     theorems = [t for t in theorems if args.filter in t.name]

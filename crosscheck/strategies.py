@@ -21,13 +21,17 @@ from hypothesis.extra import numpy as hnp
 
 __all__ = [
     "batch_shapes",
+    "beta_schedules",
     "bounded_floats",
     "discriminator_probabilities",
+    "image_batches",
     "logits",
     "point_clouds",
     "probability_pairs",
     "probability_vectors",
+    "schedule_twins",
     "spd_matrices",
+    "time_steps",
     "uniforms",
 ]
 
@@ -169,3 +173,98 @@ def discriminator_probabilities(
     if include_ends:
         elements = st.one_of(elements, st.sampled_from([0.0, 1.0]))
     return hnp.arrays(np.float64, shape, elements=elements)
+
+
+# --------------------------------------------------------------------------- diffusion
+# The diffusion pairs' own strategies (crosscheck.pairs.diffusion.strategies), imported on first use so that
+# importing this module does not register the pairs.
+
+
+def beta_schedules(max_T: int = 12, min_T: int = 1, *, standard: bool = True) -> st.SearchStrategy[np.ndarray]:
+    """Betas of a DDPM schedule, each in (0, 1): the pairs' own draws.
+
+    Linear and cosine schedules with drawn parameters, random betas, extreme betas (1e-8, where
+    1 - alpha_bar cancels without care, and 0.9999, where 1 / sqrt(alpha) is 100) and, with
+    ``standard``, the T = 1000 linear and cosine schedules of Ho et al. and Nichol & Dhariwal.
+    Otherwise T is in [min_T, max_T].
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> @given(beta_schedules(max_T=5, standard=False))
+    ... def test_betas_in_unit_interval(betas):
+    ...     assert ((betas > 0) & (betas < 1)).all() and 1 <= len(betas) <= 5
+    >>> test_betas_in_unit_interval()
+    """
+    from .pairs.diffusion.strategies import betas_arrays
+
+    return betas_arrays(max_T=max_T, min_T=min_T, standard=standard)
+
+
+def schedule_twins(max_T: int = 12, min_T: int = 1, *, standard: bool = True) -> st.SearchStrategy:
+    """Schedules on both sides, ``Twin("diffusion.Schedule", betas=Exact(betas))``, for :func:`assert_agree`.
+
+    The betas are those of :func:`beta_schedules`; both sides build their float64 tables from the same
+    float64 betas whatever the tested dtype (``Exact``: never rounded to it).
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> @given(schedule_twins(max_T=4, standard=False))
+    ... def test_twin(twin):
+    ...     assert twin.qualname == "diffusion.Schedule"
+    >>> test_twin()
+    """
+    from .pairs.diffusion.strategies import schedules
+
+    return beta_schedules(max_T, min_T, standard=standard).map(schedules)
+
+
+def time_steps(T: int, n: int, low: int = 0) -> st.SearchStrategy[np.ndarray]:
+    """int64 positions t in [low, T - 1] (t = slide step - 1), shape (n,) or () (one t shared by the batch).
+
+    Both ends are drawn on purpose: position 0, where the posterior variance beta_tilde is 0, and T - 1.
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> @given(time_steps(T=10, n=3, low=1))
+    ... def test_range(t):
+    ...     assert t.dtype == np.int64 and t.shape in ((), (3,)) and ((1 <= t) & (t <= 9)).all()
+    >>> test_range()
+    """
+    if not isinstance(T, int) or T < 1 or not isinstance(low, int) or not 0 <= low < T:
+        raise ValueError(f"T, low: expected ints with 0 <= low < T, got T={T!r}, low={low!r}")
+    from .pairs.diffusion.strategies import positions
+
+    return positions(T, n, low)
+
+
+@st.composite
+def image_batches(
+    draw: st.DrawFn,
+    n: int | None = None,
+    channels: int | None = None,
+    *,
+    max_n: int = 4,
+    max_side: int = 8,
+    bound: float = 1.0,
+) -> np.ndarray:
+    """Image-shaped float64 batches (n, C, H, W), pixels in [-bound, bound] with the ends and 0 drawn on purpose.
+
+    ``n`` is in 1..max_n, ``channels`` in (1, 3, 4) and H, W in 1..max_side unless given. The default
+    bound matches the [-1, 1] scaling of DDPM data.
+
+    Examples
+    --------
+    >>> from hypothesis import given
+    >>> @given(image_batches(channels=3))
+    ... def test_shape(x):
+    ...     assert x.ndim == 4 and x.shape[1] == 3 and np.abs(x).max() <= 1.0
+    >>> test_shape()
+    """
+    n = draw(st.integers(1, max_n)) if n is None else n
+    c = draw(st.sampled_from([1, 3, 4])) if channels is None else channels
+    h, w = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
+    elements = st.one_of(st.floats(-bound, bound, width=64), st.sampled_from([-bound, 0.0, bound]))
+    return draw(hnp.arrays(np.float64, (n, c, h, w), elements=elements))
