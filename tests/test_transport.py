@@ -485,3 +485,60 @@ def test_wasserstein_of_extreme_distances(p, gap):
     want = 0.2 ** (1 / p) * gap
     assert ref.wasserstein(x2, y2, p=p, a=a, b=b) == pytest.approx(want, rel=1e-12)
     assert float(acc.wasserstein(t(x2), t(y2), p=p, a=t(a), b=t(b))) == pytest.approx(want, rel=1e-12)
+
+
+def test_wasserstein_network_simplex_and_the_scipy_fallback_agree(monkeypatch):
+    # The accelerated side solves by POT's network simplex (ot.emd) where POT is installed, else by SciPy
+    # as the reference does; the optimal value is unique even where the plans differ.
+    pytest.importorskip("ot", reason="POT (pip install pot) is the accelerated side's exact-OT solver")
+    from accelerated.transport import exact
+
+    rng = np.random.default_rng(11)
+    x, y, z = rng.normal(size=(12, 3)), rng.normal(size=(12, 3)), rng.normal(size=(7, 3))
+    a, b = rng.dirichlet(np.ones(12)), rng.dirichlet(np.ones(7))
+    assert exact._pot_emd() is not None
+    with_pot = [float(acc.wasserstein(t(x), t(y), p=p)) for p in (1, 2, 3)]
+    weighted = float(acc.wasserstein(t(x), t(z), p=1.5, a=t(a), b=t(b)))
+    monkeypatch.setattr(exact, "_EMD", None)  # as if POT were missing: SciPy's assignment and HiGHS
+    for p, value in zip((1, 2, 3), with_pot):
+        assert float(acc.wasserstein(t(x), t(y), p=p)) == pytest.approx(value, rel=1e-13)
+        assert ref.wasserstein(x, y, p=p) == pytest.approx(value, rel=1e-13)
+    # Weighted: HiGHS stops within its feasibility tolerances (1e-7), the network simplex at the vertex.
+    assert float(acc.wasserstein(t(x), t(z), p=1.5, a=t(a), b=t(b))) == pytest.approx(weighted, rel=1e-6)
+    import ot
+
+    exact_value = ot.emd2(a, b, np.linalg.norm(x[:, None] - z[None], axis=-1) ** 1.5, numItermax=10**7) ** (1 / 1.5)
+    assert weighted == pytest.approx(exact_value, rel=1e-13)
+
+
+def test_wasserstein_network_simplex_out_of_pivots_is_an_error(monkeypatch):
+    pytest.importorskip("ot", reason="POT (pip install pot) is the accelerated side's exact-OT solver")
+    from accelerated.transport import exact
+
+    monkeypatch.setattr(exact, "_max_iter", lambda n, m: 1)
+    rng = np.random.default_rng(12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # POT's own warning is not passed on: the error says it
+        with pytest.raises(RuntimeError, match=r"ot.emd .* did not reach the optimum .*result code 3"):
+            acc.wasserstein(t(rng.normal(size=(30, 2))), t(rng.normal(size=(30, 2))))
+
+
+def test_wasserstein_gradient_over_the_support_is_the_dense_formula():
+    from accelerated.transport.exact import _host_optimal_plan
+
+    # The differentiable cost is formed over the plan's support only; its gradient is that of <gamma*, C>.
+    rng = np.random.default_rng(13)
+    x = torch.tensor(rng.normal(size=(6, 2)), requires_grad=True)
+    y = torch.tensor(rng.normal(size=(5, 2)), requires_grad=True)
+    a, b = t(rng.dirichlet(np.ones(6))), t(rng.dirichlet(np.ones(5)))
+    for p in (1.0, 2.0, 3.0):
+        out = acc.wasserstein(x, y, p=p, a=a, b=b)
+        gx, gy = torch.autograd.grad(out, (x, y))
+        xd, yd = x.detach().requires_grad_(), y.detach().requires_grad_()
+        cost = torch.cdist(xd, yd) ** p
+        plan = torch.from_numpy(_host_optimal_plan(cost.detach().numpy(), a.numpy(), b.numpy()))
+        dense = (plan * cost).sum() ** (1 / p)
+        assert float(out.detach()) == pytest.approx(float(dense.detach()), rel=1e-12)
+        hx, hy = torch.autograd.grad(dense, (xd, yd))
+        torch.testing.assert_close(gx, hx, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(gy, hy, rtol=1e-10, atol=1e-12)
