@@ -1,7 +1,8 @@
 """The crosscheck report: every pair on drawn inputs, every slide theorem, name parity; one table.
 
 Run ``python -m crosscheck --help`` for the options. The report is printed and written as
-``report.md`` (with any figures) into the output folder; the exit status is non-zero on any failure.
+``report.md`` (with any figures) and as the self-contained page ``report.html``
+(:mod:`crosscheck.html_report`) into the output folder; the exit status is non-zero on any failure.
 """
 
 from __future__ import annotations
@@ -329,5 +330,25 @@ def run(argv: list[str] | None = None) -> int:
     if details:
         md += ["", "## Failures", "", *details]
     (out_dir / "report.md").write_text("\n".join(md) + "\n")
-    print(f"report written to {out_dir / 'report.md'}")
+    from .html_report import write_html
+
+    write_html(
+        out_dir / "report.html",
+        title="crosscheck report",
+        header_line=md[2].replace("`", ""),
+        summary=summary,
+        ok=ok,
+        pair_table=(ph, pr),
+        theorem_table=(th, tr),
+        pair_outcomes=pair_outcomes,
+        theorem_outcomes=theorem_outcomes,
+        pairs=pairs,
+        theorems=theorems,
+        figures=figures,
+        headroom_flag=HEADROOM_FLAG,
+        notes=[md[10].replace("`", "")],
+        tolerance_notes=[*headroom_lines, *override_lines],
+        failures=[(d.split("\n", 1)[0][4:], d.split("```")[1].strip()) for d in details],
+    )
+    print(f"report written to {out_dir / 'report.md'} and {out_dir / 'report.html'}")
     return 0 if ok else 1
