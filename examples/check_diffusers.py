@@ -49,12 +49,13 @@ def q_posterior(x0, x_t, t, schedule):
     means, variances = [], []
     for i in range(x0.shape[0]):
         ti = int(ts[i])
-        a, b = x0[i : i + 1], x_t[i : i + 1]
+        # diffusers' step wants (batch, features...): one sample, with a feature axis even for 1-D data
+        a, b = x0[i : i + 1].reshape(1, -1), x_t[i : i + 1].reshape(1, -1)
         step = sched.step(a, ti, b, generator=torch.Generator().manual_seed(i)).prev_sample
         noise_term = sched.step(
             torch.zeros_like(a), ti, torch.zeros_like(b), generator=torch.Generator().manual_seed(i)
         )
-        means.append(step - noise_term.prev_sample)
+        means.append((step - noise_term.prev_sample).reshape(x0[i : i + 1].shape))
         variances.append(torch.as_tensor(sched._get_variance(ti) if ti > 0 else 0.0, dtype=torch.float64))
     v = torch.stack(variances)  # one t shared by the batch (t.ndim == 0): one variance, shaped (1, ..., 1)
     variance = v[:1].reshape((1,) * x0.ndim) if t.ndim == 0 else v.reshape((-1,) + (1,) * (x0.ndim - 1))
