@@ -1,6 +1,6 @@
 """Command line for the sample-quality metrics: ``python -m accelerated {fid,prdc,is,stats} ...``.
 
-Accelerated side only: a command line computes no formula of its own (it calls
+One-sided (accelerated only): a command line computes no formula of its own (it calls
 :mod:`accelerated.metrics` and :func:`reference.metrics.save_statistics`); it exists for large feature
 files and GPUs, which is what the accelerated side is for, so the reference has no twin of it.
 
