@@ -536,7 +536,9 @@ def test_wasserstein_gradient_over_the_support_is_the_dense_formula():
         gx, gy = torch.autograd.grad(out, (x, y))
         xd, yd = x.detach().requires_grad_(), y.detach().requires_grad_()
         cost = torch.cdist(xd, yd) ** p
-        plan = torch.from_numpy(_host_optimal_plan(cost.detach().numpy(), a.numpy(), b.numpy()))
+        _, (rows, cols, masses) = _host_optimal_plan(cost.detach().numpy(), a.numpy(), b.numpy())
+        plan = torch.zeros(6, 5, dtype=torch.float64)
+        plan[rows, cols] = torch.from_numpy(masses)
         dense = (plan * cost).sum() ** (1 / p)
         assert float(out.detach()) == pytest.approx(float(dense.detach()), rel=1e-12)
         hx, hy = torch.autograd.grad(dense, (xd, yd))
@@ -559,3 +561,18 @@ def test_reference_lp_reaches_the_optimum_on_weighted_problems():
         exact = ot.emd2(a, b, ot.dist(x, y, metric="euclidean") ** p, numItermax=10**7) ** (1 / p)
         worst = max(worst, abs(ref.wasserstein(x, y, p=p, a=a, b=b) - exact) / exact)
     assert worst < 1e-12
+
+
+def test_wasserstein_value_without_a_graph_is_the_solver_cost():
+    # Without a gradient the value is POT's own optimal cost (no scan of the dense plan); with one it is
+    # <gamma*, C> formed again on the support. Both are sums of the same n + m - 1 products: equal to rounding.
+    rng = np.random.default_rng(14)
+    x, y = rng.normal(size=(40, 3)), rng.normal(size=(30, 3))
+    a, b = t(rng.dirichlet(np.ones(40))), t(rng.dirichlet(np.ones(30)))
+    for p in (1.0, 2.0, 3.0):
+        plain = acc.wasserstein(t(x), t(y), p=p, a=a, b=b)
+        xg = t(x).requires_grad_()
+        graphed = acc.wasserstein(xg, t(y), p=p, a=a, b=b)
+        assert not plain.requires_grad and graphed.requires_grad
+        assert float(plain) == pytest.approx(float(graphed.detach()), rel=1e-14)
+        assert float(plain) == pytest.approx(ref.wasserstein(x, y, p=p, a=a.numpy(), b=b.numpy()), rel=1e-12)

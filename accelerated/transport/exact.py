@@ -12,6 +12,8 @@ optimal plan is unique, and a subgradient otherwise).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import warnings
 
@@ -28,13 +30,20 @@ __all__ = ["wasserstein"]
 
 
 def _pot_emd():
-    """POT's network simplex ``ot.emd``, or ``None`` where POT is not installed (imported once, on first use)."""
+    """POT's network simplex ``ot.emd``, or ``None`` where POT is not installed (imported once, on first use).
+
+    The weights are checked and renormalised here, and the dual potentials are not used, so POT is asked
+    to skip both (``check_marginals``, ``center_dual``: POT >= 0.9.3, the extras' pin); an older POT is
+    called without them.
+    """
     global _EMD
     if _EMD is _UNSET:
         try:
             from ot.lp import emd
         except ImportError:  # the SciPy path (see wasserstein's Notes)
             emd = None
+        if emd is not None and {"check_marginals", "center_dual"} <= set(inspect.signature(emd).parameters):
+            emd = functools.partial(emd, check_marginals=False, center_dual=False)
         _EMD = emd
     return _EMD
 
@@ -48,30 +57,41 @@ def _max_iter(n: int, m: int) -> int:
     return max(1_000_000, 1000 * (n + m))
 
 
-def _host_optimal_plan(cost: np.ndarray, a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray:
-    """An optimal plan of min <gamma, C> over Gamma(a, b) on the host (float64): POT's network simplex,
-    else SciPy (the assignment problem for a = b = None and n = m, else the LP by HiGHS)."""
+def _support(plan: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows, columns and masses of the positive entries of a dense (n, m) plan (torch's nonzero: about
+    five times NumPy's on a 2000 x 2000 plan, the scan that a dense solver output cannot avoid)."""
+    rows, cols = torch.from_numpy(plan).nonzero().unbind(1)
+    rows, cols = rows.numpy(), cols.numpy()
+    return rows, cols, np.maximum(plan[rows, cols], 0.0)
+
+
+def _host_optimal_plan(
+    cost: np.ndarray, a: np.ndarray | None, b: np.ndarray | None, *, support: bool = True
+) -> tuple[float, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """The optimal cost min <gamma, C> over Gamma(a, b) and, with ``support``, the support
+    ``(rows, cols, masses)`` of an optimal plan, on the host (float64): POT's network simplex, else SciPy
+    (the assignment problem for a = b = None and n = m, else the LP by HiGHS). ``cost``: C-contiguous
+    float64, scaled into [0, 1) by the caller (HiGHS takes costs above 1e20 for infinite); ``a``, ``b``:
+    weights summing to 1, or ``None`` (uniform). POT's cost is its own sum over the plan's flows; the
+    support then costs a scan of the dense plan, so it is skipped where no gradient is wanted."""
     n, m = cost.shape
     emd = _pot_emd()
     if emd is None and a is None and b is None and n == m:
         rows, cols = optimize.linear_sum_assignment(cost)
-        plan = np.zeros((n, m))
-        plan[rows, cols] = 1.0 / n
-        return plan
+        return float(cost[rows, cols].sum()) / n, (rows, cols, np.full(n, 1.0 / n))
     a = np.full(n, 1.0 / n) if a is None else a
     b = np.full(m, 1.0 / m) if b is None else b
-    top = float(cost.max())  # solved on C / 2^k, as in the reference (HiGHS: costs above 1e20 are infinite)
-    scaled = cost if top == 0.0 else np.ldexp(cost, -math.frexp(top)[1])
     if emd is not None:
         with warnings.catch_warnings():  # POT warns where it stops early; that is an error here
             warnings.simplefilter("ignore", UserWarning)
-            plan, log = emd(a, b, scaled, numItermax=_max_iter(n, m), log=True)
+            # The weights were checked and renormalised by the caller; the duals are not used.
+            plan, log = emd(a, b, cost, numItermax=_max_iter(n, m), log=True, center_dual=False, check_marginals=False)
         if log["result_code"] != 1:  # 1: optimal; 0 infeasible, 2 unbounded, 3 pivot budget spent
             raise RuntimeError(
                 f"ot.emd (POT's network simplex) did not reach the optimum on the {n} x {m} transport problem: "
                 f"{log['warning']} (result code {log['result_code']})"
             )
-        return np.maximum(plan, 0.0)
+        return float(log["cost"]), (_support(plan) if support else None)
     # Row-sum equations for all i, column-sum equations for j < m - 1 (the last one is implied).
     rows = sparse.kron(sparse.eye(n), np.ones((1, m)))
     cols = sparse.kron(np.ones((1, n)), sparse.eye(m)).tocsr()[: m - 1]
@@ -80,12 +100,11 @@ def _host_optimal_plan(cost: np.ndarray, a: np.ndarray | None, b: np.ndarray | N
     # As the reference: HiGHS's interior point with crossover at feasibility tolerances 1e-10 (its dual
     # simplex at the default 1e-7 stopped up to 2e-5 above the optimum on weighted problems).
     options = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
-    result = optimize.linprog(
-        scaled.ravel(), A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs-ipm", options=options
-    )
+    result = optimize.linprog(cost.ravel(), A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs-ipm", options=options)
     if result.status != 0:  # pragma: no cover - the transport LP is always feasible and bounded
         raise RuntimeError(f"linprog (HiGHS) failed on the transport LP: {result.message}")
-    return np.maximum(result.x.reshape(n, m), 0.0)
+    rows, cols, masses = _support(np.ascontiguousarray(result.x.reshape(n, m)))
+    return float(np.sum(masses * cost[rows, cols])), (rows, cols, masses)
 
 
 def _pow2(z: torch.Tensor, e: int) -> torch.Tensor:
@@ -99,10 +118,12 @@ def _scale_exponents(x: torch.Tensor, y: torch.Tensor) -> int | None:
     Rounding is monotone, so the largest rounded difference is the rounded difference of the extremes;
     the coordinates are halved first if the data reach 2^1022 (x_ic - y_jc could overflow).
     """
-    big = max(float(x.abs().max()), float(y.abs().max()))
-    half = 0.5 if big >= 2.0**1022 else 1.0
-    xs, ys = x * half, y * half
-    top = float(torch.maximum(xs.amax(0) - ys.amin(0), ys.amax(0) - xs.amin(0)).max())
+    # The per-coordinate extremes of both clouds in one host read (4 x d numbers), the rest in NumPy's
+    # float64, which rounds as torch's does.
+    lo_hi = torch.stack([*x.aminmax(dim=0), *y.aminmax(dim=0)]).cpu().numpy()
+    half = 0.5 if float(np.abs(lo_hi).max()) >= 2.0**1022 else 1.0
+    x_lo, x_hi, y_lo, y_hi = lo_hi * half
+    top = float(np.maximum(x_hi - y_lo, y_hi - x_lo).max())
     if top == 0.0:
         return None
     return math.frexp(top)[1] + (1 if half == 0.5 else 0)
@@ -149,10 +170,12 @@ def wasserstein(
     POT is imported on the first call (about 2 s) and runs with a pivot budget of
     max(10^6, 1000 (n + m)); a run that spends it is a RuntimeError. Without POT the SciPy path runs,
     silently (no warning), 2-40x slower on large problems. The cost matrix is formed in float64 on the
-    device (no graph), copied to the host for the solver, and the optimal cost
-    :math:`\langle \gamma^*, C\rangle` is evaluated on the device over the plan's support; gradients flow to x and y
-    with the plan held constant (envelope theorem). At W_p = 0 the root has gradient 0. The
-    weights are renormalised in float64 on the host (float16 weights made the LP infeasible). As in
+    device (no graph) and copied to the host for the solver. Where x or y requires a gradient, the
+    optimal cost :math:`\langle \gamma^*, C\rangle` is evaluated again on the device over the plan's support,
+    and gradients flow to x and y with the plan held constant (envelope theorem); otherwise W_p is the
+    solver's own optimal cost (its sum over the plan's flows), which spares the scan of the dense plan.
+    At W_p = 0 the root has gradient 0. The weights are renormalised in float64 on the host (float16
+    weights made the LP infeasible). As in
     the reference, the problem is solved on the cost :math:`(\|x_i - y_j\| / 2^k)^p` in [0, 1), with
     2^k the power of two above the largest distance, built from differences scaled by powers of two
     before they are squared (exact: no overflow at 1e300, no underflow at 1e-200), and
@@ -173,27 +196,32 @@ def wasserstein(
     with torch.no_grad():  # the dense cost, for the solver only (no graph over n x m entries)
         s = _scale_exponents(x64, y64)
         s = 0 if s is None else s
-        D = torch.cdist(_pow2(x64, -s), _pow2(y64, -s), compute_mode="donot_use_mm_for_euclid_dist")
-        Q = D * D  # ||x_i - y_j||^2 / 4^s, at most d
-        e2 = (math.frexp(float(Q.max()))[1] + 1) // 2
-        Q = Q * 4.0**-e2  # max Q in [1/4, 1) (or Q = 0)
-        cost = Q if p == 2.0 else (D * 2.0**-e2) ** p  # (||x_i - y_j|| / 2^k)^p, k = s + e2
+        xs, ys = _pow2(x64, -s), _pow2(y64, -s)
+        D = torch.cdist(xs, ys, compute_mode="donot_use_mm_for_euclid_dist")
+        top = float(D.max())  # max ||x_i - y_j|| / 2^s; rounding is monotone, so top^2 = max D_ij^2
+        e2 = (math.frexp(top * top)[1] + 1) // 2  # max D^2 / 4^e2 in [1/4, 1) (or D = 0)
+        # (||x_i - y_j|| / 2^k)^p, k = s + e2, in [0, 1): in place for p = 2 (no second n x m array).
+        cost = D.square_().mul_(4.0**-e2) if p == 2.0 else (D * 2.0**-e2) ** p
     k = s + e2
     # Weights renormalised in float64 on the host: float16 weights pass the simplex check with their
     # own rounding, but totals that differ by 1e-3 make the transport LP infeasible.
     host = [None if w is None else w.detach().to("cpu", F64).numpy() for w in (a, b)]
     host = [None if w is None else w / w.sum() for w in host]
     cost_host = cost.cpu().numpy()
-    plan = _host_optimal_plan(cost_host, host[0], host[1])
-    rows, cols = np.nonzero(plan)  # the support: n + m - 1 entries or fewer from a basic solution
-    weights = plan[rows, cols]
-    total = float(np.sum(weights * cost_host[rows, cols]))
-    if total < S.RESOLVED_TOTAL:
-        Q_host, tiny = Q.cpu().numpy(), np.finfo(np.float64).tiny
+    grad = torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)
+    total, plan = _host_optimal_plan(cost_host, host[0], host[1], support=grad)
+    if total < S.RESOLVED_TOTAL:  # rare: tiny scaled costs; D still holds the distances where p != 2
+        Q_host = cost_host if p == 2.0 else (D * D * 4.0**-e2).cpu().numpy()
+        tiny = np.finfo(np.float64).tiny
         S.check_cost_resolved(total, int(np.count_nonzero((Q_host >= S.NEGLIGIBLE_Q) & (cost_host < tiny))), p)
+    if not grad:  # the solver's optimal cost
+        out = _pow2(_safe_root(torch.tensor(total, dtype=F64, device=x.device), p), k).to(x.dtype)
+        return C.check_result(out, [("x", x), ("y", y)])
     # The optimal cost on the device, differentiable, over the plan's support only (the plan is constant).
+    rows, cols, weights = plan
     i, j = (torch.from_numpy(z).to(x.device) for z in (rows, cols))
-    u = _pow2(x64, -s)[i] - _pow2(y64, -s)[j]
+    xs, ys = _pow2(x64, -s), _pow2(y64, -s)  # again, in the graph
+    u = xs[i] - ys[j]
     q = (u * u).sum(-1) * 4.0**-e2
     if p == 2.0:
         c = q
