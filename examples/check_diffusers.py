@@ -1,4 +1,4 @@
-"""diffusers' DDPMScheduler against the reference, through ``crosscheck.check`` and a thin adapter each.
+"""diffusers' DDPMScheduler and DDIMScheduler against the reference, through ``crosscheck.check`` and thin adapters.
 
 Run: ``python examples/check_diffusers.py [--examples N] [--strict]`` (needs ``pip install diffusers``).
 
@@ -11,11 +11,13 @@ tolerance:
   ``clip_sample=False``) against ``diffusion.q_posterior(x0, x_t, t, schedule)``: the mean is the step
   with its noise term removed (the same generator seed on zero inputs gives that term alone, by
   linearity), the variance is the scheduler's ``_get_variance(t)`` (``variance_type='fixed_small'``,
-  beta_tilde).
+  beta_tilde);
+* ``DDIMScheduler.step`` (``prediction_type='epsilon'``, eta, ``variance_noise``) against
+  ``diffusion.ddim_step(x_t, eps_pred, t, t_prev, schedule, noise, eta=, clip_x0=)``, from any t to any
+  earlier t_prev, -1 (to x_0) included (see :func:`ddim_step` for how).
 
 Each scheduler is built from the drawn betas (``trained_betas=``); diffusers' position t is the
-reference's (t = slide step - 1). DDIMScheduler is not checked here: its step goes from t to
-t - T // num_inference_steps only, while the ``diffusion.ddim_step`` pair draws any earlier position.
+reference's (t = slide step - 1).
 Prints one line per check; exits 1 on a disagreement only with ``--strict``.
 """
 
@@ -62,7 +64,93 @@ def q_posterior(x0, x_t, t, schedule):
     return torch.cat(means), variance
 
 
-CHECKS = [("add_noise", add_noise, "diffusion.q_sample"), ("step (posterior)", q_posterior, "diffusion.q_posterior")]
+def _ddim_scheduler(betas: np.ndarray, stride: int, clip_range: float | None):
+    """A DDIMScheduler on ``betas`` whose step goes from t to t - ``stride``."""
+    from diffusers import DDIMScheduler
+
+    sched = DDIMScheduler(
+        num_train_timesteps=stride,  # with trained_betas only the step's stride reads it (see ddim_step)
+        trained_betas=betas,
+        prediction_type="epsilon",
+        set_alpha_to_one=True,
+        thresholding=False,
+        clip_sample=clip_range is not None,
+        clip_sample_range=1.0 if clip_range is None else clip_range,
+    )
+    sched.num_inference_steps = 1  # stride = num_train_timesteps // num_inference_steps; no set_timesteps
+    return sched
+
+
+def ddim_step(x_t, eps_pred, t, t_prev, schedule, noise=None, *, eta=0.0, clip_x0=None):
+    """diffusion.ddim_step's signature on top of ``DDIMScheduler.step``, one sample at a time.
+
+    How each input of the pair is expressed in diffusers 0.42 (``scheduling_ddim.py``), and what is assumed:
+
+    * **Any t_prev.** ``step`` steps from ``timestep`` to ``timestep - config.num_train_timesteps //
+      num_inference_steps``. With ``trained_betas`` the tables (``betas``, ``alphas_cumprod``) come from
+      the betas, whatever ``num_train_timesteps`` says; apart from that stride, ``num_train_timesteps``
+      is read only by ``set_timesteps`` (not called), the default ``timesteps`` array (unused by
+      ``step``), ``__len__`` and the ``linear``/``scaled_linear``/cosine beta builders (not taken). So a
+      scheduler built per sample with ``num_train_timesteps = t - t_prev`` and ``num_inference_steps = 1``
+      set on it steps from t to exactly t_prev. Per-sample t and t_prev (shape (n,), or one shared by
+      the batch) give per-sample strides: the step is taken one sample at a time, with diffusers' int
+      ``timestep``, and the rows concatenated.
+    * **t_prev = -1.** ``prev_timestep < 0`` reads ``final_alpha_cumprod``, which is 1 with
+      ``set_alpha_to_one=True``: the reference's alpha_bar = 1 before the first step.
+    * **eta and noise.** eta is passed as is; the drawn noise is passed as ``variance_noise`` (no
+      generator), added only when eta > 0, as in the reference (with eta = 0 it is unused on both sides).
+      diffusers' sigma is ``eta * sqrt(_get_variance(t, t_prev))``, ``_get_variance`` = (1 - alpha_bar_prev) /
+      (1 - alpha_bar_t) (1 - alpha_bar_t / alpha_bar_prev), Song et al. eq. (16) as in the reference; its
+      direction coefficient is the literal ``(1 - alpha_bar_prev - sigma^2) ** 0.5`` in float32 (the
+      reference evaluates the same number without that cancellation).
+    * **clip_x0.** The reference clips x0_hat and re-derives eps from the clipped x0_hat; diffusers does
+      that with ``clip_sample=True`` and ``use_clipped_model_output=True``, but its range is symmetric,
+      ``[-clip_sample_range, clip_sample_range]``. A symmetric ``(-r, r)`` maps to ``clip_sample_range=r``
+      exactly. An asymmetric ``(low, high)`` (the pair draws ``(-0.5, 2.0)``) cannot be given to
+      diffusers; it is expressed by a translation of the origin, exact in real arithmetic: with
+      c = (low + high) / 2 and r = (high - low) / 2, diffusers steps ``x_t - sqrt(alpha_bar_t) c`` with
+      range r, and ``sqrt(alpha_bar_prev) c`` is added back (x0_hat, eps_hat, the step and the noise all
+      commute with that shift; alpha_bar from diffusers' own float32 table). Those inputs therefore also
+      test this adapter's two extra float32 operations, not diffusers alone.
+    * **Off:** ``thresholding=False``; ``prediction_type='epsilon'`` (the pair's eps_pred is the model
+      output); no ``rescale_betas_zero_snr``; ``steps_offset`` and ``timestep_spacing`` only affect
+      ``set_timesteps``.
+    """
+    betas = schedule.betas.detach().cpu().numpy()
+    n = x_t.shape[0]
+    ts, ps = t.reshape(-1).expand(n), t_prev.reshape(-1).expand(n)
+    centre, half = 0.0, None
+    if clip_x0 is not None:
+        low, high = float(clip_x0[0]), float(clip_x0[1])
+        centre, half = (low + high) / 2.0, (high - low) / 2.0
+    rows = []
+    for i in range(n):
+        ti, pi = int(ts[i]), int(ps[i])
+        sched = _ddim_scheduler(betas, ti - pi, half)
+        sample, model_output = x_t[i : i + 1], eps_pred[i : i + 1]
+        if centre != 0.0:
+            a_t = sched.alphas_cumprod[ti]
+            a_p = sched.alphas_cumprod[pi] if pi >= 0 else sched.final_alpha_cumprod
+            sample = sample - a_t**0.5 * centre
+        out = sched.step(
+            model_output,
+            ti,
+            sample,
+            eta=float(eta),
+            use_clipped_model_output=clip_x0 is not None,
+            variance_noise=None if noise is None else noise[i : i + 1],
+        ).prev_sample
+        if centre != 0.0:
+            out = out + a_p**0.5 * centre
+        rows.append(out)
+    return torch.cat(rows)
+
+
+CHECKS = [
+    ("DDPMScheduler.add_noise", add_noise, "diffusion.q_sample"),
+    ("DDPMScheduler.step (posterior)", q_posterior, "diffusion.q_posterior"),
+    ("DDIMScheduler.step", ddim_step, "diffusion.ddim_step"),
+]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         r = check(fn, pair, dtype="float32", side="torch", max_examples=args.examples)
         status = "agrees" if r.passed else "DISAGREES"
         print(
-            f"DDPMScheduler.{label} vs {pair}: {status} on {r.examples} inputs "
+            f"{label} vs {pair}: {status} on {r.examples} inputs "
             f"(max abs {r.max_abs:.1e}, max rel {r.max_rel:.1e}, tolerance use {r.usage:.1e})"
         )
         if not r.passed:

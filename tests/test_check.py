@@ -221,3 +221,4 @@ def test_diffusers_example():
     print(proc.stdout)
     assert "DDPMScheduler.add_noise vs diffusion.q_sample" in proc.stdout
     assert "DDPMScheduler.step (posterior) vs diffusion.q_posterior" in proc.stdout
+    assert "DDIMScheduler.step vs diffusion.ddim_step" in proc.stdout
