@@ -5,8 +5,9 @@ are base64 PNG data URIs drawn with matplotlib, the CSS and the few lines of Jav
 tables (click a column header; again to reverse) are in the page. It holds the formula table, the
 theorem table with each theorem's details, the slide index (:mod:`crosscheck.slides`) and the figures:
 the tolerance usage of every pair and dtype (log scale), every figure the theorem runs saved
-(``Evidence.figures``, e.g. the Beigy Example 3.3 histograms), and, when the ULA stationary-variance
-theorem is in the run, its closed form s^2 / (1 - eta / (4 s^2)) against a short measured ULA run.
+(``Evidence.figures``, e.g. the Beigy Example 3.3 histograms), and, where their theorem is in the run,
+the figures of :mod:`crosscheck.html_figures`: the ULA stationary variance against the step size,
+FID_inf's fit, and the DDPM posterior against the normalised Bayes product.
 
 :func:`write_html` is called by ``python -m crosscheck`` (:func:`crosscheck.report.run`); without
 matplotlib the page is written without the drawn figures (a note says so).
@@ -16,12 +17,11 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
+from .html_figures import fid_infinity_figure, png, posterior_figure, ula_variance_figure
 
 __all__ = ["data_uri", "write_html"]
 
@@ -75,6 +75,29 @@ document.addEventListener("DOMContentLoaded", function () {
 _NUMERIC = re.compile(r"^[-+]?\d*\.?\d+(e[-+]?\d+)?[!=]?$", re.IGNORECASE)
 
 
+# (text in the theorem's name, caption, figure): drawn by report.html where that theorem is in the run.
+_THEOREM_FIGURES = [
+    (
+        "stationary variance",
+        "ULA stationary variance on N(0, 1) against the step size: closed form and a measured run "
+        "(reference langevin_sample)",
+        ula_variance_figure,
+    ),
+    (
+        "FID_inf recovers the line",
+        "FID_inf: FID_N against 1/N and the fitted line, on the theorem's construction and on Gaussian "
+        "features with a closed-form limit (reference fid_infinity)",
+        fid_infinity_figure,
+    ),
+    (
+        "is the normalised Bayes product",
+        "DDPM posterior q(x_(t-1) | x_t, x_0) against the normalised Bayes product, and their log-density "
+        "difference (reference q_posterior)",
+        posterior_figure,
+    ),
+]
+
+
 def data_uri(png: bytes) -> str:
     """A PNG's bytes as a ``data:`` URI for an ``<img src=...>``.
 
@@ -112,15 +135,6 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], table_id: str, 
     return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
-def _png(fig) -> bytes:
-    from matplotlib import pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
-
-
 def _usage_figure(pair_outcomes: Sequence, headroom_flag: float) -> bytes | None:
     """Dot chart: per pair (rows) and dtype (markers), the fraction of its tolerance the worst input used."""
     from matplotlib import pyplot as plt
@@ -155,41 +169,7 @@ def _usage_figure(pair_outcomes: Sequence, headroom_flag: float) -> bytes | None
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title("Tolerance usage per pair and dtype")
     fig.tight_layout()
-    return _png(fig)
-
-
-def ula_variance_figure(seed: int = 0) -> bytes:
-    """The ULA stationary variance on N(0, 1) against the step size: closed form and a measured run.
-
-    The closed form s^2 / (1 - eta / (4 s^2)) (the AR(1) chain x' = (1 - eta/2) x + sqrt(eta) z) is drawn
-    next to mean(x^2) of 4000 reference ULA chains after 200 steps from 0 at nine step sizes (0.2 s).
-    """
-    from matplotlib import pyplot as plt
-
-    from reference.langevin import langevin_sample
-
-    etas = np.array([0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.25, 1.5])
-    n, steps = 4000, 200
-    measured = []
-    for i, eta in enumerate(etas):
-        out = langevin_sample(
-            lambda x: -x, np.zeros((n, 1)), step_size=float(eta), n_steps=steps, rng=np.random.default_rng(seed + i)
-        )
-        measured.append(float(np.mean(np.asarray(out.samples) ** 2)))
-    grid = np.linspace(0.0, 1.6, 200)
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    ax.plot(grid, 1.0 / (1.0 - grid / 4.0), "k-", lw=1.2, label="closed form s^2 / (1 - eta / (4 s^2))")
-    ax.axhline(1.0, color="gray", ls=":", lw=1, label="target variance s^2 = 1")
-    ax.errorbar(
-        etas, measured, yerr=2 * np.array(measured) * np.sqrt(2.0 / n), fmt="o", color="tab:blue", ms=4,
-        label=f"measured mean(x^2), {n} chains, {steps} steps (2 SE)",
-    )  # fmt: skip
-    ax.set_xlabel("step size eta")
-    ax.set_ylabel("stationary variance")
-    ax.set_title("ULA on N(0, 1): the stationary variance grows with the step")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return _png(fig)
+    return png(fig)
 
 
 def _slides_html(pairs, theorems, status: dict[str, str]) -> str:
@@ -310,14 +290,10 @@ def write_html(
         usage = _usage_figure(pair_outcomes, headroom_flag)
         if usage is not None:
             imgs.append(("Tolerance usage of every pair and dtype (log scale)", data_uri(usage)))
-        if any("stationary variance" in o.theorem.name for o in theorem_outcomes):
-            imgs.append(
-                (
-                    "ULA stationary variance on N(0, 1) against the step size: closed form and a measured run "
-                    "(reference langevin_sample)",
-                    data_uri(ula_variance_figure()),
-                )
-            )
+        for o in theorem_outcomes:  # each drawn once, where its theorem ran (on either side)
+            entry = next((e for e in _THEOREM_FIGURES if e[0] in o.theorem.name), None)
+            if entry is not None and not any(cap == entry[1] for cap, _ in imgs):
+                imgs.append((entry[1], data_uri(entry[2]())))
     for f in figures:
         fp = Path(f)
         if fp.suffix.lower() == ".png" and fp.is_file():

@@ -60,7 +60,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=Path("crosscheck-report"),
         help="folder for report.md and figures (default ./crosscheck-report)",
     )
-    parser.add_argument("--filter", default="", help="only formulas/theorems whose name contains this text")
+    parser.add_argument(
+        "--filter",
+        action="append",
+        default=None,
+        help="only formulas/theorems whose name contains this text (repeat it: those matching any)",
+    )
     parser.add_argument("--quick", action="store_true", help="few examples and small theorem sizes (CI)")
     parser.add_argument(
         "--random",
@@ -197,8 +202,9 @@ def run(argv: list[str] | None = None) -> int:
         dtypes = None if args.dtype == "all" else [args.dtype]
         return run_against(args.against, dtypes=dtypes, max_examples=examples, device=args.device)
     pairs, theorems = load_all()
-    pairs = [p for p in pairs if args.filter in p.name]
-    theorems = [t for t in theorems if args.filter in t.name]
+    texts = args.filter or [""]
+    pairs = [p for p in pairs if any(text in p.name for text in texts)]
+    theorems = [t for t in theorems if any(text in t.name for text in texts)]
     if args.list:
         for p in pairs:
             print(f"pair     {p.name:45s} {p.slide}")

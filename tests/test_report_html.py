@@ -19,24 +19,22 @@ CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Two runs: "fid" (the FID pairs, so the formula table has rows to sort) and "figures" (the theorems
+# whose figures report.html draws itself: the ULA stationary variance, FID_inf's fit, the DDPM posterior).
+RUNS = {
+    "fid": ["fid"],
+    "figures": ["stationary variance", "FID_inf recovers", "normalised Bayes product"],
+}
+CAPTIONS = ("ULA stationary variance", "FID_inf: FID_N against 1/N", "DDPM posterior q(x_(t-1) | x_t, x_0)")
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report")
-    # "stationary" adds the ULA theorems (and their variance figure); "fid" the FID pairs and theorems.
-    for flt in ("fid", "stationary variance"):
+    for name, filters in RUNS.items():
+        flags = [arg for text in filters for arg in ("--filter", text)]
         proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "crosscheck",
-                "--quick",
-                "--device",
-                "cpu",
-                "--filter",
-                flt,
-                "--out",
-                str(out / flt),
-            ],
+            [sys.executable, "-m", "crosscheck", "--quick", "--device", "cpu", *flags, "--out", str(out / name)],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -46,16 +44,20 @@ def report(tmp_path_factory) -> Path:
 
 
 def test_report_html_is_self_contained(report):
-    for flt in ("fid", "stationary variance"):
-        page = report / flt / "report.html"
+    for name in RUNS:
+        page = report / name / "report.html"
         assert page.is_file()
-        assert (report / flt / "report.md").is_file()
+        assert (report / name / "report.md").is_file()
         text = page.read_text()
         assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", text, re.IGNORECASE)
         assert "<table" in text and "formula-table" in text
         assert text.count('<img src="data:image/png;base64,') >= 1
-    # the ULA run draws the variance-vs-step figure besides the usage chart
-    assert "ULA stationary variance" in (report / "stationary variance" / "report.html").read_text()
+    # the figures run draws each theorem's own figure once, and nothing of them where they did not run
+    figures = (report / "figures" / "report.html").read_text()
+    fid = (report / "fid" / "report.html").read_text()
+    for caption in CAPTIONS:
+        assert figures.count(f"<figcaption>{caption}") == 1, caption
+        assert caption not in fid, caption
 
 
 def _browser():
@@ -65,7 +67,7 @@ def _browser():
     return sync_api
 
 
-@pytest.mark.parametrize("flt", ["fid", "stationary variance"])
+@pytest.mark.parametrize("flt", list(RUNS))
 def test_report_html_renders_in_chromium(report, flt):
     sync_api = _browser()
     page_file = report / flt / "report.html"
@@ -82,7 +84,7 @@ def test_report_html_renders_in_chromium(report, flt):
                 "() => { const im = Array.from(document.images);"
                 " return [im.length, im.every(i => i.complete && i.naturalWidth > 0)]; }"
             )
-            assert n_img >= 1
+            assert n_img >= (len(CAPTIONS) if flt == "figures" else 1)  # no pairs there: no usage chart
             assert all_loaded, "an <img> did not load"
 
             if flt == "fid":  # the formula table has rows only where pairs ran

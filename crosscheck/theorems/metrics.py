@@ -180,11 +180,14 @@ def streaming_equals_one_shot(side: Side) -> Evidence:
     )
 
 
-@theorem("FID_inf recovers the line when FID_N is exactly a + b / N", slide=L7_FID_TABLE)
-def fid_infinity_recovers_line(side: Side) -> Evidence:
-    # The noise decides which rows form each subset, so the pool is built from disjoint groups, one per
-    # N, each with covariance exactly that of the real features and mean offset m_N e_1 with
-    # m_N^2 = a + b / N: FID_N = m_N^2 exactly (up to rounding) and the fit must return (a, b).
+def fid_line_problem() -> dict:
+    """The FID_inf theorem's construction (also drawn in report.html): ``a``, ``b``, ``sizes`` and the
+    ``real``, ``fake`` and ``noise`` arrays for which FID_N = a + b / N exactly at each N in ``sizes``.
+
+    The noise decides which rows form each subset, so the pool is built from disjoint groups, one per
+    N, each with covariance exactly that of the real features and mean offset m_N e_1 with
+    m_N^2 = a + b / N: FID_N = m_N^2 exactly (up to rounding) and the fit must return (a, b).
+    """
     a, b = 20.16, 1.24e3  # the slide's FID_inf of Model-A as intercept, an arbitrary slope
     rng = np.random.default_rng(26)
     d = 3
@@ -206,6 +209,13 @@ def fid_infinity_recovers_line(side: Side) -> Evidence:
     for j, N in enumerate(sizes):
         noise[j, start : start + N] = np.linspace(0.0, 0.5, N)  # group j sorts first in row j
         start += N
+    return {"a": a, "b": b, "sizes": sizes, "real": real, "fake": fake, "noise": noise}
+
+
+@theorem("FID_inf recovers the line when FID_N is exactly a + b / N", slide=L7_FID_TABLE)
+def fid_infinity_recovers_line(side: Side) -> Evidence:
+    problem = fid_line_problem()
+    a, b, sizes, real, fake, noise = (problem[k] for k in ("a", "b", "sizes", "real", "fake", "noise"))
     result = side.lib.metrics.fid_infinity(
         side.array(real), side.array(fake), batch_sizes=sizes, noise=side.array(noise)
     )

@@ -46,6 +46,21 @@ def forward_marginal_is_composition(side: Side) -> Evidence:
     return Evidence(worst, bound, detail)
 
 
+def bayes_log_difference(x_t, x0, mean, var, alpha, beta, alpha_bar_prev, n_points: int = 41):
+    """``(x, difference, scale)`` at one position: x on ``mean +- 6 sd`` (``n_points``), the difference
+    log N(x; mean, var) - [log N(x_t; sqrt(alpha) x, beta) + log N(x; sqrt(alpha_bar_prev) x_0,
+    1 - alpha_bar_prev)] (SciPy), constant in x (the log normaliser) for the true posterior, and its
+    rounding scale 1 + max |log N(x; mean, var)| + max |log Bayes product|. Also drawn in report.html."""
+    sd = np.sqrt(var)
+    x = mean + sd * np.linspace(-6.0, 6.0, n_points)
+    bayes = stats.norm.logpdf(x_t, np.sqrt(alpha) * x, np.sqrt(beta)) + stats.norm.logpdf(
+        x, np.sqrt(alpha_bar_prev) * x0, np.sqrt(1.0 - alpha_bar_prev)
+    )
+    log_post = stats.norm.logpdf(x, mean, sd)
+    scale = 1.0 + np.max(np.abs(log_post)) + np.max(np.abs(bayes))
+    return x, log_post - bayes, scale
+
+
 @theorem(
     "The posterior q(x_(t-1) | x_t, x_0) is the normalised Bayes product q(x_t | x_(t-1)) q(x_(t-1) | x_0)",
     slide=f"{L13}, recap 'ELBO of gaussian diffusion model'",
@@ -64,14 +79,9 @@ def posterior_is_bayes_product(side: Side) -> Evidence:
         mean, var = side.numpy(post.mean)[:, 0], np.broadcast_to(side.numpy(post.variance), (n, 1))[:, 0]
         point_mass_error = max(point_mass_error, abs(mean[0] - x0[0, 0]) + abs(var[0]))
         for i in range(1, n):
-            sd = np.sqrt(var[i])
-            x = mean[i] + sd * np.linspace(-6.0, 6.0, 41)
-            bayes = stats.norm.logpdf(x_t[i, 0], np.sqrt(alphas[i]) * x, np.sqrt(betas[i])) + stats.norm.logpdf(
-                x, np.sqrt(alpha_bars_prev[i]) * x0[i, 0], np.sqrt(1.0 - alpha_bars_prev[i])
+            _, difference, scale = bayes_log_difference(
+                x_t[i, 0], x0[i, 0], mean[i], var[i], alphas[i], betas[i], alpha_bars_prev[i]
             )
-            log_post = stats.norm.logpdf(x, mean[i], sd)
-            difference = log_post - bayes  # must be constant in x: the log normaliser
-            scale = 1.0 + np.max(np.abs(log_post)) + np.max(np.abs(bayes))
             worst = max(worst, float(np.ptp(difference) / scale))
     measured = worst if point_mass_error == 0.0 else np.inf
     bound = 1e-11
