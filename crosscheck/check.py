@@ -34,9 +34,14 @@ SIDES = ("auto", "numpy", "torch")
 class CheckResult:
     """What :func:`check` found: whether every drawn input agreed, the worst differences, a reproducer.
 
-    ``usage`` is the largest ``|yours - reference| / (atol + rtol |reference|)`` (at most 1 when
-    passed). ``reproducer`` is Python source that re-runs :func:`check` on the failing input (or, when
-    every input passed, on the input that used most of the tolerance); ``error`` is the failure message.
+    ``examples`` counts the inputs that agreed and ``disagreed`` those that did not. By default the
+    check stops at the first disagreement, which Hypothesis then shrinks (``disagreed`` is 1, and the
+    smaller inputs it tries that agree are counted in ``examples``); with ``all_inputs=True`` every drawn
+    input is checked once, without shrinking, so ``disagreed`` of ``examples + disagreed`` is the rate.
+    ``max_abs``, ``max_rel`` and ``usage`` are over the agreeing inputs; ``usage`` is the largest
+    ``|yours - reference| / (atol + rtol |reference|)`` (at most 1 when passed). ``reproducer`` is Python
+    source that re-runs :func:`check` on the failing input (or, when every input passed, on the input
+    that used most of the tolerance); ``error`` is the failure message.
     """
 
     passed: bool
@@ -51,6 +56,7 @@ class CheckResult:
     time_yours: float
     reproducer: str
     error: str | None = None
+    disagreed: int = 0
 
     def raise_for_failure(self) -> CheckResult:
         """Raise ``AssertionError`` (message and reproducer) if the check failed; else return ``self``."""
@@ -186,6 +192,7 @@ def check(
     device: str = "cpu",
     cases: Sequence[Case] | None = None,
     raise_on_failure: bool = False,
+    all_inputs: bool = False,
 ) -> CheckResult:
     """Check ``fn`` against the reference of the registered pair ``name`` on the pair's own inputs.
 
@@ -213,6 +220,9 @@ def check(
         Run these inputs instead of drawing (what the reproducer does).
     raise_on_failure : bool
         Raise the ``AssertionError`` of :meth:`CheckResult.raise_for_failure` instead of returning.
+    all_inputs : bool
+        Check every drawn input and count the disagreements (``CheckResult.disagreed``) instead of
+        stopping at the first one; no shrinking: the reproducer is the first disagreeing input as drawn.
 
     Returns
     -------
@@ -267,6 +277,7 @@ def check(
         "t_you": 0.0,
         "worst": None,
         "failure": None,
+        "disagreed": 0,
     }
 
     def one_case(case: Case) -> None:
@@ -288,8 +299,13 @@ def check(
             )
         except Exception as err:
             message = str(err).split("\nreproduce with:")[0]
-            state["failure"] = (case, f"{type(err).__name__}: {message}")
-            raise
+            if not all_inputs:
+                state["failure"] = (case, f"{type(err).__name__}: {message}")
+                raise
+            state["disagreed"] += 1
+            if state["failure"] is None:  # the first, as drawn
+                state["failure"] = (case, f"{type(err).__name__}: {message}")
+            return
         state["examples"] += 1
         state["t_ref"] += t_ref
         state["t_you"] += t_you
@@ -320,6 +336,8 @@ def check(
                 raise
             state["failure"] = (None, f"{type(err).__name__}: {err}")
         error = state["failure"][1]
+    if state["failure"] is not None and error is None:  # all_inputs: recorded, not raised
+        error = state["failure"][1]
     failing = state["failure"][0] if state["failure"] else state["worst"]
     side_used = state["side"]
     result = CheckResult(
@@ -335,6 +353,7 @@ def check(
         time_yours=state["t_you"],
         reproducer=_snippet(fn, pair.name, failing, dtype, side_used, device, adapter),
         error=error if error is not None or state["examples"] else "no input was checked",
+        disagreed=state["disagreed"] if all_inputs else int(error is not None),
     )
     return result.raise_for_failure() if raise_on_failure else result
 

@@ -197,6 +197,30 @@ def test_against_fails_on_a_wrong_module(tmp_path, monkeypatch, capsys):
     assert "FAIL" in out and "reproduce with" in out and "from mine_wrong import q_posterior" in out
 
 
+def sometimes_wrong_q_posterior(x0, x_t, t, schedule):
+    """Right except where the first entry of x_t is negative (then the mean is doubled): wrong on part
+    of the inputs, as a real bug at one end of a schedule is."""
+    mean, variance = np_q_posterior(x0, x_t, t, schedule)
+    return (mean * 2 if np.ravel(x_t)[0] < 0 else mean), variance
+
+
+def test_all_inputs_counts_the_disagreements_without_stopping():
+    first = check(sometimes_wrong_q_posterior, "diffusion.q_posterior", max_examples=N)
+    assert not first.passed and first.disagreed == 1  # stopped at the first, then shrunk
+    counted = check(sometimes_wrong_q_posterior, "diffusion.q_posterior", max_examples=N, all_inputs=True)
+    assert not counted.passed
+    assert counted.examples + counted.disagreed == N  # every drawn input, once
+    assert 0 < counted.disagreed < N  # wrong on some inputs only: both kinds were drawn
+    assert counted.usage <= 1.0  # the differences are those of the agreeing inputs only
+    # the reproducer is the first disagreeing input as drawn, and it fails again
+    assert "sometimes_wrong_q_posterior" in counted.reproducer
+    with pytest.raises(AssertionError, match="Not equal to tolerance"):
+        exec(counted.reproducer, {})
+    # a correct implementation: every input agrees, none disagreed
+    ok = check(np_q_posterior, "diffusion.q_posterior", max_examples=N, all_inputs=True)
+    assert ok.passed and ok.disagreed == 0 and ok.examples == N
+
+
 def test_against_a_module_with_no_formula_says_so(tmp_path, monkeypatch, capsys):
     name = _module(tmp_path, monkeypatch, "mine_empty", "def helper(x):\n    return x\n")
     assert run_against(name) == 2
