@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 
 from .agree import Case, _literal, _to_accelerated, _to_reference, assert_agree
 from .registry import Pair, load_all
-from .tolerances import dtype_name, tolerance_for
+from .tolerances import dtype_name, tolerance_for_your_code
 
 __all__ = ["CheckResult", "check", "find_pair", "run_against"]
 
@@ -263,8 +263,8 @@ def check(
         raise ValueError(f"max_examples: expected a positive int, got {max_examples!r}")
     dtype = dtype_name(dtype)
     pair = find_pair(name)
-    tol = tolerance_for(pair.name, dtype)
     ref_fn, _ = pair.functions()
+    signature = inspect.signature(ref_fn)
     user = _adapted(fn, adapter, ref_fn)
 
     state: dict[str, Any] = {
@@ -285,6 +285,8 @@ def check(
             state["side"] = _detect(user, case, dtype, device)
         ref_args, ref_kwargs = _convert(case, "numpy", dtype, device)
         your_args, your_kwargs = _convert(case, state["side"], dtype, device)
+        arguments = signature.bind(*ref_args, **ref_kwargs).arguments
+        tol = tolerance_for_your_code(pair.name, dtype, arguments)
         try:
             start = time.perf_counter()
             ref_out = ref_fn(*ref_args, **ref_kwargs)

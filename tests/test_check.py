@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from crosscheck import check
 from crosscheck.agree import Case
@@ -219,6 +220,44 @@ def test_all_inputs_counts_the_disagreements_without_stopping():
     # a correct implementation: every input agrees, none disagreed
     ok = check(np_q_posterior, "diffusion.q_posterior", max_examples=N, all_inputs=True)
     assert ok.passed and ok.disagreed == 0 and ok.examples == N
+
+
+def _float32_fid(f1, f2, ddof=1, cross=2.0):
+    """FID as users write it in float32 torch: torch.cov, the square root of S1^(1/2) S2 S1^(1/2) by eigh."""
+    m1, m2 = f1.mean(0), f2.mean(0)
+    d = f1.shape[1]
+    s1 = torch.cov(f1.T, correction=ddof).reshape(d, d)
+    s2 = torch.cov(f2.T, correction=ddof).reshape(d, d)
+    w, v = torch.linalg.eigh(s1)
+    r = (v * w.clamp_min(0).sqrt()) @ v.T
+    roots = torch.linalg.eigvalsh(r @ s2 @ r).clamp_min(0).sqrt()
+    return ((m1 - m2) ** 2).sum() + s1.trace() + s2.trace() - cross * roots.sum()
+
+
+def float32_fid(f1, f2):
+    return _float32_fid(f1, f2)
+
+
+def biased_cov_fid(f1, f2):
+    return _float32_fid(f1, f2, ddof=0)  # covariances divided by n, not n - 1
+
+
+def no_two_fid(f1, f2):
+    return _float32_fid(f1, f2, cross=1.0)  # tr S1 + tr S2 - tr (.)^(1/2): the 2 left out
+
+
+def test_an_ordinary_float32_fid_passes_and_wrong_ones_fail():
+    # FID cancels its terms; a float32 implementation rounds them, and the square root of a near-singular
+    # matrix turns u into sqrt(u): check widens atol below float64 to (64 u + d sqrt(u)) s for the FID
+    # family (tolerances.py), where the pair's default failed 13 of these 100 inputs.
+    ok = check(float32_fid, "metrics.fid", dtype="float32", side="torch", max_examples=100, all_inputs=True)
+    assert ok.passed and ok.disagreed == 0, ok.error
+    assert 1e-3 < ok.usage <= 1.0  # the widened tolerance is used, not idle
+    for wrong in (biased_cov_fid, no_two_fid):
+        r = check(wrong, "metrics.fid", dtype="float32", side="torch", max_examples=100, all_inputs=True)
+        assert not r.passed and r.disagreed > 10, (wrong.__name__, r.disagreed)
+    # float64 keeps the pair's tolerance (1e-10 absolute): the same code in float64 passes it
+    assert check(float32_fid, "metrics.fid", dtype="float64", side="torch", max_examples=50).passed
 
 
 def test_against_a_module_with_no_formula_says_so(tmp_path, monkeypatch, capsys):
