@@ -576,3 +576,29 @@ def test_wasserstein_value_without_a_graph_is_the_solver_cost():
         assert not plain.requires_grad and graphed.requires_grad
         assert float(plain) == pytest.approx(float(graphed.detach()), rel=1e-14)
         assert float(plain) == pytest.approx(ref.wasserstein(x, y, p=p, a=a.numpy(), b=b.numpy()), rel=1e-12)
+
+
+def test_pot_is_asked_to_skip_what_wasserstein_did_already(monkeypatch):
+    # The weights are checked and renormalised before the solve and the duals are not used: POT >= 0.9.3
+    # is called with check_marginals=False and center_dual=False (through _pot_emd); an older POT,
+    # whose emd has neither keyword, is called without them.
+    pytest.importorskip("ot", reason="POT (pip install pot) is the accelerated side's exact-OT solver")
+    from accelerated.transport import exact
+
+    monkeypatch.setattr(exact, "_EMD", exact._UNSET)
+    assert exact._pot_emd().keywords == {"check_marginals": False, "center_dual": False}
+    import ot.lp
+
+    calls, real_emd = [], ot.lp.emd
+
+    def old_emd(a, b, M, numItermax=100000, log=False):  # POT 0.9.0's signature
+        calls.append(numItermax)
+        return real_emd(a, b, M, numItermax=numItermax, log=log)
+
+    monkeypatch.setattr(ot.lp, "emd", old_emd)
+    monkeypatch.setattr(exact, "_EMD", exact._UNSET)
+    assert exact._pot_emd() is old_emd
+    rng = np.random.default_rng(15)
+    x, y = rng.normal(size=(9, 2)), rng.normal(size=(7, 2))
+    value = float(acc.wasserstein(t(x), t(y)))
+    assert calls and value == pytest.approx(ref.wasserstein(x, y), rel=1e-12)

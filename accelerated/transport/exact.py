@@ -84,8 +84,7 @@ def _host_optimal_plan(
     if emd is not None:
         with warnings.catch_warnings():  # POT warns where it stops early; that is an error here
             warnings.simplefilter("ignore", UserWarning)
-            # The weights were checked and renormalised by the caller; the duals are not used.
-            plan, log = emd(a, b, cost, numItermax=_max_iter(n, m), log=True, center_dual=False, check_marginals=False)
+            plan, log = emd(a, b, cost, numItermax=_max_iter(n, m), log=True)  # see _pot_emd for the rest
         if log["result_code"] != 1:  # 1: optimal; 0 infeasible, 2 unbounded, 3 pivot budget spent
             raise RuntimeError(
                 f"ot.emd (POT's network simplex) did not reach the optimum on the {n} x {m} transport problem: "
